@@ -1,0 +1,63 @@
+/**
+ * vitas — the public library API. The CLI is a thin shell over these functions; ablations and
+ * notebooks call the same ones.
+ */
+import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { readJson } from './io.js';
+import { costReport, type Convention, type LayerCost } from './space/cost.js';
+import { VitasError } from './space/errors.js';
+import { presetArch, presetSpace, SPACES } from './space/presets.js';
+import { reachableRange } from './space/range.js';
+import { validateSpace, type SearchSpace } from './space/space.js';
+import { validateSpec } from './space/spec-schema.js';
+import type { ArchSpec } from './space/spec.js';
+
+export * from './space/index.js';
+export { initBackend, selectBackend, parseBackendName, BACKENDS, type BackendInfo, type BackendName, type BackendLoader } from './backend/index.js';
+export { markdownTable, withCommas } from './report/markdown.js';
+export { writeAtomic, readJson } from './io.js';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Read and validate an arch spec file; errors name the file and the JSON path. */
+export function loadSpec(path: string): ArchSpec {
+  return validateSpec(readJson(path, 'spec'), path);
+}
+
+/** A preset space by name, or a space JSON file. */
+export function loadSpace(nameOrFile: string): SearchSpace {
+  if (SPACES[nameOrFile]) return presetSpace(nameOrFile);
+  if (nameOrFile.endsWith('.json') || existsSync(nameOrFile)) return validateSpace(readJson(nameOrFile, 'search space'), nameOrFile);
+  throw new VitasError(`--space: "${nameOrFile}" is neither a preset (${Object.keys(SPACES).join(', ')}) nor a file`);
+}
+
+export interface FlopsResult {
+  macs: number;
+  params: number;
+  convention: Convention;
+  layers: LayerCost[];
+}
+
+/** Cost of a spec (or preset network name) in one convention, per layer and in total. */
+export function flops(spec: ArchSpec | string, convention: Convention = 'macs'): FlopsResult {
+  const s = typeof spec === 'string' ? presetArch(spec) : validateSpec(spec);
+  const r = costReport(s, convention);
+  return { macs: r.total.macs, params: r.total.params, convention, layers: r.layers };
+}
+
+export interface SpaceSummary {
+  name: string;
+  description: string;
+  minMacs: number;
+  maxMacs: number;
+  convention: Convention;
+}
+
+/** Every preset space with its exact reachable MACs range. */
+export function listSpaces(convention: Convention = 'macs'): SpaceSummary[] {
+  return Object.values(SPACES).map((s) => {
+    const r = reachableRange(s, convention);
+    return { name: s.name, description: s.description ?? '', minMacs: r.min, maxMacs: r.max, convention };
+  });
+}

@@ -1,0 +1,157 @@
+/** Registries of preset search spaces and preset networks, as data (timm-style). */
+import { VitasError } from './errors.js';
+import type { ArchSpec, AttnBlock } from './spec.js';
+import { validateSpace, type SearchSpace } from './space.js';
+
+const steps = (max: number, n: number): number[] => Array.from({ length: n }, (_, i) => Math.round((max * (i + 1)) / n));
+const multiples = (step: number, max: number): number[] => Array.from({ length: max / step }, (_, i) => step * (i + 1));
+
+const RAW_SPACES: Record<string, SearchSpace> = {
+  // ViTAS 1G space: identity is one more choice of every block; widths in 10 % steps of their maxima.
+  'vitas-1g': {
+    name: 'vitas-1g',
+    description: 'ViTAS 1G space (ImageNet 224²): patch {14,16,32}, embed ≤ 384, 16 blocks of {3,6,12,16} heads or identity, qkv and MLP ≤ 1440',
+    input: [224, 224, 3],
+    classes: 1000,
+    patch: [14, 16, 32],
+    stem: ['linear'],
+    pos: ['learned'],
+    readout: ['cls'],
+    embed: steps(384, 10),
+    blocks: 16,
+    depth: { min: 1, max: 16 },
+    identity: 'anywhere',
+    attention: ['softmax'],
+    heads: [3, 6, 12, 16],
+    qkv: multiples(144, 1440),
+    mlp: multiples(144, 1440),
+    recursion: [1],
+    groups: [1],
+  },
+  'autoformer-t': {
+    name: 'autoformer-t',
+    description: 'AutoFormer-T space: embed {192,216,240}, heads {3,4} of dim 64, MLP ratio {3.5,4}, depth 12–14',
+    input: [224, 224, 3],
+    classes: 1000,
+    patch: [16],
+    stem: ['linear'],
+    pos: ['learned'],
+    readout: ['cls'],
+    embed: [192, 216, 240],
+    blocks: 14,
+    depth: { min: 12, max: 14 },
+    identity: 'tail',
+    attention: ['softmax'],
+    heads: [3, 4],
+    qkv: { headDim: [64] },
+    mlp: { ratio: [3.5, 4] },
+    recursion: [1],
+    groups: [1],
+  },
+  'autoformer-s': {
+    name: 'autoformer-s',
+    description: 'AutoFormer-S space: embed {320,384,448}, heads {5,6,7} of dim 64, MLP ratio {3,3.5,4}, depth 12–14',
+    input: [224, 224, 3],
+    classes: 1000,
+    patch: [16],
+    stem: ['linear'],
+    pos: ['learned'],
+    readout: ['cls'],
+    embed: [320, 384, 448],
+    blocks: 14,
+    depth: { min: 12, max: 14 },
+    identity: 'tail',
+    attention: ['softmax'],
+    heads: [5, 6, 7],
+    qkv: { headDim: [64] },
+    mlp: { ratio: [3, 3.5, 4] },
+    recursion: [1],
+    groups: [1],
+  },
+  'autoformer-b': {
+    name: 'autoformer-b',
+    description: 'AutoFormer-B space: embed {528,576,624}, heads {8,9,10} of dim 64, MLP ratio {3,3.5,4}, depth 14–16',
+    input: [224, 224, 3],
+    classes: 1000,
+    patch: [16],
+    stem: ['linear'],
+    pos: ['learned'],
+    readout: ['cls'],
+    embed: [528, 576, 624],
+    blocks: 16,
+    depth: { min: 14, max: 16 },
+    identity: 'tail',
+    attention: ['softmax'],
+    heads: [8, 9, 10],
+    qkv: { headDim: [64] },
+    mlp: { ratio: [3, 3.5, 4] },
+    recursion: [1],
+    groups: [1],
+  },
+  // CPU-sized space for 28×28×1 data (Fashion-MNIST), with SReT recursion and sliced groups.
+  fmnist: {
+    name: 'fmnist',
+    description: 'CPU-sized space for 28×28×1: patch {4,7}, embed 32–96, ≤ 8 blocks of {1,2,4} heads or identity, recursion {1,2}, groups {1,2,4}',
+    input: [28, 28, 1],
+    classes: 10,
+    patch: [4, 7],
+    stem: ['linear'],
+    pos: ['learned'],
+    readout: ['cls'],
+    embed: [32, 48, 64, 80, 96],
+    blocks: 8,
+    depth: { min: 1, max: 8 },
+    identity: 'anywhere',
+    attention: ['softmax'],
+    heads: [1, 2, 4],
+    qkv: multiples(24, 288),
+    mlp: multiples(32, 384),
+    recursion: [1, 2],
+    groups: [1, 2, 4],
+  },
+};
+
+export const SPACES: Readonly<Record<string, SearchSpace>> = Object.fromEntries(
+  Object.entries(RAW_SPACES).map(([k, s]) => [k, validateSpace(s, `preset space ${k}`)]),
+);
+
+export function presetSpace(name: string): SearchSpace {
+  const s = SPACES[name];
+  if (!s) throw new VitasError(`unknown space "${name}"; presets: ${Object.keys(SPACES).join(', ')}`);
+  return s;
+}
+
+function deit(embed: number, heads: number, depth: number): ArchSpec {
+  const block: AttnBlock = { op: 'attn', attention: 'softmax', heads, qkv: 3 * embed, mlp: 4 * embed };
+  return {
+    version: 1,
+    input: [224, 224, 3],
+    classes: 1000,
+    patch: 16,
+    stem: 'linear',
+    embed,
+    pos: 'learned',
+    blocks: Array.from({ length: depth }, () => ({ ...block })),
+    readout: 'cls',
+  };
+}
+
+const ARCHS: Record<string, () => ArchSpec> = {
+  'deit-tiny': () => deit(192, 3, 12),
+  'deit-small': () => deit(384, 6, 12),
+  'deit-base': () => deit(768, 12, 12),
+  // ViTAS-C (DESIGN §9): patch 16, embed 230, 12 blocks of 3 heads, qkv 432, MLP 720
+  'vitas-c': () => {
+    const s = deit(230, 3, 12);
+    s.blocks = s.blocks.map(() => ({ op: 'attn', attention: 'softmax', heads: 3, qkv: 432, mlp: 720 }));
+    return s;
+  },
+};
+
+export const ARCH_PRESETS: readonly string[] = Object.keys(ARCHS);
+
+export function presetArch(name: string): ArchSpec {
+  const make = ARCHS[name];
+  if (!make) throw new VitasError(`--preset: unknown network "${name}"; presets: ${ARCH_PRESETS.join(', ')}`);
+  return make();
+}

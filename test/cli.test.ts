@@ -1,0 +1,48 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from './helpers.js';
+
+const vitas = (...args: string[]): { code: number; out: string; err: string } => {
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), ...args], { encoding: 'utf8' });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+};
+
+describe('vitas CLI', () => {
+  it('prints DeiT-Ti as "macs": 1253683200 with --json', () => {
+    const r = vitas('flops', '--preset', 'deit-tiny', '--json');
+    expect(r.code).to.equal(0);
+    expect(JSON.parse(r.out)).to.deep.equal({ macs: 1253683200, params: 5717416, convention: 'macs' });
+  });
+  it('counts a spec file in the ViTAS convention with a per-layer table', () => {
+    const r = vitas('flops', join(ROOT, 'examples/deit-tiny.json'), '--convention', 'vitas', '--per-layer');
+    expect(r.code).to.equal(0);
+    expect(r.out).to.include('| blocks.11.mlp');
+    expect(r.out).to.include('**1,284,003,840**');
+  });
+  it('answers a bad spec with one line naming the file and JSON path, exit 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vitas-'));
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed: 32, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 3, qkv: 48, mlp: 64 }] }));
+    const r = vitas('flops', file);
+    expect(r.code).to.equal(2);
+    expect(r.err.trim()).to.equal(`vitas: ${file}: blocks[0].heads: 3 does not divide qkv/3 = 16`);
+    const missing = vitas('flops', join(dir, 'nope.json'));
+    expect(missing.err.trim()).to.equal(`vitas: ${join(dir, 'nope.json')}: cannot read spec (no such file)`);
+  });
+  it('lists the preset spaces with their MACs ranges', () => {
+    const r = vitas('spaces', '--json');
+    const list = JSON.parse(r.out) as { name: string; minMacs: number; maxMacs: number }[];
+    expect(list.map((s) => s.name)).to.include.members(['vitas-1g', 'autoformer-t', 'autoformer-s', 'autoformer-b', 'fmnist']);
+    const t = list.find((s) => s.name === 'autoformer-t')!;
+    expect(t.minMacs).to.be.below(1.3e9);
+  });
+  it('reports the backend and why others were skipped', () => {
+    const r = vitas('info', '--json');
+    expect(r.code).to.equal(0);
+    const info = JSON.parse(r.out) as { name: string; skipped: unknown[] };
+    expect(['wasm', 'node', 'node-gpu', 'cpu']).to.include(info.name);
+  });
+});
