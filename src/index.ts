@@ -61,3 +61,6 @@ export function listSpaces(convention: Convention = 'macs'): SpaceSummary[] {
     return { name: s.name, description: s.description ?? '', minMacs: r.min, maxMacs: r.max, convention };
   });
 }
+export * from './supernet/index.js';
+export * from './data/index.js';
+export * from './search/definition.js';

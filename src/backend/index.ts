@@ -3,6 +3,7 @@
  * the first that loads. `--backend NAME` / VITAS_BACKEND force one and fail loudly if it cannot load.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import './gradients.js';
 import { VitasError } from '../space/errors.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;

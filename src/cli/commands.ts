@@ -11,7 +11,9 @@ import {
   markdownTable,
   withCommas,
   type Convention,
+  runSupernetTraining,
 } from '../index.js';
+import { trainingProgress } from './progress.js';
 
 function convention(value: string): Convention {
   if (!(CONVENTIONS as readonly string[]).includes(value)) throw new VitasError(`--convention: "${value}" is not allowed; allowed: ${CONVENTIONS.join(', ')}`);
@@ -84,7 +86,57 @@ export function buildProgram(program: Command): Command {
       for (const s of info.skipped) console.log(`skipped ${s.name}: ${s.reason}`);
     });
 
+  const supernet = program.command('supernet').description('the weight-sharing super-transformer');
+  supernet
+    .command('train')
+    .description('train the supernet of a search definition on its data (checkpoint every epoch; Ctrl-C saves and exits)')
+    .requiredOption('--config <file>', 'search definition, e.g. searches/fashion-mnist.json')
+    .option('--epochs <n>', 'epochs (overrides the definition)', (v) => positiveInt(v, '--epochs'))
+    .option('--budget <macs>', 'budget window max, e.g. 12M (overrides the definition)')
+    .option('--min <macs>', 'budget window min (default 90 % of max)')
+    .option('--data <dir>', 'dataset directory (overrides the definition)')
+    .option('--out <dir>', 'run folder (default runs/<name>-supernet)')
+    .option('--resume', 'continue from the run folder\'s checkpoint')
+    .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
+    .action(async (o: { config: string; epochs?: number; budget?: string; min?: string; data?: string; out?: string; resume?: boolean; backend?: string }) => {
+      const info = await initBackend(o.backend);
+      console.error(`backend: ${info.name}`);
+      const signal = { stop: false };
+      const onInt = (): void => {
+        if (signal.stop) process.exit(130);
+        signal.stop = true;
+        console.error('\nstopping after this step and saving a checkpoint (Ctrl-C again to abort)…');
+      };
+      process.on('SIGINT', onInt);
+      const progress = trainingProgress('supernet');
+      try {
+        const r = await runSupernetTraining({ config: o.config, ...pick(o, ['epochs', 'budget', 'min', 'data', 'out', 'resume']), events: progress, signal });
+        progress.stop();
+        if (r.result.stopped) {
+          console.error(`saved ${r.result.checkpoint}; continue with --resume`);
+          process.exitCode = 130;
+          return;
+        }
+        console.log(markdownTable(['subnet', 'MACs', 'val top-1'], r.scores.map((s) => [s.name, formatMacs(s.macs), `${(100 * s.valAccuracy).toFixed(2)} %`]), ['left', 'right', 'right']));
+        console.log(`supernet: ${r.out}/supernet.ckpt`);
+      } finally {
+        process.off('SIGINT', onInt);
+      }
+    });
+
   return program;
+}
+
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new VitasError(`${flag}: "${v}" must be a positive whole number`);
+  return n;
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
 }
 
 /** Parse and run; one-line errors for bad input (exit 2), stack traces only for bugs (exit 1). */

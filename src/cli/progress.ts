@@ -1,0 +1,39 @@
+/** cli-progress bars for long work: steps with loss, img/s and ETA. Silent when stderr is not a terminal, where a line per epoch is logged instead. */
+import cliProgress from 'cli-progress';
+import type { TrainEvents } from '../index.js';
+
+export function trainingProgress(label: string): TrainEvents & { stop(): void } {
+  const tty = Boolean(process.stderr.isTTY);
+  let bar: cliProgress.SingleBar | undefined;
+  let epochs = 0;
+  let rate = 0;
+  return {
+    onStart(e) {
+      epochs = e.epochs;
+      if (!tty) return;
+      bar = new cliProgress.SingleBar(
+        { format: `${label} epoch {epoch}/{epochs} |{bar}| {value}/{total} steps · loss {loss} · {rate} img/s · ETA {eta_formatted}`, stream: process.stderr, etaBuffer: 50 },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(e.stepsPerEpoch, e.startStep, { epoch: e.startEpoch + 1, epochs, loss: '-', rate: '-' });
+    },
+    onStep(e) {
+      rate = rate ? 0.9 * rate + 0.1 * e.imagesPerSecond : e.imagesPerSecond;
+      if (bar) {
+        if (e.step === 1) bar.start(e.stepsPerEpoch, 0, { epoch: e.epoch + 1, epochs, loss: '-', rate: '-' });
+        bar.update(e.step, { epoch: e.epoch + 1, epochs, loss: e.loss.toFixed(4), rate: rate.toFixed(0) });
+      }
+    },
+    onEpoch(e) {
+      bar?.stop();
+      console.error(`${label}: epoch ${e.epoch}/${epochs} mean loss ${e.meanLoss.toFixed(4)} · ${e.seconds.toFixed(0)} s · ${(e.images / e.seconds).toFixed(0)} img/s`);
+    },
+    onLog(m) {
+      if (bar) bar.stop();
+      console.error(`${label}: ${m}`);
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}

@@ -1,0 +1,46 @@
+/** IDX files (MNIST, Fashion-MNIST), gzip-compressed or raw. */
+import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { VitasError } from '../space/errors.js';
+import { fromBytes, type Dataset } from './dataset.js';
+
+export interface IdxArray {
+  dims: number[];
+  data: Uint8Array;
+}
+
+export function parseIdx(buf: Uint8Array, where: string): IdxArray {
+  const bytes = buf[0] === 0x1f && buf[1] === 0x8b ? new Uint8Array(gunzipSync(buf)) : buf;
+  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new VitasError(`${where}: not an IDX file (bad magic number)`);
+  if (bytes[2] !== 0x08) throw new VitasError(`${where}: IDX element type 0x${bytes[2]!.toString(16)} is not supported; only unsigned bytes (0x08)`);
+  const rank = bytes[3]!;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
+  const offset = 4 + 4 * rank;
+  const total = dims.reduce((a, b) => a * b, 1);
+  if (bytes.length - offset < total) throw new VitasError(`${where}: truncated IDX file (${bytes.length - offset} of ${total} bytes)`);
+  return { dims, data: bytes.subarray(offset, offset + total) };
+}
+
+/** `prefix` is e.g. `train` or `t10k`; finds `<prefix>-images-idx3-ubyte(.gz)` and labels in `dir`. */
+export function readIdxPair(dir: string, prefix: string, name: string, classes: number, opts: { flip: boolean; norm?: { mean: number; std: number }; limit?: number; classNames?: string[] }): Dataset {
+  const find = (kind: string): string => {
+    for (const f of [`${prefix}-${kind}.gz`, `${prefix}-${kind}`, `${prefix}-${kind.replace(/-idx/, '.idx')}.gz`]) {
+      const p = join(dir, f);
+      if (existsSync(p)) return p;
+    }
+    throw new VitasError(`${dir}: no ${prefix}-${kind}(.gz) found`);
+  };
+  const imgPath = find('images-idx3-ubyte');
+  const lblPath = find('labels-idx1-ubyte');
+  const img = parseIdx(readFileSync(imgPath), imgPath);
+  const lbl = parseIdx(readFileSync(lblPath), lblPath);
+  if (img.dims.length !== 3) throw new VitasError(`${imgPath}: expected 3 dimensions (count, rows, cols), got ${img.dims.length}`);
+  if (img.dims[0] !== lbl.dims[0]) throw new VitasError(`${lblPath}: ${lbl.dims[0]} labels for ${img.dims[0]} images`);
+  const n = Math.min(img.dims[0]!, opts.limit ?? Infinity);
+  const [, h, w] = img.dims as [number, number, number];
+  const labels = Int32Array.from(lbl.data.subarray(0, n));
+  for (const l of labels) if (l >= classes) throw new VitasError(`${lblPath}: label ${l} ≥ ${classes} classes`);
+  return fromBytes(name, img.data.subarray(0, n * h * w), labels, [h, w, 1], classes, opts);
+}

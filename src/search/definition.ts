@@ -1,0 +1,96 @@
+/** Search definitions (searches/*.json): space + data + budget window + supernet recipe, schema-checked. */
+import { readJson } from '../io.js';
+import type { DataConfig } from '../data/load.js';
+import { DATASETS } from '../data/load.js';
+import { parseBudget } from '../space/budget.js';
+import type { Convention } from '../space/cost.js';
+import { VitasError } from '../space/errors.js';
+import { ajv, check } from '../space/validate.js';
+import type { SupernetRecipe } from '../supernet/trainer.js';
+
+export interface SearchDefinition {
+  name: string;
+  /** a preset space name or a space file (relative to the definition) */
+  space: string;
+  data: DataConfig;
+  budget: { max: string | number; min?: string | number; convention?: Convention };
+  supernet?: Partial<SupernetRecipe>;
+}
+
+const budgetValue = { oneOf: [{ type: 'string', minLength: 1 }, { type: 'number', exclusiveMinimum: 0 }] } as const;
+
+export const searchDefinitionSchema = {
+  $id: 'https://vitas.dev/schema/search-definition-v1.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'space', 'data', 'budget'],
+  properties: {
+    $schema: { type: 'string' },
+    name: { type: 'string', minLength: 1 },
+    description: { type: 'string' },
+    space: { type: 'string', minLength: 1 },
+    data: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['dataset', 'validation'],
+      properties: {
+        dataset: { enum: [...DATASETS] },
+        dir: { type: 'string' },
+        validation: { type: 'integer', minimum: 1 },
+        limit: { type: 'integer', minimum: 2 },
+        size: { type: 'integer', minimum: 1 },
+        channels: { enum: [1, 3] },
+        seed: { type: 'integer' },
+      },
+    },
+    budget: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['max'],
+      properties: { max: budgetValue, min: budgetValue, convention: { enum: ['macs', 'vitas'] } },
+    },
+    supernet: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        epochs: { type: 'integer', minimum: 1 },
+        batch: { type: 'integer', minimum: 1 },
+        lr: { type: 'number', exclusiveMinimum: 0 },
+        minLr: { type: 'number', minimum: 0 },
+        weightDecay: { type: 'number', minimum: 0 },
+        warmupEpochs: { type: 'number', minimum: 0 },
+        labelSmoothing: { type: 'number', minimum: 0, maximum: 1 },
+        slicing: { enum: ['left', 'two-sided'] },
+        sandwich: { type: 'boolean' },
+        sampling: { enum: ['uniform', 'identity-search'] },
+        augment: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { crop: { type: 'integer', minimum: 0 }, flip: { type: 'boolean' } },
+        },
+        seed: { type: 'integer' },
+      },
+    },
+  },
+} as const;
+
+const validate = ajv.compile(searchDefinitionSchema);
+
+export function validateDefinition(data: unknown, where = 'search definition'): SearchDefinition {
+  const d = check<SearchDefinition>(validate, data, where);
+  const max = parseBudget(d.budget.max, `${where}: budget.max`);
+  if (d.budget.min !== undefined && parseBudget(d.budget.min, `${where}: budget.min`) > max) throw new VitasError(`${where}: budget.min exceeds budget.max`);
+  return d;
+}
+
+export function loadDefinition(path: string): SearchDefinition {
+  return validateDefinition(readJson(path, 'search definition'), path);
+}
+
+/** The budget window [min, max]; min defaults to 90 % of max (DESIGN §8). */
+export function budgetWindow(max: string | number, min: string | number | undefined, convention: Convention = 'macs', flags = { max: '--budget', min: '--min' }): { min: number; max: number; convention: Convention } {
+  const hi = parseBudget(max, flags.max);
+  const lo = min === undefined ? Math.round(0.9 * hi) : parseBudget(min, flags.min);
+  if (lo > hi) throw new VitasError(`${flags.min}: ${lo} exceeds ${flags.max} ${hi}`);
+  return { min: lo, max: hi, convention };
+}

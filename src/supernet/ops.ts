@@ -1,0 +1,82 @@
+/**
+ * Differentiable building blocks with hand-written gradients, shaped for the wasm backend
+ * (DESIGN §2): XNNPACK is used only by plain 2-D matMuls without transpose flags, so every
+ * backward here transposes explicitly and multiplies plainly.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '../backend/gradients.js';
+
+type T2 = tf.Tensor2D;
+
+/** y = x·W + b for x [rows, in], W [in, out], b [out]. */
+export const linear = tf.customGrad(((x: T2, w: T2, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: tf.add(tf.matMul(x, w), b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ws] = saved as [T2, T2];
+      const g = dy as T2;
+      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: T2, w: T2, b: tf.Tensor1D) => T2;
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+
+/** GELU, tanh approximation, analytic backward. */
+export const gelu = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const x3 = tf.mul(tf.mul(x, x), x);
+  const t = tf.tanh(tf.mul(tf.add(x, tf.mul(x3, 0.044715)), GELU_C));
+  save([x, t]);
+  return {
+    value: tf.mul(tf.mul(x, 0.5), tf.add(t, 1)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ts] = saved as [tf.Tensor, tf.Tensor];
+      const inner = tf.mul(tf.add(tf.mul(tf.mul(xs, xs), 3 * 0.044715), 1), GELU_C);
+      const d = tf.add(tf.mul(tf.add(ts, 1), 0.5), tf.mul(tf.mul(tf.mul(xs, 0.5), tf.sub(1, tf.mul(ts, ts))), inner));
+      return [tf.mul(dy, d)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+
+export const LN_EPS = 1e-6;
+
+/** LayerNorm over the last axis of x [rows, dim], analytic backward. */
+export const layerNorm = tf.customGrad(((x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
+  const mean = tf.mean(x, -1, true);
+  const centred = tf.sub(x, mean);
+  const variance = tf.mean(tf.mul(centred, centred), -1, true);
+  const rstd = tf.rsqrt(tf.add(variance, LN_EPS));
+  const xhat = tf.mul(centred, rstd);
+  save([xhat, rstd, gamma]);
+  return {
+    value: tf.add(tf.mul(xhat, gamma), beta),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xh, rs, g] = saved as [T2, tf.Tensor, tf.Tensor1D];
+      const dxhat = tf.mul(dy, g);
+      const dx = tf.mul(rs, tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xh, tf.mean(tf.mul(dxhat, xh), -1, true))));
+      return [dx, tf.sum(tf.mul(dy, xh), 0), tf.sum(dy, 0)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D) => T2;
+
+/**
+ * Multi-head softmax attention inside one token group: q, k, v [B, n, heads·d] → [B, n, heads·d].
+ * softmax(QKᵀ/√d)V per head.
+ */
+export function softmaxAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number): tf.Tensor3D {
+  const [b, n, inner] = q.shape;
+  const d = inner / heads;
+  const split = (t: tf.Tensor3D): tf.Tensor3D => tf.reshape(tf.transpose(tf.reshape(t, [b, n, heads, d]), [0, 2, 1, 3]), [b * heads, n, d]);
+  const qh = tf.mul(split(q), 1 / Math.sqrt(d));
+  const scores = tf.matMul(qh, split(k), false, true);
+  const out = tf.matMul(tf.softmax(scores), split(v));
+  return tf.reshape(tf.transpose(tf.reshape(out, [b, heads, n, d]), [0, 2, 1, 3]), [b, n, inner]);
+}
+
+/** Cross-entropy with label smoothing, mean over the batch. */
+export function smoothedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, classes: number, smoothing: number): tf.Scalar {
+  const onehot = tf.oneHot(labels, classes) as tf.Tensor2D;
+  const target = tf.add(tf.mul(onehot, 1 - smoothing), smoothing / classes);
+  return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(logits)), -1))) as tf.Scalar;
+}

@@ -1,0 +1,78 @@
+/** `vitas supernet train` as one library call: definition → data → trained supernet in runs/<name>/. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { loadData } from '../data/load.js';
+import { costOf } from '../space/cost.js';
+import { sampleSpec } from '../space/genome.js';
+import { presetSpace, SPACES } from '../space/presets.js';
+import { reachableRange } from '../space/range.js';
+import { Rng } from '../space/rng.js';
+import { validateSpace, type SearchSpace } from '../space/space.js';
+import type { ArchSpec } from '../space/spec.js';
+import { readJson, writeAtomic } from '../io.js';
+import { budgetWindow, loadDefinition, type SearchDefinition } from '../search/definition.js';
+import { evaluateSubnet, trainSupernet, type TrainEvents, type TrainResult } from './trainer.js';
+import { reachableCheck } from './budget-check.js';
+
+export interface SupernetRunOptions {
+  config: string;
+  epochs?: number;
+  budget?: string;
+  min?: string;
+  out?: string;
+  resume?: boolean;
+  /** data directory override */
+  data?: string;
+  /** evaluate smallest / median / largest subnet on the validation split after training */
+  evaluate?: boolean;
+  events?: TrainEvents;
+  signal?: { stop: boolean };
+}
+
+export interface ReferenceScore {
+  name: 'smallest' | 'median' | 'largest';
+  macs: number;
+  valAccuracy: number;
+  spec: ArchSpec;
+}
+
+export function resolveSpace(def: SearchDefinition, defPath: string): SearchSpace {
+  if (SPACES[def.space]) return presetSpace(def.space);
+  const p = isAbsolute(def.space) ? def.space : resolve(dirname(defPath), def.space);
+  return validateSpace(readJson(p, 'search space'), p);
+}
+
+/** Smallest and largest subnets of the space, and the median-cost one of 101 seeded samples. */
+export function referenceSubnets(space: SearchSpace, seed = 0): { name: ReferenceScore['name']; spec: ArchSpec }[] {
+  const range = reachableRange(space);
+  const rng = new Rng(`reference:${seed}`);
+  const samples = Array.from({ length: 101 }, () => sampleSpec(space, rng)).sort((a, b) => costOf(a).macs - costOf(b).macs);
+  return [
+    { name: 'smallest', spec: range.minSpec },
+    { name: 'median', spec: samples[50]! },
+    { name: 'largest', spec: range.maxSpec },
+  ];
+}
+
+export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ result: TrainResult; out: string; scores: ReferenceScore[] }> {
+  const def = loadDefinition(o.config);
+  const space = resolveSpace(def, o.config);
+  const budget = budgetWindow(o.budget ?? def.budget.max, o.budget ? o.min : o.min ?? def.budget.min, def.budget.convention ?? 'macs');
+  reachableCheck(space, budget);
+  const out = o.out ?? join('runs', `${def.name}-supernet`);
+  mkdirSync(out, { recursive: true });
+  const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) });
+  const recipe = { ...def.supernet, ...(o.epochs ? { epochs: o.epochs } : {}) };
+  writeAtomic(join(out, 'config.json'), JSON.stringify({ definition: def, budget, recipe, data: { train: data.train.count, val: data.val.count } }, null, 2) + '\n');
+  const result = await trainSupernet({ space, data, recipe, budget, out, resume: o.resume ?? false, ...(o.events ? { events: o.events } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  const scores: ReferenceScore[] = [];
+  if (!result.stopped && o.evaluate !== false) {
+    for (const r of referenceSubnets(space, def.supernet?.seed ?? 0)) {
+      const valAccuracy = evaluateSubnet(result.supernet, r.spec, data.val, { slicing: recipe.slicing ?? 'left' });
+      scores.push({ name: r.name, macs: costOf(r.spec).macs, valAccuracy, spec: r.spec });
+      o.events?.onLog?.(`${r.name} subnet (${(costOf(r.spec).macs / 1e6).toFixed(2)}M MACs): validation accuracy ${(100 * valAccuracy).toFixed(2)} %`);
+    }
+    writeFileSync(join(out, 'supernet.json'), JSON.stringify({ history: result.history, pId: result.pId, scores }, null, 2) + '\n');
+  }
+  return { result, out, scores };
+}

@@ -1,0 +1,297 @@
+/**
+ * Supernet training (DESIGN §5): one sampled subnet per step (uniform, or with the tuned identity
+ * probability), optional sandwich rule, masked AdamW, warm-up + cosine, label smoothing.
+ * A checkpoint after every epoch (and on stop), `resume` continues exactly: data order, subnet
+ * samples and augmentation come from RNGs keyed by (seed, epoch), so skipping is replaying.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { join } from 'node:path';
+import { epochBatches, batchesPerEpoch, orderedBatches, type Augment } from '../data/batches.js';
+import type { Dataset, Splits } from '../data/dataset.js';
+import { costOf } from '../space/cost.js';
+import { VitasError } from '../space/errors.js';
+import { sampleSpec } from '../space/genome.js';
+import { reachableRange } from '../space/range.js';
+import { Rng } from '../space/rng.js';
+import type { SearchSpace } from '../space/space.js';
+import type { ArchSpec } from '../space/spec.js';
+import { MaskedAdamW } from './adamw.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { searchIdentityProbability, type BudgetWindow } from './identity-search.js';
+import { smoothedCrossEntropy } from './ops.js';
+import { Supernet, type Slicing, type Usage } from './supernet.js';
+import { checkMemory } from './memory.js';
+
+export interface SupernetRecipe {
+  epochs: number;
+  batch: number;
+  lr: number;
+  minLr: number;
+  weightDecay: number;
+  warmupEpochs: number;
+  labelSmoothing: number;
+  slicing: Slicing;
+  /** largest + smallest + a random subnet every step */
+  sandwich: boolean;
+  /** `uniform`: every block choice equally likely; `identity-search`: p_id tuned to the budget window */
+  sampling: 'uniform' | 'identity-search';
+  augment: Augment;
+  seed: number;
+}
+
+export const DEFAULT_RECIPE: SupernetRecipe = {
+  epochs: 10,
+  batch: 64,
+  lr: 1e-3,
+  minLr: 1e-5,
+  weightDecay: 0.05,
+  warmupEpochs: 1,
+  labelSmoothing: 0.1,
+  slicing: 'left',
+  sandwich: false,
+  sampling: 'identity-search',
+  augment: { crop: 2, flip: true },
+  seed: 0,
+};
+
+export interface StepEvent {
+  epoch: number;
+  step: number;
+  stepsPerEpoch: number;
+  loss: number;
+  imagesPerSecond: number;
+  lr: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  meanLoss: number;
+  seconds: number;
+  images: number;
+}
+
+export interface TrainEvents {
+  onStart?(e: { epochs: number; stepsPerEpoch: number; startEpoch: number; startStep: number; pId: number | undefined }): void;
+  onStep?(e: StepEvent): void;
+  onEpoch?(e: EpochRecord): void;
+  onLog?(message: string): void;
+}
+
+export interface TrainSupernetOptions {
+  space: SearchSpace;
+  data: Splits;
+  recipe?: Partial<SupernetRecipe>;
+  budget?: BudgetWindow;
+  /** run folder: checkpoint `supernet.ckpt` lives here */
+  out?: string;
+  resume?: boolean;
+  events?: TrainEvents;
+  /** set `.stop = true` (e.g. on SIGINT) to save a checkpoint after the current step and return */
+  signal?: { stop: boolean };
+}
+
+export interface TrainResult {
+  supernet: Supernet;
+  history: EpochRecord[];
+  /** per-step losses of this process (for tests and plots) */
+  losses: number[];
+  pId: number | undefined;
+  stopped: boolean;
+  checkpoint?: string;
+}
+
+interface CheckpointMeta {
+  space: string;
+  recipe: SupernetRecipe;
+  /** next epoch and step to run */
+  epoch: number;
+  step: number;
+  pId: number | null;
+  history: EpochRecord[];
+  epochLossSum: number;
+}
+
+export function learningRate(r: SupernetRecipe, globalStep: number, stepsPerEpoch: number): number {
+  const warm = r.warmupEpochs * stepsPerEpoch;
+  const total = r.epochs * stepsPerEpoch;
+  if (globalStep < warm) return (r.lr * (globalStep + 1)) / warm;
+  const progress = Math.min(1, (globalStep - warm) / Math.max(1, total - warm));
+  return r.minLr + 0.5 * (r.lr - r.minLr) * (1 + Math.cos(Math.PI * progress));
+}
+
+/** The subnets trained at one step. */
+function stepSpecs(space: SearchSpace, rng: Rng, recipe: SupernetRecipe, pId: number | undefined, ends: { min: ArchSpec; max: ArchSpec }): ArchSpec[] {
+  const random = sampleSpec(space, rng, pId === undefined ? {} : { pId });
+  return recipe.sandwich ? [ends.max, ends.min, random] : [random];
+}
+
+/** One optimisation step on `specs` (losses summed); returns the loss. Everything it allocates is freed. */
+export function trainStep(net: Supernet, opt: MaskedAdamW, x: tf.Tensor4D, y: tf.Tensor1D, specs: ArchSpec[], lr: number, recipe: Pick<SupernetRecipe, 'slicing' | 'labelSmoothing'>): number {
+  const usage: Usage = new Map();
+  return tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => {
+      let loss: tf.Scalar | undefined;
+      for (const spec of specs) {
+        const l = smoothedCrossEntropy(net.forward(x, spec, recipe.slicing, usage), y, net.space.classes, recipe.labelSmoothing);
+        loss = loss ? (tf.add(loss, l) as tf.Scalar) : l;
+      }
+      return loss!;
+    });
+    const lossValue = value.dataSync()[0]!;
+    if (!Number.isFinite(lossValue)) return lossValue;
+    for (const [key, regions] of usage) {
+      const p = net.params.get(key)!;
+      const g = grads[p.v.name];
+      if (g) opt.update(key, p.v, g, regions, lr, p.decay);
+    }
+    return lossValue;
+  });
+}
+
+/** Top-1 accuracy of subnet `spec` with inherited weights. */
+export function evaluateSubnet(net: Supernet, spec: ArchSpec, ds: Dataset, opts: { slicing?: Slicing; batch?: number; limit?: number } = {}): number {
+  let correct = 0;
+  let seen = 0;
+  const [h, w, c] = ds.shape;
+  for (const b of orderedBatches(ds, opts.batch ?? 250)) {
+    if (opts.limit !== undefined && seen >= opts.limit) break;
+    correct += tf.tidy(() => {
+      const logits = net.forward(tf.tensor4d(b.x, [b.size, h, w, c]), spec, opts.slicing ?? 'left');
+      return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.tensor1d(b.y, 'int32')), 'int32')).dataSync()[0]!;
+    });
+    seen += b.size;
+  }
+  return correct / seen;
+}
+
+function stateTensors(net: Supernet, opt: MaskedAdamW): Map<string, tf.Tensor> {
+  const m = new Map<string, tf.Tensor>();
+  for (const [k, p] of net.params) m.set(`param/${k}`, p.v);
+  for (const [k, s] of opt.state) {
+    m.set(`m/${k}`, s.m);
+    m.set(`v/${k}`, s.v);
+    m.set(`t/${k}`, s.t);
+  }
+  return m;
+}
+
+function restore(net: Supernet, opt: MaskedAdamW, tensors: Map<string, { shape: number[]; values: Float32Array }>, path: string): void {
+  for (const [name, t] of tensors) {
+    const [kind, ...rest] = name.split('/');
+    const key = rest.join('/');
+    const p = net.params.get(key);
+    if (!p || p.v.shape.join() !== t.shape.join()) throw new VitasError(`${path}: tensor ${name} [${t.shape}] does not fit this supernet (another space?)`);
+    const value = tf.tensor(t.values, t.shape);
+    if (kind === 'param') p.v.assign(value);
+    else {
+      opt.update(key, p.v, tf.zerosLike(p.v), [], 0, false); // allocate the moments, masked to nothing
+      const s = opt.state.get(key)!;
+      (kind === 'm' ? s.m : kind === 'v' ? s.v : s.t).assign(value);
+    }
+    value.dispose();
+  }
+}
+
+export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResult> {
+  const recipe: SupernetRecipe = { ...DEFAULT_RECIPE, ...o.recipe, augment: { ...DEFAULT_RECIPE.augment, ...o.recipe?.augment } };
+  const { space, data } = o;
+  const log = (m: string): void => o.events?.onLog?.(m);
+  const ckptPath = o.out ? join(o.out, 'supernet.ckpt') : undefined;
+  const [h, w, c] = data.train.shape;
+  if (space.input.join() !== data.train.shape.join()) throw new VitasError(`data: images are ${data.train.shape.join('×')} but space "${space.name}" expects ${space.input.join('×')}`);
+  if (space.classes !== data.train.classes) throw new VitasError(`data: ${data.train.classes} classes but space "${space.name}" has ${space.classes}`);
+  const range = reachableRange(space, o.budget?.convention ?? 'macs');
+  await checkMemory(range.maxSpec, recipe.batch * (recipe.slicing === 'two-sided' ? 2 : 1));
+
+  let pId: number | undefined;
+  if (recipe.sampling === 'identity-search' && space.identity === 'anywhere') {
+    if (!o.budget) throw new VitasError('supernet: sampling "identity-search" needs a budget window (--budget)');
+    const r = searchIdentityProbability(space, o.budget, { seed: recipe.seed });
+    pId = r.pId;
+    log(`identity probability p_id = ${r.pId} (mean cost of 1000 random subnets ${(r.meanMacs / 1e6).toFixed(2)}M, ${r.steps} steps)`);
+  }
+
+  const net = new Supernet(space, { seed: recipe.seed });
+  const opt = new MaskedAdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: recipe.weightDecay });
+  let startEpoch = 0;
+  let startStep = 0;
+  let history: EpochRecord[] = [];
+  let epochLossSum = 0;
+  if (o.resume) {
+    if (!ckptPath) throw new VitasError('--resume needs --out (the run folder holding supernet.ckpt)');
+    const ck = loadCheckpoint<CheckpointMeta>(ckptPath);
+    if (ck.meta.space !== space.name) throw new VitasError(`${ckptPath}: checkpoint is of space "${ck.meta.space}", not "${space.name}"`);
+    restore(net, opt, ck.tensors, ckptPath);
+    Object.assign(recipe, { ...ck.meta.recipe, epochs: recipe.epochs });
+    ({ epoch: startEpoch, step: startStep, history, epochLossSum } = ck.meta);
+    pId = ck.meta.pId ?? undefined;
+    log(`resumed from ${ckptPath} at epoch ${startEpoch + 1}, step ${startStep}`);
+  }
+  const save = (epoch: number, step: number): void => {
+    if (!ckptPath) return;
+    const meta: CheckpointMeta = { space: space.name, recipe, epoch, step, pId: pId ?? null, history, epochLossSum };
+    saveCheckpoint(ckptPath, meta, stateTensors(net, opt));
+  };
+
+  const stepsPerEpoch = batchesPerEpoch(data.train, recipe.batch);
+  const ends = { min: range.minSpec, max: range.maxSpec };
+  const losses: number[] = [];
+  o.events?.onStart?.({ epochs: recipe.epochs, stepsPerEpoch, startEpoch, startStep, pId });
+  for (let epoch = startEpoch; epoch < recipe.epochs; epoch++) {
+    const dataRng = new Rng(`data:${recipe.seed}:${epoch}`);
+    const netRng = new Rng(`subnets:${recipe.seed}:${epoch}`);
+    const t0 = performance.now();
+    let images = 0;
+    let step = 0;
+    if (epoch !== startEpoch || startStep === 0) epochLossSum = 0;
+    for (const batch of epochBatches(data.train, recipe.batch, dataRng, recipe.augment)) {
+      const specs = stepSpecs(space, netRng, recipe, pId, ends);
+      if (epoch === startEpoch && step < startStep) {
+        step++;
+        continue; // replaying up to where the checkpoint stopped
+      }
+      const lr = learningRate(recipe, epoch * stepsPerEpoch + step, stepsPerEpoch);
+      const ts = performance.now();
+      const x = tf.tensor4d(batch.x, [batch.size, h, w, c]);
+      const y = tf.tensor1d(batch.y, 'int32');
+      const loss = trainStep(net, opt, x, y, specs, lr, recipe);
+      x.dispose();
+      y.dispose();
+      if (!Number.isFinite(loss)) {
+        const kept = history.length ? `the last good checkpoint (after epoch ${history.length}) is kept at ${ckptPath}` : 'no checkpoint was written yet';
+        throw new VitasError(`supernet: loss became ${loss} at epoch ${epoch + 1}, step ${step + 1} (subnet ${(costOf(specs[0]!).macs / 1e6).toFixed(1)}M MACs); stopped; ${kept}; try a lower --lr`);
+      }
+      losses.push(loss);
+      epochLossSum += loss;
+      images += batch.size;
+      step++;
+      o.events?.onStep?.({ epoch, step, stepsPerEpoch, loss, imagesPerSecond: (batch.size * 1000) / (performance.now() - ts), lr });
+      if (o.signal?.stop) {
+        save(epoch, step);
+        log(`stopped at epoch ${epoch + 1}, step ${step}; checkpoint saved${ckptPath ? ` to ${ckptPath}` : ''}`);
+        return { supernet: net, history, losses, pId, stopped: true, ...(ckptPath ? { checkpoint: ckptPath } : {}) };
+      }
+      await new Promise((r) => setImmediate(r)); // let SIGINT handlers run
+    }
+    const rec: EpochRecord = { epoch: epoch + 1, meanLoss: epochLossSum / stepsPerEpoch, seconds: (performance.now() - t0) / 1000, images };
+    history.push(rec);
+    save(epoch + 1, 0);
+    o.events?.onEpoch?.(rec);
+  }
+  opt.dispose();
+  return { supernet: net, history, losses, pId, stopped: false, ...(ckptPath ? { checkpoint: ckptPath } : {}) };
+}
+
+/** A supernet with the weights of a run's checkpoint (for evaluation and search). */
+export function loadSupernet(space: SearchSpace, path: string): Supernet {
+  const ck = loadCheckpoint<CheckpointMeta>(path);
+  if (ck.meta.space !== space.name) throw new VitasError(`${path}: checkpoint is of space "${ck.meta.space}", not "${space.name}"`);
+  const net = new Supernet(space, { seed: ck.meta.recipe.seed });
+  for (const [name, t] of ck.tensors) {
+    if (!name.startsWith('param/')) continue;
+    const p = net.params.get(name.slice(6));
+    if (!p || p.v.shape.join() !== t.shape.join()) throw new VitasError(`${path}: tensor ${name} does not fit space "${space.name}"`);
+    tf.tidy(() => p.v.assign(tf.tensor(t.values, t.shape)));
+  }
+  return net;
+}
