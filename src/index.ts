@@ -64,3 +64,4 @@ export function listSpaces(convention: Convention = 'macs'): SpaceSummary[] {
 export * from './supernet/index.js';
 export * from './data/index.js';
 export * from './search/definition.js';
+export * from './train/index.js';

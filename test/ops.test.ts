@@ -1,0 +1,95 @@
+import { expect } from 'chai';
+import { initBackend, linear, gelu, layerNorm, softmaxAttention, smoothedCrossEntropy, Supernet, presetSpace, Rng, sampleSpec } from '../src/index.js';
+import { tf } from '../src/backend/index.js';
+import { tinySpace, tinySpec } from './helpers.js';
+
+/** Central finite differences of sum(f(x)·probe) w.r.t. x, in float32, at a few entries. */
+function checkGrad(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, probe: tf.Tensor): void {
+  const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), probe)))(x);
+  const gv = g.dataSync();
+  const xv = x.dataSync();
+  const eps = 1e-2;
+  for (const i of new Set([0, 3, Math.floor(xv.length / 2), xv.length - 1].filter((k) => k < xv.length))) {
+    const plus = Float32Array.from(xv), minus = Float32Array.from(xv);
+    plus[i]! += eps;
+    minus[i]! -= eps;
+    const fp = tf.sum(tf.mul(f(tf.tensor(plus, x.shape)), probe)).dataSync()[0]!;
+    const fm = tf.sum(tf.mul(f(tf.tensor(minus, x.shape)), probe)).dataSync()[0]!;
+    expect(gv[i]).to.be.closeTo((fp - fm) / (2 * eps), 2e-2 * Math.max(1, Math.abs(gv[i]!)));
+  }
+}
+
+describe('operators on the default backend', () => {
+  before(async () => {
+    await initBackend();
+  });
+
+  it('runs on wasm here (the backend every op must support)', () => {
+    expect(['wasm', 'node', 'node-gpu']).to.include(tf.getBackend());
+  });
+  it('linear: forward x·W + b and its hand-written gradient', () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([5, 4], 0, 1, 'float32', 1), w = tf.randomNormal([4, 3], 0, 1, 'float32', 2), b = tf.randomNormal([3], 0, 1, 'float32', 3);
+      const y = linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D);
+      const ref = tf.add(tf.matMul(x, w), b);
+      expect(tf.max(tf.abs(tf.sub(y, ref))).dataSync()[0]).to.be.below(1e-5);
+      const probe = tf.randomNormal([5, 3], 0, 1, 'float32', 4);
+      checkGrad((t) => linear(t as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), x, probe);
+      checkGrad((t) => linear(x as tf.Tensor2D, t as tf.Tensor2D, b as tf.Tensor1D), w, probe);
+      checkGrad((t) => linear(x as tf.Tensor2D, w as tf.Tensor2D, t as tf.Tensor1D), b, probe);
+    });
+  });
+  it('gelu: forward and gradient', () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([4, 6], 0, 2, 'float32', 5);
+      checkGrad(gelu, x, tf.randomNormal([4, 6], 0, 1, 'float32', 6));
+      expect(gelu(tf.tensor1d([0, 10])).dataSync()[1]).to.be.closeTo(10, 1e-4);
+    });
+  });
+  it('layerNorm: forward normalises, gradient matches finite differences', () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([3, 8], 1, 3, 'float32', 7);
+      const g = tf.randomNormal([8], 1, 0.1, 'float32', 8), b = tf.randomNormal([8], 0, 0.1, 'float32', 9);
+      const y = layerNorm(x as tf.Tensor2D, tf.ones([8]) as tf.Tensor1D, tf.zeros([8]) as tf.Tensor1D);
+      expect(tf.mean(y, -1).dataSync()[0]).to.be.closeTo(0, 1e-5);
+      const probe = tf.randomNormal([3, 8], 0, 1, 'float32', 10);
+      checkGrad((t) => layerNorm(t as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D), x, probe);
+      checkGrad((t) => layerNorm(x as tf.Tensor2D, t as tf.Tensor1D, b as tf.Tensor1D), g, probe);
+      checkGrad((t) => layerNorm(x as tf.Tensor2D, g as tf.Tensor1D, t as tf.Tensor1D), b, probe);
+    });
+  });
+  it('softmax attention and label-smoothed cross-entropy: forward and backward', () => {
+    tf.tidy(() => {
+      const q = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 11) as tf.Tensor3D;
+      const k = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 12) as tf.Tensor3D;
+      const v = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 13) as tf.Tensor3D;
+      checkGrad((t) => softmaxAttention(t as tf.Tensor3D, k, v, 2), q, tf.randomNormal([2, 5, 8], 0, 1, 'float32', 14));
+      const logits = tf.randomNormal([4, 3], 0, 1, 'float32', 15);
+      checkGrad((t) => smoothedCrossEntropy(t as tf.Tensor2D, tf.tensor1d([0, 1, 2, 1], 'int32'), 3, 0.1), logits, tf.scalar(1));
+    });
+  });
+  it('runs a whole subnet — patchify, tokens, recursion, permuted group attention — forward and backward', () => {
+    const net = new Supernet(tinySpace, { seed: 1 });
+    const spec = tinySpec({}, { recursion: 2, groups: [2, 2] });
+    tf.tidy(() => {
+      const x = tf.randomNormal([3, 8, 8, 1], 0, 1, 'float32', 16) as tf.Tensor4D;
+      const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(net.forward(x, spec, 'two-sided'), tf.tensor1d([0, 1, 2], 'int32'), 4, 0.1));
+      expect(Number.isFinite(value.dataSync()[0])).to.equal(true);
+      const used = Object.keys(grads);
+      expect(used.some((n) => n.includes('nll1.fc1.w'))).to.equal(true);
+      for (const g of Object.values(grads)) expect(Number.isFinite(tf.sum(tf.abs(g)).dataSync()[0])).to.equal(true);
+    });
+    net.dispose();
+  });
+  it('trains a median fmnist subnet step at batch 64 within the wasm heap', () => {
+    const space = presetSpace('fmnist');
+    const net = new Supernet(space, { seed: 2 });
+    const spec = sampleSpec(space, new Rng(4));
+    tf.tidy(() => {
+      const x = tf.randomNormal([64, 28, 28, 1]) as tf.Tensor4D;
+      const { value } = tf.variableGrads(() => smoothedCrossEntropy(net.forward(x, spec), tf.zeros([64], 'int32') as tf.Tensor1D, 10, 0.1));
+      expect(Number.isFinite(value.dataSync()[0])).to.equal(true);
+    });
+    net.dispose();
+  });
+});
