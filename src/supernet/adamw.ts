@@ -39,6 +39,11 @@ export class MaskedAdamW {
     return s;
   }
 
+  /** Set one moment tensor (m, v or t) of `key` from a checkpoint. */
+  restore(key: string, like: tf.Variable, kind: 'm' | 'v' | 't', value: tf.Tensor): void {
+    this.moments(key, like)[kind].assign(value);
+  }
+
   /** Apply one update to `param` from its full-shape gradient, only inside `regions`. */
   update(key: string, param: tf.Variable, grad: tf.Tensor, regions: Region[], lr: number, decay: boolean): void {
     const s = this.moments(key, param);

@@ -31,7 +31,11 @@ interface Param {
   decay: boolean;
 }
 
+let instances = 0;
+
 export class Supernet {
+  /** tfjs variable names are global: each supernet gets its own prefix */
+  private readonly prefix = `supernet${instances++}`;
   readonly space: SearchSpace;
   readonly params = new Map<string, Param>();
   readonly maxima: ReturnType<typeof spaceMaxima>;
@@ -84,7 +88,7 @@ export class Supernet {
   }
 
   private add(name: string, init: tf.Tensor, decay: boolean): void {
-    this.params.set(name, { v: tf.variable(init, true, `supernet/${name}`), decay });
+    this.params.set(name, { v: tf.variable(init, true, `${this.prefix}/${name}`), decay });
     init.dispose();
   }
 

@@ -183,11 +183,8 @@ function restore(net: Supernet, opt: MaskedAdamW, tensors: Map<string, { shape: 
     if (!p || p.v.shape.join() !== t.shape.join()) throw new VitasError(`${path}: tensor ${name} [${t.shape}] does not fit this supernet (another space?)`);
     const value = tf.tensor(t.values, t.shape);
     if (kind === 'param') p.v.assign(value);
-    else {
-      opt.update(key, p.v, tf.zerosLike(p.v), [], 0, false); // allocate the moments, masked to nothing
-      const s = opt.state.get(key)!;
-      (kind === 'm' ? s.m : kind === 'v' ? s.v : s.t).assign(value);
-    }
+    else if (kind === 'm' || kind === 'v' || kind === 't') opt.restore(key, p.v, kind, value);
+    else throw new VitasError(`${path}: unknown tensor ${name}`);
     value.dispose();
   }
 }
@@ -258,6 +255,8 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
       x.dispose();
       y.dispose();
       if (!Number.isFinite(loss)) {
+        opt.dispose();
+        net.dispose();
         const kept = history.length ? `the last good checkpoint (after epoch ${history.length}) is kept at ${ckptPath}` : 'no checkpoint was written yet';
         throw new VitasError(`supernet: loss became ${loss} at epoch ${epoch + 1}, step ${step + 1} (subnet ${(costOf(specs[0]!).macs / 1e6).toFixed(1)}M MACs); stopped; ${kept}; try a lower --lr`);
       }

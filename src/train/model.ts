@@ -17,7 +17,10 @@ function initialValue(name: string, shape: number[], seed: number): tf.Tensor {
   return tf.truncatedNormal(shape, 0, 0.02, 'float32', seed);
 }
 
+let instances = 0;
+
 export class StandaloneModel {
+  private readonly prefix = `model${instances++}`;
   readonly spec: ArchSpec;
   readonly weights = new Map<string, tf.Variable>();
 
@@ -32,7 +35,7 @@ export class StandaloneModel {
         if (!t) throw new Error(`missing weight ${name}`);
         value = t;
       } else value = initialValue(name, shape, seed++);
-      this.weights.set(name, tf.variable(value, true, `model/${name}`));
+      this.weights.set(name, tf.variable(value, true, `${this.prefix}/${name}`));
       if (!(init instanceof Map)) value.dispose();
     }
   }

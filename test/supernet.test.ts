@@ -1,0 +1,182 @@
+import { expect } from 'chai';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  initBackend, Supernet, MaskedAdamW, trainStep, extractSubnet, buildModel, trainSupernet, syntheticDataset, splitValidation,
+  searchIdentityProbability, meanCost, presetSpace, checkMemory, reachableRange, VitasError, loadSupernet, evaluateSubnet,
+  type ArchSpec, type AttnBlock,
+} from '../src/index.js';
+import { tf } from '../src/backend/index.js';
+import { tinySpace, tinySpec } from './helpers.js';
+
+const snapshot = (net: Supernet): Map<string, Float32Array> => new Map([...net.params].map(([k, p]) => [k, Float32Array.from(p.v.dataSync() as Float32Array)]));
+const images = (n: number, seed: number): tf.Tensor4D => tf.randomNormal([n, 8, 8, 1], 0, 1, 'float32', seed) as tf.Tensor4D;
+const maxDiff = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+
+describe('super-transformer', () => {
+  before(async () => {
+    await initBackend();
+  });
+
+  it('changes exactly the slices a step used, and nothing of other patch sizes or head counts', () => {
+    const net = new Supernet(tinySpace, { seed: 3 });
+    const opt = new MaskedAdamW();
+    const spec = tinySpec({ patch: 2, embed: 8 }, { heads: 1, qkv: 12, mlp: 8 });
+    const before = snapshot(net);
+    const x = images(4, 1), y = tf.tensor1d([0, 1, 2, 3], 'int32');
+    trainStep(net, opt, x, y, [spec], 1e-2, { slicing: 'left', labelSmoothing: 0.1 });
+    const after = snapshot(net);
+    const changed = (k: string): boolean => before.get(k)!.some((v, i) => v !== after.get(k)![i]);
+    // untouched: the other patch size's private embedding/tokens, the other head count's Q/K, the identity block, the unused NLL
+    for (const k of ['p4.patch_embed.w', 'p4.cls', 'p4.pos', 'blocks.0.attn.q.h2.w', 'blocks.0.attn.k.h2.w', 'blocks.1.attn.v.w', 'blocks.0.nll1.fc1.w']) expect(changed(k), k).to.equal(false);
+    for (const k of ['p2.patch_embed.w', 'p2.cls', 'p2.pos', 'blocks.0.attn.q.h1.w', 'blocks.0.attn.v.w', 'blocks.0.mlp.fc1.w', 'head.w']) expect(changed(k), k).to.equal(true);
+    // inside a used weight, only its slice moved: fc1 is [16, 16], the subnet uses [:8, :8]
+    const fc1Before = before.get('blocks.0.mlp.fc1.w')!, fc1After = after.get('blocks.0.mlp.fc1.w')!;
+    for (let r = 0; r < 16; r++)
+      for (let c = 0; c < 16; c++) {
+        const moved = fc1Before[r * 16 + c] !== fc1After[r * 16 + c];
+        expect(moved, `fc1[${r},${c}]`).to.equal(r < 8 && c < 8);
+      }
+    // and the position rows: 16 patches + class token of patch 2, all used; columns 8..15 not
+    const posB = before.get('p2.pos')!, posA = after.get('p2.pos')!;
+    for (let i = 0; i < posB.length; i++) if (i % 16 >= 8) expect(posA[i]).to.equal(posB[i]);
+    x.dispose(); y.dispose(); opt.dispose(); net.dispose();
+  });
+
+  it('trains the right-hand slices too in two-sided mode', () => {
+    const net = new Supernet(tinySpace, { seed: 3 });
+    const opt = new MaskedAdamW();
+    const before = snapshot(net);
+    const x = images(4, 2), y = tf.tensor1d([0, 1, 2, 3], 'int32');
+    trainStep(net, opt, x, y, [tinySpec()], 1e-2, { slicing: 'two-sided', labelSmoothing: 0.1 });
+    const a = before.get('blocks.0.mlp.fc1.w')!, b = snapshot(net).get('blocks.0.mlp.fc1.w')!;
+    expect(a[15 * 16 + 15]).to.not.equal(b[15 * 16 + 15]); // right slice [8:, 8:]
+    expect(a[0]).to.not.equal(b[0]); // left slice
+    expect(a[0 * 16 + 15]).to.equal(b[0 * 16 + 15]); // neither
+    x.dispose(); y.dispose(); opt.dispose(); net.dispose();
+  });
+
+  it('with recursion r = 2 equals applying the shared block twice', () => {
+    const net = new Supernet(tinySpace, { seed: 4 });
+    // block 1 gets block 0's weights; the NLL of the second pass is switched off (β = 0)
+    for (const [k, p] of net.params) if (k.startsWith('blocks.1.') && !k.includes('nll')) p.v.assign(net.params.get(k.replace('blocks.1.', 'blocks.0.'))!.v);
+    net.params.get('blocks.0.nll1.beta')!.v.assign(tf.zeros([1]));
+    const blk = { op: 'attn', attention: 'softmax', heads: 2, qkv: 12, mlp: 8 } as const;
+    const recursive: ArchSpec = { ...tinySpec(), blocks: [{ ...blk, recursion: 2, groups: [1, 1] }, { op: 'identity' }] };
+    const twice: ArchSpec = { ...tinySpec(), blocks: [{ ...blk }, { ...blk }] };
+    tf.tidy(() => {
+      const x = images(2, 3);
+      expect(maxDiff(net.forward(x, recursive), net.forward(x, twice))).to.be.below(1e-5);
+      net.params.get('blocks.0.nll1.beta')!.v.assign(tf.ones([1]));
+      expect(maxDiff(net.forward(x, recursive), net.forward(x, twice))).to.be.above(1e-4); // the NLL is really there
+    });
+    net.dispose();
+  });
+
+  it('with G = 1 equals plain attention, and with G > 1 attends only inside each group', () => {
+    const net = new Supernet(tinySpace, { seed: 5 });
+    tf.tidy(() => {
+      const x = images(2, 4);
+      const plain = tinySpec({ patch: 4 }, { groups: undefined });
+      delete (plain.blocks[0] as AttnBlock).groups;
+      expect(maxDiff(net.forward(x, plain), net.forward(x, tinySpec({ patch: 4 }, { groups: [1] })))).to.equal(0);
+      // patch 4: 4 patches in 2 groups — {cls, p0, p1} and {p2, p3}. Read the cls output (group 0):
+      // changing the image under patches 2 and 3 must not change it after one grouped block.
+      const grouped = tinySpec({ patch: 4 }, { groups: [2] });
+      const x2 = tf.concat([tf.slice(x, [0, 0, 0, 0], [2, 4, 8, 1]), tf.add(tf.slice(x, [0, 4, 0, 0], [2, 4, 8, 1]), 5)], 1) as tf.Tensor4D;
+      expect(maxDiff(net.forward(x, grouped), net.forward(x2, grouped))).to.be.below(1e-5);
+      expect(maxDiff(net.forward(x, plain), net.forward(x2, plain))).to.be.above(1e-3);
+    });
+    net.dispose();
+  });
+
+  it('extracts a standalone model whose forward equals the supernet within 1e-5', () => {
+    const net = new Supernet(tinySpace, { seed: 6 });
+    for (const spec of [tinySpec(), tinySpec({ patch: 4, embed: 16 }, { heads: 1, qkv: 24, mlp: 16, recursion: 2, groups: [2, 2] })]) {
+      const model = extractSubnet(net, spec);
+      tf.tidy(() => {
+        const x = images(3, 7);
+        expect(maxDiff(model.forward(x), net.forward(x, spec))).to.be.below(1e-5);
+      });
+      model.dispose();
+    }
+    const fresh = buildModel(tinySpec(), 1);
+    expect(fresh.paramCount()).to.be.greaterThan(0);
+    fresh.dispose();
+    net.dispose();
+  });
+
+  it('keeps tf.memory().numTensors flat over 200 training steps', () => {
+    const net = new Supernet(tinySpace, { seed: 7 });
+    const opt = new MaskedAdamW();
+    const x = images(4, 8), y = tf.tensor1d([0, 1, 2, 3], 'int32');
+    const specs = [tinySpec(), tinySpec({ patch: 4 }, { recursion: 2, groups: [1, 2] }), tinySpec({ embed: 16 }, { heads: 1, qkv: 24, mlp: 16 })];
+    for (let i = 0; i < 10; i++) trainStep(net, opt, x, y, [specs[i % 3]!], 1e-3, { slicing: 'two-sided', labelSmoothing: 0.1 }); // moments allocated
+    const start = tf.memory().numTensors;
+    for (let i = 0; i < 200; i++) trainStep(net, opt, x, y, [specs[i % 3]!], 1e-3, { slicing: i % 2 ? 'left' : 'two-sided', labelSmoothing: 0.1 });
+    expect(tf.memory().numTensors).to.equal(start);
+    x.dispose(); y.dispose(); opt.dispose(); net.dispose();
+  });
+
+  describe('trainer', () => {
+    const data = splitValidation(syntheticDataset({ count: 96, shape: [8, 8, 1], classes: 4, seed: 1 }), 16, 0);
+    const recipe = { epochs: 3, batch: 16, sampling: 'uniform' as const, warmupEpochs: 1, lr: 3e-3, seed: 5 };
+
+    it('resumes a killed run to the same later losses as an uninterrupted one', async () => {
+      const full = await trainSupernet({ space: tinySpace, data, recipe });
+      const dir = mkdtempSync(join(tmpdir(), 'vitas-resume-'));
+      const signal = { stop: false };
+      let steps = 0;
+      // stop mid-epoch 2 (after 7 steps: epoch 1 has 5)
+      const first = await trainSupernet({ space: tinySpace, data, recipe, out: dir, signal, events: { onStep: () => void (++steps === 7 && (signal.stop = true)) } });
+      expect(first.stopped).to.equal(true);
+      first.supernet.dispose();
+      const second = await trainSupernet({ space: tinySpace, data, recipe, out: dir, resume: true });
+      expect(first.losses.concat(second.losses)).to.deep.equal(full.losses);
+      expect(second.history.map((h) => h.meanLoss)).to.deep.equal(full.history.map((h) => h.meanLoss));
+      // the checkpoint loads back as a supernet with identical behaviour
+      const loaded = loadSupernet(tinySpace, join(dir, 'supernet.ckpt'));
+      const spec = tinySpec();
+      expect(evaluateSubnet(loaded, spec, data.val)).to.equal(evaluateSubnet(second.supernet, spec, data.val));
+      loaded.dispose(); second.supernet.dispose(); full.supernet.dispose();
+    });
+
+    it('learns: loss falls on a learnable synthetic task', async () => {
+      const r = await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, epochs: 4 } });
+      expect(r.history[3]!.meanLoss).to.be.below(r.history[0]!.meanLoss);
+      r.supernet.dispose();
+    });
+
+    it('stops on a NaN loss with a message', async () => {
+      let err: unknown;
+      try {
+        await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, lr: 1e30, warmupEpochs: 0 } });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(VitasError);
+      expect((err as Error).message).to.match(/loss became (NaN|Infinity|-Infinity) at epoch \d+, step \d+/);
+    });
+  });
+
+  it('tunes the identity probability so the mean cost falls in the budget window', () => {
+    const space = presetSpace('fmnist');
+    const r = searchIdentityProbability(space, { min: 10.8e6, max: 12e6, convention: 'macs' }, { seed: 0 });
+    expect(r.meanMacs).to.be.within(10.8e6, 12e6);
+    expect(meanCost(space, r.pId, 1000, 0, 'macs')).to.equal(r.meanMacs);
+    const lower = searchIdentityProbability(space, { min: 4e6, max: 5e6, convention: 'macs' });
+    expect(lower.pId).to.be.greaterThan(r.pId);
+  });
+
+  it('refuses a batch too large for the wasm heap with a clear message', async () => {
+    let err: unknown;
+    try {
+      await checkMemory(reachableRange(presetSpace('vitas-1g')).maxSpec, 64);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(VitasError);
+    expect((err as Error).message).to.match(/^batch 64 needs about [\d.]+ GB of activations .* lower --batch/);
+  });
+});
