@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
+import { registerWasmKernels } from './kernels.js';
 import { VitasError } from '../space/errors.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -58,6 +59,7 @@ export const DEFAULT_LOADERS: Record<BackendName, BackendLoader> = {
   node: nativeLoader('@tensorflow/tfjs-node'),
   wasm: async () => {
     await import('@tensorflow/tfjs-backend-wasm');
+    registerWasmKernels();
     await activate('wasm');
   },
   cpu: async () => {

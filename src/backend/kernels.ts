@@ -1,0 +1,66 @@
+/**
+ * Kernels vitas registers for the wasm backend where tfjs 4.22's own are slow.
+ *
+ * Slice: the stock kernel reads its whole input out of the wasm heap with `readSync` (a copy)
+ * before copying the slice, so slicing a row of a large tensor costs as much as copying the
+ * tensor. This one copies the contiguous runs of the slice straight from a heap view.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+interface WasmTensorInfo {
+  dataId: object;
+  shape: number[];
+  dtype: tf.DataType;
+}
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): WasmTensorInfo;
+  typedArrayFromHeap(t: WasmTensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+function sliceKernel(args: { inputs: { x: WasmTensorInfo }; attrs: { begin: number | number[]; size: number | number[] }; backend: WasmBackendLike }): WasmTensorInfo {
+  const { x } = args.inputs;
+  const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as tf.TensorInfo, args.attrs.begin, args.attrs.size);
+  const out = args.backend.makeOutput(size, x.dtype);
+  const total = size.reduce((a, b) => a * b, 1);
+  if (total === 0) return out;
+  const src = args.backend.typedArrayFromHeap(x);
+  const dst = args.backend.typedArrayFromHeap(out);
+  const rank = x.shape.length;
+  const strides = tf.util.computeStrides(x.shape);
+  // merge trailing dimensions that are copied whole into one contiguous run
+  let inner = rank - 1;
+  let run = size[inner] ?? 1;
+  while (inner > 0 && size[inner] === x.shape[inner] && begin[inner] === 0) {
+    inner--;
+    run *= size[inner]!;
+  }
+  if (rank === 0) {
+    dst[0] = src[0]!;
+    return out;
+  }
+  const outer = size.slice(0, inner);
+  const idx = new Array<number>(inner).fill(0);
+  let base = 0;
+  for (let d = 0; d <= inner; d++) base += begin[d]! * (strides[d] ?? 1);
+  const count = total / run;
+  for (let k = 0, o = 0; k < count; k++, o += run) {
+    let off = base;
+    for (let d = 0; d < inner; d++) off += idx[d]! * strides[d]!;
+    dst.set(src.subarray(off, off + run), o);
+    for (let d = inner - 1; d >= 0; d--) {
+      if (++idx[d]! < outer[d]!) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+let registered = false;
+
+export function registerWasmKernels(): void {
+  if (registered) return;
+  registered = true;
+  tf.unregisterKernel('Slice', 'wasm');
+  tf.registerKernel({ kernelName: 'Slice', backendName: 'wasm', kernelFunc: sliceKernel as unknown as tf.KernelFunc });
+}
