@@ -2,14 +2,11 @@
  * vitas — the public library API. The CLI is a thin shell over these functions; ablations and
  * notebooks call the same ones.
  */
-import { existsSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { readJson } from './io.js';
 import { costReport, type Convention, type LayerCost } from './space/cost.js';
-import { VitasError } from './space/errors.js';
-import { presetArch, presetSpace, SPACES } from './space/presets.js';
+import { presetArch, SPACES } from './space/presets.js';
 import { reachableRange } from './space/range.js';
-import { validateSpace, type SearchSpace } from './space/space.js';
 import { validateSpec } from './space/spec-schema.js';
 import type { ArchSpec } from './space/spec.js';
 
@@ -23,13 +20,6 @@ export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.j
 /** Read and validate an arch spec file; errors name the file and the JSON path. */
 export function loadSpec(path: string): ArchSpec {
   return validateSpec(readJson(path, 'spec'), path);
-}
-
-/** A preset space by name, or a space JSON file. */
-export function loadSpace(nameOrFile: string): SearchSpace {
-  if (SPACES[nameOrFile]) return presetSpace(nameOrFile);
-  if (nameOrFile.endsWith('.json') || existsSync(nameOrFile)) return validateSpace(readJson(nameOrFile, 'search space'), nameOrFile);
-  throw new VitasError(`--space: "${nameOrFile}" is neither a preset (${Object.keys(SPACES).join(', ')}) nor a file`);
 }
 
 export interface FlopsResult {
@@ -65,3 +55,8 @@ export * from './supernet/index.js';
 export * from './data/index.js';
 export * from './search/definition.js';
 export * from './train/index.js';
+export * from './evaluators/index.js';
+export * from './space/load.js';
+export * from './search/evolution.js';
+export * from './search/run.js';
+export * from './report/svg.js';

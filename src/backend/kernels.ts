@@ -64,3 +64,4 @@ export function registerWasmKernels(): void {
   tf.unregisterKernel('Slice', 'wasm');
   tf.registerKernel({ kernelName: 'Slice', backendName: 'wasm', kernelFunc: sliceKernel as unknown as tf.KernelFunc });
 }
+

@@ -12,8 +12,9 @@ import {
   withCommas,
   type Convention,
   runSupernetTraining,
+  search,
 } from '../index.js';
-import { trainingProgress } from './progress.js';
+import { trainingProgress, searchProgress } from './progress.js';
 
 function convention(value: string): Convention {
   if (!(CONVENTIONS as readonly string[]).includes(value)) throw new VitasError(`--convention: "${value}" is not allowed; allowed: ${CONVENTIONS.join(', ')}`);
@@ -124,7 +125,72 @@ export function buildProgram(program: Command): Command {
       }
     });
 
+  program
+    .command('search')
+    .description('evolutionary (or random) search under a MACs budget; writes runs/<name>/ with best-arch.json, history.jsonl, pareto.svg, summary.md')
+    .option('--budget <macs>', 'budget window max: 1.3G, 850M, 12e6 …')
+    .option('--min <macs>', 'budget window min (default 90 % of --budget)')
+    .option('--config <file>', 'search definition (space, data, budget, supernet recipe), e.g. searches/fashion-mnist.json')
+    .option('--space <name|file>', 'search space (default: the config\'s, else vitas-1g at 224×224)')
+    .option('--data <dir>', 'dataset directory (overrides the config)')
+    .option('--supernet <run-dir>', 'a trained supernet (folder holding supernet.ckpt): skip training')
+    .option('--evaluator <name>', 'supernet | proxy (default: supernet with --config, else proxy)')
+    .option('--strategy <name>', 'evolution | random (random search with the same number of evaluations)', 'evolution')
+    .option('--population <n>', 'candidates per generation (50)', (v) => positiveInt(v, '--population'))
+    .option('--generations <n>', 'generations (20)', (v) => positiveInt(v, '--generations'))
+    .option('--seed <n>', 'seed (same seed, same trajectory)', (v) => wholeNumber(v, '--seed'))
+    .addOption(new Option('--convention <name>', 'MACs convention of the budget: macs | vitas'))
+    .option('--out <dir>', 'run folder (default runs/<name>-<strategy>)')
+    .option('--resume', 'continue the search saved in --out exactly')
+    .option('--json', 'print the best spec and its figures as JSON on stdout')
+    .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
+    .action(async (o: { budget?: string; min?: string; config?: string; space?: string; data?: string; supernet?: string; evaluator?: string; strategy: string; population?: number; generations?: number; seed?: number; convention?: string; out?: string; resume?: boolean; json?: boolean; backend?: string }) => {
+      if (o.evaluator !== undefined && o.evaluator !== 'supernet' && o.evaluator !== 'proxy') throw new VitasError(`--evaluator: "${o.evaluator}" is not allowed; allowed: supernet, proxy`);
+      if (o.strategy !== 'evolution' && o.strategy !== 'random') throw new VitasError(`--strategy: "${o.strategy}" is not allowed; allowed: evolution, random`);
+      const info = await initBackend(o.backend);
+      console.error(`backend: ${info.name}`);
+      const signal = { stop: false };
+      const onInt = (): void => {
+        if (signal.stop) process.exit(130);
+        signal.stop = true;
+        console.error('\nstopping after this generation and saving the search state (Ctrl-C again to abort)…');
+      };
+      process.on('SIGINT', onInt);
+      const progress = searchProgress();
+      try {
+        const r = await search({
+          ...pick(o, ['budget', 'min', 'config', 'space', 'data', 'supernet', 'population', 'generations', 'seed', 'out', 'resume', 'backend']),
+          ...(o.evaluator ? { evaluator: o.evaluator as 'supernet' | 'proxy' } : {}),
+          strategy: o.strategy as 'evolution' | 'random',
+          ...(o.convention ? { convention: convention(o.convention) } : {}),
+          events: { ...progress, training: trainingProgress('supernet') },
+          signal,
+        });
+        progress.stop();
+        if (r.stopped) {
+          console.error(`stopped after generation ${r.state.generation}; state saved in ${r.out}/state.json; continue with --resume --out ${r.out}`);
+          process.exitCode = 130;
+          return;
+        }
+        const summary = { best: r.best.spec, macs: r.best.macs, params: r.best.params, score: r.best.score, evaluator: r.evaluator, out: r.out };
+        if (o.json) console.log(JSON.stringify(summary));
+        else {
+          console.log(`evaluator: ${r.evaluator} (${r.reason})`);
+          console.log(`best: score ${r.best.score.toFixed(4)}, ${withCommas(r.best.macs)} MACs (${formatMacs(r.best.macs)}), ${formatMacs(r.best.params)} params`);
+          console.log(`wrote ${r.out}/best-arch.json, history.jsonl, pareto.svg, summary.md`);
+        }
+      } finally {
+        process.off('SIGINT', onInt);
+      }
+    });
+
   return program;
+}
+
+function wholeNumber(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new VitasError(`${flag}: "${v}" must be a whole number`);
+  return n;
 }
 
 function positiveInt(v: string, flag: string): number {

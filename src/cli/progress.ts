@@ -1,6 +1,6 @@
 /** cli-progress bars for long work: steps with loss, img/s and ETA. Silent when stderr is not a terminal, where a line per epoch is logged instead. */
 import cliProgress from 'cli-progress';
-import type { TrainEvents } from '../index.js';
+import { formatMacs, type TrainEvents } from '../index.js';
 
 export function trainingProgress(label: string): TrainEvents & { stop(): void } {
   const tty = Boolean(process.stderr.isTTY);
@@ -31,6 +31,32 @@ export function trainingProgress(label: string): TrainEvents & { stop(): void } 
     onLog(m) {
       if (bar) bar.stop();
       console.error(`${label}: ${m}`);
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+/** One bar over generations: best score, its cost, ETA. */
+export function searchProgress(): { onGeneration(e: { generation: number; generations: number; best: { score: number; macs: number }; evaluated: number }): void; onLog(m: string): void; stop(): void } {
+  const tty = Boolean(process.stderr.isTTY);
+  let bar: cliProgress.SingleBar | undefined;
+  return {
+    onGeneration(e) {
+      const payload = { best: e.best.score.toFixed(4), cost: formatMacs(e.best.macs), evaluated: e.evaluated };
+      if (!tty) {
+        console.error(`search: generation ${e.generation}/${e.generations} · best ${payload.best} at ${payload.cost} · ${e.evaluated} evaluated`);
+        return;
+      }
+      if (!bar) {
+        bar = new cliProgress.SingleBar({ format: 'search |{bar}| generation {value}/{total} · best {best} at {cost} · {evaluated} evaluated · ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
+        bar.start(e.generations, 0, payload);
+      }
+      bar.update(e.generation, payload);
+    },
+    onLog(m) {
+      console.error(`search: ${m}`);
     },
     stop() {
       bar?.stop();

@@ -15,6 +15,20 @@ export interface SearchDefinition {
   data: DataConfig;
   budget: { max: string | number; min?: string | number; convention?: Convention };
   supernet?: Partial<SupernetRecipe>;
+  search?: SearchSettings;
+}
+
+export interface SearchSettings {
+  population?: number;
+  generations?: number;
+  parents?: number;
+  mutations?: number;
+  crossovers?: number;
+  mutationProb?: number;
+  depthEmbedProb?: number;
+  /** validation images scored per candidate by the supernet evaluator (default all) */
+  valImages?: number;
+  seed?: number;
 }
 
 const budgetValue = { oneOf: [{ type: 'string', minLength: 1 }, { type: 'number', exclusiveMinimum: 0 }] } as const;
@@ -68,6 +82,21 @@ export const searchDefinitionSchema = {
           additionalProperties: false,
           properties: { crop: { type: 'integer', minimum: 0 }, flip: { type: 'boolean' } },
         },
+        seed: { type: 'integer' },
+      },
+    },
+    search: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        population: { type: 'integer', minimum: 2 },
+        generations: { type: 'integer', minimum: 1 },
+        parents: { type: 'integer', minimum: 1 },
+        mutations: { type: 'integer', minimum: 0 },
+        crossovers: { type: 'integer', minimum: 0 },
+        mutationProb: { type: 'number', minimum: 0, maximum: 1 },
+        depthEmbedProb: { type: 'number', minimum: 0, maximum: 1 },
+        valImages: { type: 'integer', minimum: 1 },
         seed: { type: 'integer' },
       },
     },

@@ -13,6 +13,8 @@ export const archSpecSchema = {
   required: ['version', 'input', 'classes', 'patch', 'stem', 'embed', 'pos', 'blocks', 'readout'],
   properties: {
     $schema: { type: 'string' },
+    /** free-form provenance (cost, score, evaluator, seed, tool version) written by search */
+    meta: { type: 'object' },
     version: { const: 1 },
     input: { type: 'array', items: posInt, minItems: 3, maxItems: 3 },
     classes: { type: 'integer', minimum: 2 },

@@ -52,6 +52,8 @@ export interface ArchSpec {
   pos: PosEncoding;
   blocks: BlockSpec[];
   readout: Readout;
+  /** provenance written by search (cost, score, evaluator, seed, vitas version); not part of the network */
+  meta?: Record<string, unknown>;
 }
 
 export function isActive(b: BlockSpec): b is AttnBlock {

@@ -164,3 +164,36 @@ export function paramShapes(spec: ArchSpec): Map<string, number[]> {
   });
   return shapes;
 }
+
+/** The same names and shapes as `paramShapes`, derived from the spec without running anything (tests keep the two equal). */
+export function paramList(spec: ArchSpec): { name: string; shape: number[] }[] {
+  const out: { name: string; shape: number[] }[] = [];
+  const e = spec.embed;
+  const lin = (n: string, din: number, dout: number): void => void out.push({ name: `${n}.w`, shape: [din, dout] }, { name: `${n}.b`, shape: [dout] });
+  const norm = (n: string, dim: number): void => void out.push({ name: `${n}.gamma`, shape: [dim] }, { name: `${n}.beta`, shape: [dim] });
+  const patches = (spec.input[0] / spec.patch) * (spec.input[1] / spec.patch);
+  const cls = spec.readout === 'cls' ? 1 : 0;
+  lin('patch_embed', spec.patch * spec.patch * spec.input[2], e);
+  if (cls) out.push({ name: 'cls', shape: [e] });
+  if (spec.pos === 'learned') out.push({ name: 'pos', shape: [patches + cls, e] });
+  spec.blocks.forEach((b, i) => {
+    if (b.op !== 'attn') return;
+    const p = `blocks.${i}`;
+    const inner = b.qkv / 3;
+    norm(`${p}.norm1`, e);
+    for (const n of ['q', 'k', 'v']) lin(`${p}.attn.${n}`, e, inner);
+    lin(`${p}.attn.proj`, inner, e);
+    norm(`${p}.norm2`, e);
+    lin(`${p}.mlp.fc1`, e, b.mlp);
+    lin(`${p}.mlp.fc2`, b.mlp, e);
+    for (let k = 1; k < (b.recursion ?? 1); k++) {
+      norm(`${p}.nll${k}.norm`, e);
+      lin(`${p}.nll${k}.fc1`, e, e);
+      lin(`${p}.nll${k}.fc2`, e, e);
+      out.push({ name: `${p}.nll${k}.alpha`, shape: [1] }, { name: `${p}.nll${k}.beta`, shape: [1] });
+    }
+  });
+  norm('norm', e);
+  lin('head', e, spec.classes);
+  return out;
+}

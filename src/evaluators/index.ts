@@ -1,0 +1,6 @@
+export * from './evaluator.js';
+export * from './cost.js';
+export * from './supernet.js';
+export * from './latency.js';
+export * from './proxy.js';
+export * from './parallel-proxy.js';

@@ -1,0 +1,80 @@
+/**
+ * The proxy evaluator spread over worker threads (tfjs-wasm runs single-threaded in Node, so this
+ * is how a search uses every core). Each worker holds the same seeded supernet, so a spec's score
+ * does not depend on which worker computed it. Dispatch is bounded by p-limit.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import pLimit from 'p-limit';
+import { specKey, type ArchSpec } from '../space/spec.js';
+import type { SearchSpace } from '../space/space.js';
+import type { Evaluator } from './evaluator.js';
+
+export class ParallelProxyEvaluator implements Evaluator {
+  readonly name = 'proxy';
+  readonly higherIsBetter = true;
+  private readonly workers: { worker: Worker; ready: Promise<void> }[] = [];
+  private readonly free: number[] = [];
+  private readonly limit;
+  private readonly cache = new Map<string, number>();
+  private nextId = 0;
+
+  constructor(space: SearchSpace, opts: { seed?: number; batch?: number; workers?: number; backend?: string } = {}) {
+    const n = Math.max(1, opts.workers ?? Math.min(2, availableParallelism()));
+    this.limit = pLimit(n);
+    const data = { space, seed: opts.seed ?? 0, batch: opts.batch ?? 1, ...(opts.backend ? { backend: opts.backend } : {}) };
+    for (let i = 0; i < n; i++) {
+      const worker = new Worker(new URL('./proxy-worker.js', import.meta.url), { workerData: data });
+      const ready = new Promise<void>((resolve, reject) => {
+        const onMsg = (m: { ready?: boolean }): void => {
+          if (m.ready) {
+            worker.off('message', onMsg);
+            resolve();
+          }
+        };
+        worker.on('message', onMsg);
+        worker.once('error', reject);
+      });
+      this.workers.push({ worker, ready });
+      this.free.push(i);
+    }
+  }
+
+  private run(i: number, specs: ArchSpec[]): Promise<number[]> {
+    const { worker } = this.workers[i]!;
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const onMsg = (m: { id: number; scores?: number[]; error?: string }): void => {
+        if (m.id !== id) return;
+        worker.off('message', onMsg);
+        if (m.error) reject(new Error(`proxy worker: ${m.error}`));
+        else resolve(m.scores!);
+      };
+      worker.on('message', onMsg);
+      worker.postMessage({ id, specs });
+    });
+  }
+
+  async evaluate(specs: ArchSpec[]): Promise<number[]> {
+    await Promise.all(this.workers.map((w) => w.ready));
+    const todo = [...new Map(specs.filter((s) => !this.cache.has(specKey(s))).map((s) => [specKey(s), s])).values()];
+    await Promise.all(
+      todo.map((s) =>
+        this.limit(async () => {
+          const i = this.free.pop()!;
+          try {
+            const [score] = await this.run(i, [s]);
+            this.cache.set(specKey(s), score!);
+          } finally {
+            this.free.push(i);
+          }
+        }),
+      ),
+    );
+    return specs.map((s) => this.cache.get(specKey(s))!);
+  }
+
+  dispose(): void {
+    for (const w of this.workers) void w.worker.terminate();
+  }
+}
