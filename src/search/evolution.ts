@@ -78,24 +78,31 @@ function violation(spec: ArchSpec, c: Constraints): string | undefined {
   return undefined;
 }
 
-/** Draw from `make` until the spec satisfies the constraints and is new; a clear error when starved. */
-function draw(make: () => ArchSpec, c: Constraints, seen: Set<string>, tries: number, what: string): ArchSpec {
-  const misses: Record<string, number> = { macs: 0, params: 0, duplicate: 0 };
+/** Draw from `make` until the spec satisfies the constraints and is new; undefined when starved. */
+function tryDraw(make: () => ArchSpec, c: Constraints, seen: Set<string>, tries: number, misses: Record<string, number>): ArchSpec | undefined {
   for (let i = 0; i < tries; i++) {
     const s = make();
     const v = violation(s, c);
     if (v) {
-      misses[v]!++;
+      misses[v] = (misses[v] ?? 0) + 1;
       continue;
     }
     const key = specKey(s);
     if (seen.has(key)) {
-      misses.duplicate!++;
+      misses.duplicate = (misses.duplicate ?? 0) + 1;
       continue;
     }
     seen.add(key);
     return s;
   }
+  return undefined;
+}
+
+/** Like tryDraw, but starving is an error that names the constraint that rejected most. */
+function draw(make: () => ArchSpec, c: Constraints, seen: Set<string>, tries: number, what: string): ArchSpec {
+  const misses: Record<string, number> = { macs: 0, params: 0, duplicate: 0 };
+  const got = tryDraw(make, c, seen, tries, misses);
+  if (got) return got;
   const worst = Object.entries(misses).sort((a, b) => b[1] - a[1])[0]!;
   const window = worst[0] === 'macs' ? ` [${formatMacs(c.macs.min)}, ${formatMacs(c.macs.max)}] (${c.macs.convention})` : worst[0] === 'params' ? ` [${c.params?.min ?? 0}, ${c.params?.max ?? '∞'}]` : '';
   throw new VitasError(`search: no ${what} satisfied the constraints in ${tries} tries; the "${worst[0]}" constraint${window} rejected ${worst[1]} of them — widen it (--min) or raise the tries`);
@@ -130,8 +137,17 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, state:
       // scaled down when the population is smaller than mutations + crossovers
       const nMut = Math.min(cfg.mutations, Math.floor(cfg.population / 2));
       const nCross = Math.min(cfg.crossovers, cfg.population - nMut);
-      for (let i = 0; i < nMut; i++) children.push(draw(() => mutate(space, rng.pick(parents), rng, { prob: cfg.mutationProb, depthEmbedProb: cfg.depthEmbedProb }), state.constraints, seen, cfg.maxTries, 'mutation'));
-      for (let i = 0; i < nCross; i++) children.push(draw(() => crossover(space, rng.pick(parents), rng.pick(parents), rng), state.constraints, seen, cfg.maxTries, 'crossover'));
+      // a parent set that has converged may yield no new child: the slot is topped up with a random spec below
+      const misses = {};
+      const tries = Math.max(1, Math.floor(cfg.maxTries / 10));
+      for (let i = 0; i < nMut; i++) {
+        const c = tryDraw(() => mutate(space, rng.pick(parents), rng, { prob: cfg.mutationProb, depthEmbedProb: cfg.depthEmbedProb }), state.constraints, seen, tries, misses);
+        if (c) children.push(c);
+      }
+      for (let i = 0; i < nCross; i++) {
+        const c = tryDraw(() => crossover(space, rng.pick(parents), rng.pick(parents), rng), state.constraints, seen, tries, misses);
+        if (c) children.push(c);
+      }
     }
     // first generation, random search, and top-up: random specs inside the window
     while (children.length < cfg.population) children.push(draw(random, state.constraints, seen, cfg.maxTries, 'random sample'));
