@@ -44,6 +44,21 @@ describe('super-transformer', () => {
     x.dispose(); y.dispose(); opt.dispose(); net.dispose();
   });
 
+  it('shares class tokens and attention maps when the ablation switches them off', () => {
+    const net = new Supernet(tinySpace, { seed: 3, privateTokens: false, privateAttention: false });
+    expect([...net.params.keys()]).to.include.members(['shared.cls', 'shared.pos', 'blocks.0.attn.q.hshared.w']);
+    expect([...net.params.keys()].some((k) => k === 'p2.cls' || k.endsWith('q.h1.w'))).to.equal(false);
+    tf.tidy(() => {
+      const x = images(2, 5);
+      // patch 4 (4 patches + cls) reads the first 5 rows of the shared 17-row position table
+      const usage = new Map();
+      net.forward(x, tinySpec({ patch: 4 }), 'left', usage);
+      expect(usage.get('shared.pos')).to.deep.equal([{ begin: [0, 0], size: [5, 8] }]);
+      expect(usage.has('blocks.0.attn.q.hshared.w')).to.equal(true);
+    });
+    net.dispose();
+  });
+
   it('trains the right-hand slices too in two-sided mode', () => {
     const net = new Supernet(tinySpace, { seed: 3 });
     const opt = new MaskedAdamW();

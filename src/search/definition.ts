@@ -83,6 +83,8 @@ export const searchDefinitionSchema = {
           properties: { crop: { type: 'integer', minimum: 0 }, flip: { type: 'boolean' } },
         },
         seed: { type: 'integer' },
+        privateTokens: { type: 'boolean' },
+        privateAttention: { type: 'boolean' },
       },
     },
     search: {

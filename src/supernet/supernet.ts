@@ -25,6 +25,14 @@ export interface Region {
 /** Which slices of which variables a forward used (the optimizer updates exactly those). */
 export type Usage = Map<string, Region[]>;
 
+/** What ViTAS makes private; switched off only for ablations. */
+export interface SupernetOptions {
+  /** a class token and position embedding per patch size (else one shared, sliced by length) */
+  privateTokens: boolean;
+  /** Q and K projections per head-count choice (else one shared pair) */
+  privateAttention: boolean;
+}
+
 interface Param {
   v: tf.Variable;
   /** weight decay applies (not to biases, norms, tokens, position embeddings, scalars) */
@@ -40,8 +48,11 @@ export class Supernet {
   readonly params = new Map<string, Param>();
   readonly maxima: ReturnType<typeof spaceMaxima>;
 
-  constructor(space: SearchSpace, opts: { seed?: number } = {}) {
+  readonly options: SupernetOptions;
+
+  constructor(space: SearchSpace, opts: { seed?: number } & Partial<SupernetOptions> = {}) {
     this.space = space;
+    this.options = { privateTokens: opts.privateTokens ?? true, privateAttention: opts.privateAttention ?? true };
     this.maxima = spaceMaxima(space);
     let seed = opts.seed ?? 0;
     const { embed: E, qkv, mlp: H } = this.maxima;
@@ -60,13 +71,20 @@ export class Supernet {
     for (const p of space.patch) {
       const patches = (space.input[0] / p) * (space.input[1] / p);
       lin(`p${p}.patch_embed`, p * p * c, E);
+      if (!this.options.privateTokens) continue;
       fixed(`p${p}.cls`, tf.truncatedNormal([E], 0, 0.02, 'float32', seed++));
       fixed(`p${p}.pos`, tf.truncatedNormal([patches + 1, E], 0, 0.02, 'float32', seed++));
+    }
+    if (!this.options.privateTokens) {
+      // ablation: one class token and one position table (sliced to the sequence length) for every patch size
+      const most = Math.max(...space.patch.map((p) => (space.input[0] / p) * (space.input[1] / p)));
+      fixed('shared.cls', tf.truncatedNormal([E], 0, 0.02, 'float32', seed++));
+      fixed('shared.pos', tf.truncatedNormal([most + 1, E], 0, 0.02, 'float32', seed++));
     }
     for (let i = 0; i < space.blocks; i++) {
       const b = `blocks.${i}`;
       norm(`${b}.norm1`, E);
-      for (const h of space.heads) {
+      for (const h of this.options.privateAttention ? space.heads : ['shared']) {
         lin(`${b}.attn.q.h${h}`, E, I);
         lin(`${b}.attn.k.h${h}`, E, I);
       }
@@ -94,12 +112,13 @@ export class Supernet {
 
   /** Supernet variable name for a subnet parameter name (private tokens per patch, private Q/K per head count). */
   private key(name: string, spec: ArchSpec): string {
-    if (/^(patch_embed|cls|pos)\b/.test(name)) return `p${spec.patch}.${name}`;
+    if (/^patch_embed\b/.test(name) || (this.options.privateTokens && /^(cls|pos)$/.test(name))) return `p${spec.patch}.${name}`;
+    if (/^(cls|pos)$/.test(name)) return `shared.${name}`;
     const m = /^blocks\.(\d+)\.attn\.([qk])\.(w|b)$/.exec(name);
     if (m) {
       const blk = spec.blocks[Number(m[1])];
       if (!blk || blk.op !== 'attn') throw new Error(`no attention block ${m[1]}`);
-      return `blocks.${m[1]}.attn.${m[2]}.h${blk.heads}.${m[3]}`;
+      return `blocks.${m[1]}.attn.${m[2]}.h${this.options.privateAttention ? blk.heads : 'shared'}.${m[3]}`;
     }
     return name;
   }
@@ -113,8 +132,9 @@ export class Supernet {
     if (full.length !== shape.length || shape.some((s, i) => s > full[i]!)) {
       throw new VitasError(`spec needs ${name} of shape [${shape}] but the supernet holds [${full}] (is the spec inside space "${this.space.name}"?)`);
     }
+    // position rows: the class row is row 0, so a subnet without a class token starts at row 1
     const isPos = /^pos$/.test(name);
-    const begin = shape.map((s, i) => (isPos && i === 0 ? full[0]! - s : side === 'left' ? 0 : full[i]! - s));
+    const begin = shape.map((s, i) => (isPos && i === 0 ? (spec.readout === 'cls' ? 0 : 1) : side === 'left' ? 0 : full[i]! - s));
     return { param, key, region: { begin, size: shape } };
   }
 

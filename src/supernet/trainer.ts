@@ -37,6 +37,9 @@ export interface SupernetRecipe {
   sampling: 'uniform' | 'identity-search';
   augment: Augment;
   seed: number;
+  /** ablations only: ViTAS's private class tokens / attention maps switched off */
+  privateTokens: boolean;
+  privateAttention: boolean;
 }
 
 export const DEFAULT_RECIPE: SupernetRecipe = {
@@ -52,6 +55,8 @@ export const DEFAULT_RECIPE: SupernetRecipe = {
   sampling: 'identity-search',
   augment: { crop: 2, flip: true },
   seed: 0,
+  privateTokens: true,
+  privateAttention: true,
 };
 
 export interface StepEvent {
@@ -208,7 +213,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     log(`identity probability p_id = ${r.pId} (mean cost of 1000 random subnets ${(r.meanMacs / 1e6).toFixed(2)}M, ${r.steps} steps)`);
   }
 
-  const net = new Supernet(space, { seed: recipe.seed });
+  const net = new Supernet(space, { seed: recipe.seed, privateTokens: recipe.privateTokens, privateAttention: recipe.privateAttention });
   const opt = new MaskedAdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: recipe.weightDecay });
   let startEpoch = 0;
   let startStep = 0;
@@ -285,7 +290,8 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
 export function loadSupernet(space: SearchSpace, path: string): Supernet {
   const ck = loadCheckpoint<CheckpointMeta>(path);
   if (ck.meta.space !== space.name) throw new VitasError(`${path}: checkpoint is of space "${ck.meta.space}", not "${space.name}"`);
-  const net = new Supernet(space, { seed: ck.meta.recipe.seed });
+  const r = ck.meta.recipe;
+  const net = new Supernet(space, { seed: r.seed, privateTokens: r.privateTokens ?? true, privateAttention: r.privateAttention ?? true });
   for (const [name, t] of ck.tensors) {
     if (!name.startsWith('param/')) continue;
     const p = net.params.get(name.slice(6));
