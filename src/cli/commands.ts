@@ -13,6 +13,8 @@ import {
   type Convention,
   runSupernetTraining,
   search,
+  runRetrain,
+  runEval,
 } from '../index.js';
 import { trainingProgress, searchProgress } from './progress.js';
 
@@ -184,7 +186,83 @@ export function buildProgram(program: Command): Command {
       }
     });
 
+  program
+    .command('retrain')
+    .description('train the standalone network of a spec from scratch (or from supernet weights); saves model.json + weights.bin, evaluates the test split once at the end')
+    .argument('<spec>', 'arch spec JSON, e.g. runs/<run>/best-arch.json')
+    .requiredOption('--data <name|dir>', 'fashion-mnist, mnist, cifar10, cifar100, or a folder')
+    .option('--epochs <n>', 'epochs (10)', (v) => positiveInt(v, '--epochs'))
+    .option('--batch <n>', 'batch size (64)', (v) => positiveInt(v, '--batch'))
+    .option('--lr <x>', 'peak learning rate (1e-3)', (v) => positiveNumber(v, '--lr'))
+    .option('--drop-path <x>', 'drop-path rate of the last block (0.1)', (v) => fraction(v, '--drop-path'))
+    .option('--seed <n>', 'seed', (v) => wholeNumber(v, '--seed'))
+    .option('--validation <n>', 'training images held out for model selection (5000)', (v) => positiveInt(v, '--validation'))
+    .option('--init-from-supernet <run-dir>', 'start from the inherited weights of a trained supernet')
+    .option('--out <dir>', 'output folder (default runs/retrain-<spec name>)')
+    .option('--resume', 'continue from --out\'s checkpoint')
+    .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
+    .action(async (file: string, o: { data: string; epochs?: number; batch?: number; lr?: number; dropPath?: number; seed?: number; validation?: number; initFromSupernet?: string; out?: string; resume?: boolean; backend?: string }) => {
+      const info = await initBackend(o.backend);
+      console.error(`backend: ${info.name}`);
+      const spec = loadSpec(file);
+      const signal = { stop: false };
+      const onInt = (): void => {
+        if (signal.stop) process.exit(130);
+        signal.stop = true;
+        console.error('\nstopping after this step and saving a checkpoint (Ctrl-C again to abort)…');
+      };
+      process.on('SIGINT', onInt);
+      const progress = trainingProgress('retrain');
+      try {
+        const recipe = { ...(o.batch ? { batch: o.batch } : {}), ...(o.lr ? { lr: o.lr } : {}), ...(o.dropPath !== undefined ? { dropPath: o.dropPath } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
+        const r = await runRetrain({
+          spec, data: o.data, recipe, out: o.out ?? `runs/retrain-${file.replace(/^.*\//, '').replace(/\.json$/, '')}`, version: VERSION,
+          ...pick(o, ['epochs', 'validation', 'initFromSupernet', 'resume']),
+          events: { ...progress, onValidation: (e) => console.error(`retrain: epoch ${e.epoch} validation top-1 ${(100 * e.valAccuracy).toFixed(2)} %`) },
+          signal,
+        });
+        progress.stop();
+        if (r.stopped) {
+          console.error(`saved a checkpoint in ${r.out}; continue with --resume --out ${r.out}`);
+          process.exitCode = 130;
+          return;
+        }
+        console.log(`best validation top-1 ${(100 * r.bestValAccuracy).toFixed(2)} % (epoch ${r.bestEpoch}); test top-1 ${(100 * (r.test?.top1 ?? NaN)).toFixed(2)} %, top-5 ${(100 * (r.test?.top5 ?? NaN)).toFixed(2)} %`);
+        console.log(`model: ${r.out}/model.json + weights.bin; ${r.out}/test.md`);
+      } finally {
+        process.off('SIGINT', onInt);
+      }
+    });
+
+  program
+    .command('eval')
+    .description('top-1, top-5, per-class accuracy and the confusion matrix of a saved model')
+    .argument('<model-dir>', 'a folder written by vitas retrain (model.json + weights.bin)')
+    .requiredOption('--data <name|dir>', 'fashion-mnist, mnist, cifar10, cifar100, or a folder')
+    .option('--split <name>', 'test | val', 'test')
+    .option('--validation <n>', 'validation images carved from training (as in retrain: 5000)', (v) => positiveInt(v, '--validation'))
+    .option('--json', 'print as JSON')
+    .option('--backend <name>', 'force a backend')
+    .action(async (dir: string, o: { data: string; split: string; validation?: number; json?: boolean; backend?: string }) => {
+      if (o.split !== 'test' && o.split !== 'val') throw new VitasError(`--split: "${o.split}" is not allowed; allowed: test, val`);
+      await initBackend(o.backend);
+      const r = runEval({ modelDir: dir, data: o.data, split: o.split, ...(o.validation ? { validation: o.validation } : {}) });
+      console.log(o.json ? JSON.stringify(r.evaluation) : r.markdown);
+    });
+
   return program;
+}
+
+function positiveNumber(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new VitasError(`${flag}: "${v}" must be a positive number`);
+  return n;
+}
+
+function fraction(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n >= 1) throw new VitasError(`${flag}: "${v}" must be a number in [0, 1)`);
+  return n;
 }
 
 function wholeNumber(v: string, flag: string): number {

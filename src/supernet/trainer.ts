@@ -116,7 +116,8 @@ interface CheckpointMeta {
   epochLossSum: number;
 }
 
-export function learningRate(r: SupernetRecipe, globalStep: number, stepsPerEpoch: number): number {
+/** Linear warm-up to `lr`, then cosine down to `minLr`, per step. */
+export function learningRate(r: Pick<SupernetRecipe, 'lr' | 'minLr' | 'warmupEpochs' | 'epochs'>, globalStep: number, stepsPerEpoch: number): number {
   const warm = r.warmupEpochs * stepsPerEpoch;
   const total = r.epochs * stepsPerEpoch;
   if (globalStep < warm) return (r.lr * (globalStep + 1)) / warm;

@@ -78,7 +78,24 @@ function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads:
   return tf.concat(outs, 1);
 }
 
-function block(x: tf.Tensor2D, blk: AttnBlock, i: number, ps: ParamSource, dims: { b: number; t: number; e: number; patches: number; cls: number }): tf.Tensor2D {
+/** Training-time options: stochastic depth (drop-path) on every residual branch. */
+export interface ForwardOptions {
+  /** drop-path rate of the last block (rising linearly from 0 over the active blocks) */
+  dropPath?: number;
+  /** RNG for the drop-path masks (seeded: the same seed gives the same masks) */
+  rng?: Rng;
+}
+
+/** x + branch, the branch dropped per sample with probability `rate` (survivors scaled by 1/(1−rate)). */
+function residual(x: tf.Tensor2D, branch: tf.Tensor2D, rate: number, b: number, rng: Rng | undefined): tf.Tensor2D {
+  if (rate <= 0 || !rng) return tf.add(x, branch);
+  const keep = 1 - rate;
+  const mask = tf.div(tf.floor(tf.add(tf.randomUniform([b, 1, 1], 0, 1, 'float32', rng.int(2 ** 31)), keep)), keep);
+  const [rows, e] = branch.shape;
+  return tf.add(x, tf.reshape(tf.mul(tf.reshape(branch, [b, rows / b, e]), mask), [rows, e]));
+}
+
+function block(x: tf.Tensor2D, blk: AttnBlock, i: number, ps: ParamSource, dims: { b: number; t: number; e: number; patches: number; cls: number }, drop: number, rng: Rng | undefined): tf.Tensor2D {
   const { b, t, e, patches, cls } = dims;
   const inner = blk.qkv / 3;
   const r = blk.recursion ?? 1;
@@ -98,11 +115,11 @@ function block(x: tf.Tensor2D, blk: AttnBlock, i: number, ps: ParamSource, dims:
     let o = groupedAttention(q, k, v, blk.heads, patches, cls, g);
     if (perm) o = permuteTokens(o, perm, true);
     const po = ps.linear(`${p}.attn.proj`, inner, e);
-    x = tf.add(x, linear(tf.reshape(o, [b * t, inner]), po.w, po.b));
+    x = residual(x, linear(tf.reshape(o, [b * t, inner]), po.w, po.b), drop, b, rng);
     const n2 = ps.norm(`${p}.norm2`, e);
     const f1 = ps.linear(`${p}.mlp.fc1`, e, blk.mlp);
     const f2 = ps.linear(`${p}.mlp.fc2`, blk.mlp, e);
-    x = tf.add(x, linear(gelu(linear(layerNorm(x, n2.gamma, n2.beta), f1.w, f1.b)) as tf.Tensor2D, f2.w, f2.b));
+    x = residual(x, linear(gelu(linear(layerNorm(x, n2.gamma, n2.beta), f1.w, f1.b)) as tf.Tensor2D, f2.w, f2.b), drop, b, rng);
     if (pass > 0) {
       // SReT non-linear projection layer of this pass: x ← α·x + β·MLP(LN(x)), ratio 1
       const q2 = `${p}.nll${pass}`;
@@ -117,7 +134,7 @@ function block(x: tf.Tensor2D, blk: AttnBlock, i: number, ps: ParamSource, dims:
 }
 
 /** Logits [B, classes] of the network `spec` on NHWC images, with parameters from `ps`. */
-export function vitForward(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource): tf.Tensor2D {
+export function vitForward(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource, opts: ForwardOptions = {}): tf.Tensor2D {
   const [b, hh, ww, c] = images.shape;
   const p = spec.patch;
   const e = spec.embed;
@@ -132,8 +149,13 @@ export function vitForward(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource)
   if (spec.pos === 'learned') tokens = tf.add(tokens, tf.reshape(ps.tensor('pos', [t, e]), [1, t, e])) as tf.Tensor3D;
   let x = tf.reshape(tokens, [b * t, e]) as tf.Tensor2D;
   const dims = { b, t, e, patches, cls };
+  const depth = spec.blocks.filter((blk) => blk.op === 'attn').length;
+  let k = 0;
   spec.blocks.forEach((blk, i) => {
-    if (blk.op === 'attn') x = block(x, blk, i, ps, dims);
+    if (blk.op !== 'attn') return;
+    const drop = depth > 1 ? ((opts.dropPath ?? 0) * k) / (depth - 1) : 0;
+    x = block(x, blk, i, ps, dims, drop, opts.rng);
+    k++;
   });
   const n = ps.norm('norm', e);
   const y = tf.reshape(layerNorm(x, n.gamma, n.beta), [b, t, e]);

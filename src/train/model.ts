@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { validateSpec } from '../space/spec-schema.js';
 import type { ArchSpec } from '../space/spec.js';
 import type { Side, Supernet } from '../supernet/supernet.js';
-import { assertRunnable, paramShapes, vitForward, type ParamSource } from '../supernet/vit.js';
+import { assertRunnable, paramShapes, vitForward, type ForwardOptions, type ParamSource } from '../supernet/vit.js';
 
 const NO_DECAY = /(\.b|\.gamma|\.beta|\.alpha|^cls|^pos)$/;
 
@@ -58,8 +58,9 @@ export class StandaloneModel {
     };
   }
 
-  forward(images: tf.Tensor4D): tf.Tensor2D {
-    return vitForward(images, this.spec, this.source());
+  /** Logits; pass `opts` (drop-path and its RNG) only when training. */
+  forward(images: tf.Tensor4D, opts: ForwardOptions = {}): tf.Tensor2D {
+    return vitForward(images, this.spec, this.source(), opts);
   }
 
   paramCount(): number {

@@ -1,0 +1,90 @@
+/** `vitas retrain` and `vitas eval` as library calls. */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadData, DATASETS, type DataConfig } from '../data/load.js';
+import { writeAtomic } from '../io.js';
+import { costOf } from '../space/cost.js';
+import { loadSpace } from '../space/load.js';
+import type { ArchSpec } from '../space/spec.js';
+import { loadSupernet, type TrainEvents } from '../supernet/trainer.js';
+import { readJson } from '../io.js';
+import { evaluateModel, evaluationMarkdown, type Evaluation } from './evaluate.js';
+import { extractSubnet } from './model.js';
+import { retrain, type RetrainEpoch, type RetrainRecipe, type RetrainResult } from './retrain.js';
+import { loadModel, saveModel } from './save.js';
+import { VitasError } from '../space/errors.js';
+
+/** `--data NAME|DIR` → a data config: a dataset name, or a folder (IDX, CIFAR binary or image folders, by what it holds). */
+export function dataConfig(data: string, validation = 5000, seed = 0): DataConfig {
+  if ((DATASETS as readonly string[]).includes(data)) return { dataset: data, validation, seed };
+  if (!existsSync(data)) throw new VitasError(`--data: "${data}" is neither a dataset (${DATASETS.join(', ')}) nor a folder`);
+  const files = readdirSync(data);
+  if (files.some((f) => f.startsWith('train-images-idx3-ubyte'))) return { dataset: 'fashion-mnist', dir: data, validation, seed };
+  if (files.includes('data_batch_1.bin')) return { dataset: 'cifar10', dir: data, validation, seed };
+  if (files.includes('train.bin')) return { dataset: 'cifar100', dir: data, validation, seed };
+  return { dataset: 'folder', dir: data, validation, seed };
+}
+
+export interface RetrainRunOptions {
+  spec: ArchSpec;
+  data: string;
+  validation?: number;
+  epochs?: number;
+  recipe?: Partial<RetrainRecipe>;
+  out: string;
+  resume?: boolean;
+  /** a supernet run folder (supernet.ckpt) whose weights the model starts from */
+  initFromSupernet?: string;
+  /** the supernet's space (default: read from the run folder's config.json) */
+  space?: string;
+  version: string;
+  events?: TrainEvents & { onValidation?(e: RetrainEpoch): void; onLog?(m: string): void };
+  signal?: { stop: boolean };
+}
+
+export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & { out: string }> {
+  const cfg = dataConfig(o.data, o.validation);
+  const splits = loadData(cfg); // train + validation only: the test split is read after training
+  let init;
+  if (o.initFromSupernet) {
+    const dir = o.initFromSupernet;
+    const ckpt = existsSync(join(dir, 'supernet.ckpt')) ? join(dir, 'supernet.ckpt') : dir;
+    const spaceName = o.space ?? ((readJson(join(dir, 'config.json'), 'supernet run config') as { definition?: { space?: string } }).definition?.space ?? 'fmnist');
+    const net = loadSupernet(loadSpace(spaceName), ckpt);
+    init = extractSubnet(net, o.spec);
+    net.dispose();
+  }
+  const r = await retrain({
+    spec: o.spec,
+    train: splits.train,
+    val: splits.val,
+    test: () => {
+      o.events?.onLog?.('training done: evaluating the test split once');
+      return loadData(cfg, { withTest: true }).test!;
+    },
+    recipe: { ...o.recipe, ...(o.epochs ? { epochs: o.epochs } : {}) },
+    ...(init ? { init } : {}),
+    out: o.out,
+    resume: o.resume ?? false,
+    ...(o.events ? { events: o.events } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  if (!r.stopped) {
+    const results = { bestEpoch: r.bestEpoch, valAccuracy: r.bestValAccuracy, testAccuracy: r.test?.top1, testTop5: r.test?.top5, macs: costOf(o.spec).macs, params: costOf(o.spec).params, history: r.history, initFromSupernet: o.initFromSupernet ?? null };
+    saveModel(o.out, r.model, { generatedBy: `vitas ${o.version}`, results });
+    writeAtomic(join(o.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    if (r.test) writeAtomic(join(o.out, 'test.md'), evaluationMarkdown(r.test, splits.train.classNames));
+  }
+  return { ...r, out: o.out };
+}
+
+export function runEval(o: { modelDir: string; data: string; split: 'test' | 'val'; validation?: number }): { evaluation: Evaluation; markdown: string } {
+  const { model } = loadModel(o.modelDir);
+  const cfg = dataConfig(o.data, o.validation);
+  const splits = loadData(cfg, { withTest: o.split === 'test' });
+  const ds = o.split === 'test' ? splits.test : splits.val;
+  if (!ds) throw new VitasError(`--split test: the dataset has no test split`);
+  const evaluation = evaluateModel(model, ds, o.split);
+  model.dispose();
+  return { evaluation, markdown: evaluationMarkdown(evaluation, splits.train.classNames) };
+}

@@ -1,0 +1,77 @@
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend, retrain, saveModel, loadModel, buildModel, syntheticDataset, splitValidation, evaluateModel, evaluationMarkdown, type Dataset } from '../src/index.js';
+import { tf } from '../src/backend/index.js';
+import { tinySpec } from './helpers.js';
+
+describe('retrain and eval', () => {
+  before(async () => {
+    await initBackend();
+  });
+  const data = splitValidation(syntheticDataset({ count: 96, shape: [8, 8, 1], classes: 4, seed: 2 }), 16, 0);
+  const testSet = syntheticDataset({ count: 40, shape: [8, 8, 1], classes: 4, seed: 3 });
+  const spec = tinySpec({}, { recursion: 2, groups: [1, 2] });
+  const recipe = { epochs: 3, batch: 16, warmupEpochs: 1, lr: 3e-3, dropPath: 0.2, seed: 1 };
+
+  it('loads a saved model back with identical logits, and plain tf.io can decode its weights', () => {
+    const model = buildModel(spec, 4);
+    const dir = mkdtempSync(join(tmpdir(), 'vitas-model-'));
+    saveModel(dir, model, { generatedBy: 'test' });
+    const { model: back, json } = loadModel(dir);
+    tf.tidy(() => {
+      const x = tf.randomNormal([3, 8, 8, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
+      expect(Array.from(back.forward(x).dataSync())).to.deep.equal(Array.from(model.forward(x).dataSync()));
+    });
+    const buf = readFileSync(join(dir, 'weights.bin'));
+    const named = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length), json.weightsManifest[0]!.weights);
+    expect(Object.keys(named)).to.include('blocks.0.nll1.fc1.w');
+    Object.values(named).forEach((t) => t.dispose());
+    model.dispose();
+    back.dispose();
+  });
+
+  it('never reads the test split before its final evaluation', async () => {
+    const events: string[] = [];
+    const r = await retrain({
+      spec, train: data.train, val: data.val, recipe,
+      test: () => {
+        events.push('test read');
+        return testSet;
+      },
+      events: { onEpoch: (e) => events.push(`epoch ${e.epoch}`) },
+    });
+    expect(events).to.deep.equal(['epoch 1', 'epoch 2', 'epoch 3', 'test read']);
+    expect(r.test!.count).to.equal(40);
+    expect(r.history).to.have.length(3);
+    expect(r.bestValAccuracy).to.equal(Math.max(...r.history.map((h) => h.valAccuracy)));
+    // model selection: the returned weights are the best validation epoch's
+    expect(evaluateModel(r.model, data.val).top1).to.equal(r.bestValAccuracy);
+    r.model.dispose();
+  });
+
+  it('resumes a stopped retrain to the same weights as an uninterrupted one', async () => {
+    const full = await retrain({ spec, train: data.train, val: data.val, recipe });
+    const dir = mkdtempSync(join(tmpdir(), 'vitas-retrain-'));
+    const signal = { stop: false };
+    let steps = 0;
+    const first = await retrain({ spec, train: data.train, val: data.val, recipe, out: dir, signal, events: { onStep: () => void (++steps === 7 && (signal.stop = true)) } });
+    expect(first.stopped).to.equal(true);
+    first.model.dispose();
+    const second = await retrain({ spec, train: data.train, val: data.val, recipe, out: dir, resume: true });
+    expect(second.history.map((h) => h.meanLoss)).to.deep.equal(full.history.map((h) => h.meanLoss));
+    for (const [k, v] of full.model.weights) expect(Array.from(second.model.weights.get(k)!.dataSync()), k).to.deep.equal(Array.from(v.dataSync()));
+    full.model.dispose();
+    second.model.dispose();
+  });
+
+  it('reports top-1, top-5, per-class accuracy and a confusion matrix', () => {
+    const model = buildModel(spec, 0);
+    const e = evaluateModel(model, testSet as Dataset, 'test');
+    expect(e.confusion.flat().reduce((a, b) => a + b, 0)).to.equal(40);
+    expect(e.top5).to.equal(1); // 4 classes: the truth is always in the top 5
+    expect(evaluationMarkdown(e)).to.match(/top-1 \*\*[\d.]+ %\*\*[\s\S]*Confusion matrix/);
+    model.dispose();
+  });
+});
