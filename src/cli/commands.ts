@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import {
   VERSION,
@@ -15,6 +16,7 @@ import {
   search,
   runRetrain,
   runEval,
+  runAblation,
 } from '../index.js';
 import { trainingProgress, searchProgress } from './progress.js';
 
@@ -248,6 +250,19 @@ export function buildProgram(program: Command): Command {
       await initBackend(o.backend);
       const r = runEval({ modelDir: dir, data: o.data, split: o.split, ...(o.validation ? { validation: o.validation } : {}) });
       console.log(o.json ? JSON.stringify(r.evaluation) : r.markdown);
+    });
+
+  program
+    .command('ablate')
+    .description('run an ablation definition (searches/ablations/*.json): every arm trained and measured alike; writes report.md, results.csv, results.json, kendall.svg')
+    .argument('<definition>', 'ablation definition JSON')
+    .option('--out <dir>', 'output folder (default runs/ablation-<name>)')
+    .option('--backend <name>', 'force a backend')
+    .action(async (file: string, o: { out?: string; backend?: string }) => {
+      await initBackend(o.backend);
+      const name = file.replace(/^.*\//, '').replace(/\.json$/, '');
+      const r = await runAblation(file, { out: o.out ?? `runs/ablation-${name}`, events: { onLog: (m) => console.error(`ablate: ${m}`), training: trainingProgress('supernet') } });
+      console.log(readFileSync(`${r.out}/report.md`, 'utf8'));
     });
 
   return program;

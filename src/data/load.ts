@@ -22,6 +22,8 @@ export interface DataConfig {
   /** folder datasets: resize to this (square) */
   size?: number;
   channels?: 1 | 3;
+  /** synthetic only: number of classes (10) */
+  classes?: number;
   seed?: number;
 }
 
@@ -71,10 +73,13 @@ export function loadData(cfg: DataConfig, opts: { withTest?: boolean } = {}): Sp
       if (existsSync(join(dir, 'test'))) test = () => readImageFolder(join(dir, 'test'), { size: [size, size], channels: cfg.channels ?? 3, norm: train.norm });
       break;
     }
-    case 'synthetic':
-      train = syntheticDataset({ count: cfg.limit ?? 2000, seed: cfg.seed ?? 0, ...(cfg.channels ? { shape: [cfg.size ?? 28, cfg.size ?? 28, cfg.channels] } : {}) });
-      test = () => syntheticDataset({ count: 500, seed: `${cfg.seed ?? 0}-test`, ...(cfg.channels ? { shape: [cfg.size ?? 28, cfg.size ?? 28, cfg.channels] } : {}) });
+    case 'synthetic': {
+      const shape: [number, number, number] = [cfg.size ?? 28, cfg.size ?? 28, cfg.channels ?? 1];
+      const classes = cfg.classes ?? 10;
+      train = syntheticDataset({ count: cfg.limit ?? 2000, seed: cfg.seed ?? 0, shape, classes });
+      test = () => syntheticDataset({ count: 500, seed: `${cfg.seed ?? 0}-test`, shape, classes });
       break;
+    }
     default:
       throw new VitasError(`data.dataset: "${cfg.dataset}" is not a dataset; allowed: ${DATASETS.join(', ')}`);
   }

@@ -74,7 +74,7 @@ export function scatterSvg(points: Point[], o: ScatterOptions): string {
     if (!s) return;
     out.push(`<circle cx="${W - R - 150}" cy="${T + 10 + i * 16}" r="4" fill="${COLOURS[i % COLOURS.length]}"/><text x="${W - R - 140}" y="${T + 14 + i * 16}">${esc(s)}</text>`);
   });
-  out.push(`<text x="${W - R - 150}" y="${T + 14 + series.length * 16}" fill="#dd6b20">— Pareto front</text>`);
+  if (o.front?.length) out.push(`<text x="${W - R - 150}" y="${T + 14 + series.length * 16}" fill="#dd6b20">— Pareto front</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

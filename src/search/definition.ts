@@ -54,6 +54,7 @@ export const searchDefinitionSchema = {
         limit: { type: 'integer', minimum: 2 },
         size: { type: 'integer', minimum: 1 },
         channels: { enum: [1, 3] },
+        classes: { type: 'integer', minimum: 2 },
         seed: { type: 'integer' },
       },
     },

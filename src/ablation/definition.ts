@@ -1,0 +1,95 @@
+/** Ablation definitions (searches/ablations/*.json): a base search definition, the factors to vary, the metrics. */
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { readJson } from '../io.js';
+import { VitasError } from '../space/errors.js';
+import { ajv, check } from '../space/validate.js';
+import { validateDefinition, type SearchDefinition } from '../search/definition.js';
+
+export const FACTORS = {
+  privateTokens: [true, false],
+  privateAttention: [true, false],
+  identitySearch: [true, false],
+  slicing: ['left', 'two-sided'],
+  recursion: [true, false],
+  strategy: ['evolution', 'random'],
+} as const;
+
+export type FactorName = keyof typeof FACTORS;
+export type FactorValue = boolean | string;
+
+export interface AblationDefinition {
+  name: string;
+  description?: string;
+  /** a search definition file (relative to this file) or one inline */
+  base: string | SearchDefinition;
+  /** each factor with the values to try; arms are every combination */
+  factors: Partial<Record<FactorName, FactorValue[]>>;
+  metrics: {
+    /** ranking fidelity: Kendall τ between inherited and stand-alone accuracy over K subnets of matched cost */
+    kendall?: { subnets: number; epochs: number; valImages?: number };
+    /** the best searched spec per arm, its inherited accuracy */
+    search?: boolean;
+    /** ... and its accuracy after retraining from scratch for this many epochs */
+    retrain?: { epochs: number };
+  };
+}
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'base', 'factors', 'metrics'],
+  properties: {
+    $schema: { type: 'string' },
+    name: { type: 'string', minLength: 1 },
+    description: { type: 'string' },
+    base: { oneOf: [{ type: 'string' }, { type: 'object' }] },
+    factors: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: Object.fromEntries(Object.entries(FACTORS).map(([k, v]) => [k, { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...v] } }])),
+    },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: {
+        kendall: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['subnets', 'epochs'],
+          properties: { subnets: { type: 'integer', minimum: 3 }, epochs: { type: 'integer', minimum: 1 }, valImages: { type: 'integer', minimum: 1 } },
+        },
+        search: { type: 'boolean' },
+        retrain: { type: 'object', additionalProperties: false, required: ['epochs'], properties: { epochs: { type: 'integer', minimum: 1 } } },
+      },
+    },
+  },
+} as const;
+
+const validate = ajv.compile(schema);
+
+export function loadAblation(pathOrDef: string | AblationDefinition): { def: AblationDefinition; base: SearchDefinition; baseDir: string } {
+  const where = typeof pathOrDef === 'string' ? pathOrDef : 'ablation';
+  const def = check<AblationDefinition>(validate, typeof pathOrDef === 'string' ? readJson(pathOrDef, 'ablation definition') : pathOrDef, where);
+  const dir = typeof pathOrDef === 'string' ? dirname(pathOrDef) : process.cwd();
+  if (typeof def.base === 'string') {
+    const p = isAbsolute(def.base) ? def.base : resolve(dir, def.base);
+    return { def, base: validateDefinition(readJson(p, 'base search definition'), p), baseDir: dirname(p) };
+  }
+  if (def.metrics.retrain && !def.metrics.search) throw new VitasError(`${where}: metrics.retrain needs metrics.search (it retrains the searched spec)`);
+  return { def, base: validateDefinition(def.base, `${where}: base`), baseDir: dir };
+}
+
+/** Every combination of the factor values. */
+export function arms(factors: AblationDefinition['factors']): Record<string, FactorValue>[] {
+  let out: Record<string, FactorValue>[] = [{}];
+  for (const [k, values] of Object.entries(factors)) out = out.flatMap((a) => (values ?? []).map((v) => ({ ...a, [k]: v })));
+  return out;
+}
+
+export function armName(arm: Record<string, FactorValue>): string {
+  return Object.entries(arm)
+    .map(([k, v]) => (typeof v === 'boolean' ? `${k}=${v ? 'on' : 'off'}` : `${k}=${v}`))
+    .join(', ');
+}

@@ -1,0 +1,3 @@
+export * from './kendall.js';
+export * from './definition.js';
+export * from './run.js';
