@@ -106,13 +106,7 @@ export function buildProgram(program: Command): Command {
     .action(async (o: { config: string; epochs?: number; budget?: string; min?: string; data?: string; out?: string; resume?: boolean; backend?: string }) => {
       const info = await initBackend(o.backend);
       console.error(`backend: ${info.name}`);
-      const signal = { stop: false };
-      const onInt = (): void => {
-        if (signal.stop) process.exit(130);
-        signal.stop = true;
-        console.error('\nstopping after this step and saving a checkpoint (Ctrl-C again to abort)…');
-      };
-      process.on('SIGINT', onInt);
+      const { signal, release } = stopOnInterrupt('stopping after this step and saving a checkpoint (Ctrl-C again to abort)…');
       const progress = trainingProgress('supernet');
       try {
         const r = await runSupernetTraining({ config: o.config, ...pick(o, ['epochs', 'budget', 'min', 'data', 'out', 'resume']), events: progress, signal });
@@ -125,7 +119,7 @@ export function buildProgram(program: Command): Command {
         console.log(markdownTable(['subnet', 'MACs', 'val top-1'], r.scores.map((s) => [s.name, formatMacs(s.macs), `${(100 * s.valAccuracy).toFixed(2)} %`]), ['left', 'right', 'right']));
         console.log(`supernet: ${r.out}/supernet.ckpt`);
       } finally {
-        process.off('SIGINT', onInt);
+        release();
       }
     });
 
@@ -153,13 +147,7 @@ export function buildProgram(program: Command): Command {
       if (o.strategy !== 'evolution' && o.strategy !== 'random') throw new VitasError(`--strategy: "${o.strategy}" is not allowed; allowed: evolution, random`);
       const info = await initBackend(o.backend);
       console.error(`backend: ${info.name}`);
-      const signal = { stop: false };
-      const onInt = (): void => {
-        if (signal.stop) process.exit(130);
-        signal.stop = true;
-        console.error('\nstopping after this generation and saving the search state (Ctrl-C again to abort)…');
-      };
-      process.on('SIGINT', onInt);
+      const { signal, release } = stopOnInterrupt('stopping after this generation and saving the search state (Ctrl-C again to abort)…');
       const progress = searchProgress();
       try {
         const r = await search({
@@ -184,7 +172,7 @@ export function buildProgram(program: Command): Command {
           console.log(`wrote ${r.out}/best-arch.json, history.jsonl, pareto.svg, summary.md`);
         }
       } finally {
-        process.off('SIGINT', onInt);
+        release();
       }
     });
 
@@ -207,13 +195,7 @@ export function buildProgram(program: Command): Command {
       const info = await initBackend(o.backend);
       console.error(`backend: ${info.name}`);
       const spec = loadSpec(file);
-      const signal = { stop: false };
-      const onInt = (): void => {
-        if (signal.stop) process.exit(130);
-        signal.stop = true;
-        console.error('\nstopping after this step and saving a checkpoint (Ctrl-C again to abort)…');
-      };
-      process.on('SIGINT', onInt);
+      const { signal, release } = stopOnInterrupt('stopping after this step and saving a checkpoint (Ctrl-C again to abort)…');
       const progress = trainingProgress('retrain');
       try {
         const recipe = { ...(o.batch ? { batch: o.batch } : {}), ...(o.lr ? { lr: o.lr } : {}), ...(o.dropPath !== undefined ? { dropPath: o.dropPath } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
@@ -232,7 +214,7 @@ export function buildProgram(program: Command): Command {
         console.log(`best validation top-1 ${(100 * r.bestValAccuracy).toFixed(2)} % (epoch ${r.bestEpoch}); test top-1 ${(100 * (r.test?.top1 ?? NaN)).toFixed(2)} %, top-5 ${(100 * (r.test?.top5 ?? NaN)).toFixed(2)} %`);
         console.log(`model: ${r.out}/model.json + weights.bin; ${r.out}/test.md`);
       } finally {
-        process.off('SIGINT', onInt);
+        release();
       }
     });
 
@@ -266,6 +248,18 @@ export function buildProgram(program: Command): Command {
     });
 
   return program;
+}
+
+/** First Ctrl-C asks the work to stop cleanly (it saves and returns); a second one aborts. */
+function stopOnInterrupt(message: string): { signal: { stop: boolean }; release(): void } {
+  const signal = { stop: false };
+  const onInt = (): void => {
+    if (signal.stop) process.exit(130);
+    signal.stop = true;
+    console.error(`\n${message}`);
+  };
+  process.on('SIGINT', onInt);
+  return { signal, release: () => void process.off('SIGINT', onInt) };
 }
 
 function positiveNumber(v: string, flag: string): number {

@@ -22,7 +22,8 @@ import { smoothedCrossEntropy } from './ops.js';
 import { Supernet, type Slicing, type Usage } from './supernet.js';
 import { checkMemory } from './memory.js';
 
-export interface SupernetRecipe {
+/** What every training loop here shares: AdamW, warm-up + cosine, label smoothing, augmentation. */
+export interface TrainingRecipe {
   epochs: number;
   batch: number;
   lr: number;
@@ -30,19 +31,23 @@ export interface SupernetRecipe {
   weightDecay: number;
   warmupEpochs: number;
   labelSmoothing: number;
+  augment: Augment;
+  seed: number;
+}
+
+export interface SupernetRecipe extends TrainingRecipe {
   slicing: Slicing;
   /** largest + smallest + a random subnet every step */
   sandwich: boolean;
   /** `uniform`: every block choice equally likely; `identity-search`: p_id tuned to the budget window */
   sampling: 'uniform' | 'identity-search';
-  augment: Augment;
-  seed: number;
   /** ablations only: ViTAS's private class tokens / attention maps switched off */
   privateTokens: boolean;
   privateAttention: boolean;
 }
 
-export const DEFAULT_RECIPE: SupernetRecipe = {
+/** DESIGN §5: AdamW lr 1e-3, weight decay 0.05, warm-up then cosine, label smoothing 0.1. */
+export const DEFAULT_TRAINING: TrainingRecipe = {
   epochs: 10,
   batch: 64,
   lr: 1e-3,
@@ -50,11 +55,15 @@ export const DEFAULT_RECIPE: SupernetRecipe = {
   weightDecay: 0.05,
   warmupEpochs: 1,
   labelSmoothing: 0.1,
+  augment: { crop: 2, flip: true },
+  seed: 0,
+};
+
+export const DEFAULT_RECIPE: SupernetRecipe = {
+  ...DEFAULT_TRAINING,
   slicing: 'left',
   sandwich: false,
   sampling: 'identity-search',
-  augment: { crop: 2, flip: true },
-  seed: 0,
   privateTokens: true,
   privateAttention: true,
 };

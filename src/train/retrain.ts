@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
-import { epochBatches, batchesPerEpoch, type Augment } from '../data/batches.js';
+import { epochBatches, batchesPerEpoch } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
 import { VitasError } from '../space/errors.js';
 import { Rng } from '../space/rng.js';
@@ -14,35 +14,15 @@ import type { ArchSpec } from '../space/spec.js';
 import { MaskedAdamW } from '../supernet/adamw.js';
 import { loadCheckpoint, saveCheckpoint } from '../supernet/checkpoint.js';
 import { smoothedCrossEntropy } from '../supernet/ops.js';
-import { learningRate, type TrainEvents } from '../supernet/trainer.js';
+import { DEFAULT_TRAINING, learningRate, type TrainEvents, type TrainingRecipe } from '../supernet/trainer.js';
 import { evaluateModel, type Evaluation } from './evaluate.js';
 import { buildModel, StandaloneModel } from './model.js';
 
-export interface RetrainRecipe {
-  epochs: number;
-  batch: number;
-  lr: number;
-  minLr: number;
-  weightDecay: number;
-  warmupEpochs: number;
-  labelSmoothing: number;
-  augment: Augment;
+export interface RetrainRecipe extends TrainingRecipe {
   dropPath: number;
-  seed: number;
 }
 
-export const DEFAULT_RETRAIN: RetrainRecipe = {
-  epochs: 10,
-  batch: 64,
-  lr: 1e-3,
-  minLr: 1e-5,
-  weightDecay: 0.05,
-  warmupEpochs: 1,
-  labelSmoothing: 0.1,
-  augment: { crop: 2, flip: true },
-  dropPath: 0.1,
-  seed: 0,
-};
+export const DEFAULT_RETRAIN: RetrainRecipe = { ...DEFAULT_TRAINING, dropPath: 0.1 };
 
 export interface RetrainEpoch {
   epoch: number;
