@@ -81,6 +81,22 @@ describe('search', () => {
     expect(resumed.rng).to.deep.equal(full.rng);
   });
 
+  it('keeps a parameter window and a latency limit', async () => {
+    const r = await runSearch(space, synthetic(sampleSpec(space, new Rng(1))), initialState({ ...config('random', 2), generations: 1 }, { macs: window, params: { max: 150_000 } }));
+    for (const c of r.history) expect(c.params).to.be.at.most(150_000);
+    const tinyWindow = { min: 1_000, max: 60_000, convention: 'macs' as const };
+    const cheap = { evaluate: async (s: ArchSpec[]) => s.map(() => 1), name: 'const', higherIsBetter: true };
+    const ok = await runSearch(tinySpace, cheap, initialState({ ...config('random', 1), population: 3, generations: 1, pId: 0.3 }, { macs: tinyWindow, latency: { maxMs: 10_000, batch: 1 } }));
+    expect(ok.history).to.have.length(3);
+    let err: unknown;
+    try {
+      await runSearch(tinySpace, cheap, initialState({ ...config('random', 1), population: 3, generations: 1, pId: 0.3, maxTries: 5 }, { macs: tinyWindow, latency: { maxMs: 1e-6, batch: 1 } }));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).to.match(/the "latency" constraint ≤ 0.000001 ms rejected 5 of them/);
+  });
+
   it('says which constraint starved the sampler', async () => {
     const narrow = { min: 10_000_000, max: 10_000_010, convention: 'macs' as const };
     let err: unknown;

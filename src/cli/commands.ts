@@ -138,11 +138,14 @@ export function buildProgram(program: Command): Command {
     .option('--generations <n>', 'generations (20)', (v) => positiveInt(v, '--generations'))
     .option('--seed <n>', 'seed (same seed, same trajectory)', (v) => wholeNumber(v, '--seed'))
     .addOption(new Option('--convention <name>', 'MACs convention of the budget: macs | vitas'))
+    .option('--min-params <n>', 'parameter window min (K/M suffixes allowed)')
+    .option('--max-params <n>', 'parameter window max (K/M suffixes allowed)')
+    .option('--max-latency-ms <ms>', 'latency limit: median forward time of the standalone subnet (batch 1) on this backend', (v) => positiveNumber(v, '--max-latency-ms'))
     .option('--out <dir>', 'run folder (default runs/<name>-<strategy>)')
     .option('--resume', 'continue the search saved in --out exactly')
     .option('--json', 'print the best spec and its figures as JSON on stdout')
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
-    .action(async (o: { budget?: string; min?: string; config?: string; space?: string; data?: string; supernet?: string; evaluator?: string; strategy: string; population?: number; generations?: number; seed?: number; convention?: string; out?: string; resume?: boolean; json?: boolean; backend?: string }) => {
+    .action(async (o: { budget?: string; min?: string; config?: string; space?: string; data?: string; supernet?: string; evaluator?: string; strategy: string; population?: number; generations?: number; seed?: number; convention?: string; minParams?: string; maxParams?: string; maxLatencyMs?: number; out?: string; resume?: boolean; json?: boolean; backend?: string }) => {
       if (o.evaluator !== undefined && o.evaluator !== 'supernet' && o.evaluator !== 'proxy') throw new VitasError(`--evaluator: "${o.evaluator}" is not allowed; allowed: supernet, proxy`);
       if (o.strategy !== 'evolution' && o.strategy !== 'random') throw new VitasError(`--strategy: "${o.strategy}" is not allowed; allowed: evolution, random`);
       const info = await initBackend(o.backend);
@@ -151,7 +154,7 @@ export function buildProgram(program: Command): Command {
       const progress = searchProgress();
       try {
         const r = await search({
-          ...pick(o, ['budget', 'min', 'config', 'space', 'data', 'supernet', 'population', 'generations', 'seed', 'out', 'resume', 'backend']),
+          ...pick(o, ['budget', 'min', 'config', 'space', 'data', 'supernet', 'population', 'generations', 'seed', 'out', 'resume', 'backend', 'minParams', 'maxParams', 'maxLatencyMs']),
           ...(o.evaluator ? { evaluator: o.evaluator as 'supernet' | 'proxy' } : {}),
           strategy: o.strategy as 'evolution' | 'random',
           ...(o.convention ? { convention: convention(o.convention) } : {}),

@@ -15,17 +15,22 @@ export class LatencyEvaluator implements Evaluator {
     return Promise.all(specs.map((s) => this.limit(() => this.measure(s))));
   }
   private measure(spec: ArchSpec): number {
-    const model = buildModel(spec, 0);
-    const x = tf.randomNormal([this.opts.batch ?? 1, ...spec.input]) as tf.Tensor4D;
-    const times: number[] = [];
-    for (let i = 0; i < (this.opts.runs ?? 5) + 1; i++) {
-      const t0 = performance.now();
-      tf.tidy(() => model.forward(x).dataSync());
-      if (i > 0) times.push(performance.now() - t0);
-    }
-    x.dispose();
-    model.dispose();
-    times.sort((a, b) => a - b);
-    return times[Math.floor(times.length / 2)]!;
+    return measureLatency(spec, this.opts.batch ?? 1, this.opts.runs ?? 5);
   }
+}
+
+/** Median forward time (ms) of a freshly built standalone model of `spec`, after one warm-up run. */
+export function measureLatency(spec: ArchSpec, batch = 1, runs = 5): number {
+  const model = buildModel(spec, 0);
+  const x = tf.randomNormal([batch, ...spec.input]) as tf.Tensor4D;
+  const times: number[] = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const t0 = performance.now();
+    tf.tidy(() => model.forward(x).dataSync());
+    if (i > 0) times.push(performance.now() - t0);
+  }
+  x.dispose();
+  model.dispose();
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
 }

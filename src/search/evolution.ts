@@ -12,10 +12,13 @@ import type { SearchSpace } from '../space/space.js';
 import { specKey, type ArchSpec } from '../space/spec.js';
 import { formatMacs } from '../space/budget.js';
 import type { Evaluator } from '../evaluators/evaluator.js';
+import { measureLatency } from '../evaluators/latency.js';
 
 export interface Constraints {
   macs: { min: number; max: number; convention: Convention };
   params?: { min?: number; max?: number };
+  /** median forward time of the standalone subnet on this backend, measured per candidate */
+  latency?: { maxMs: number; batch: number };
 }
 
 export interface EvolutionConfig {
@@ -75,6 +78,8 @@ function violation(spec: ArchSpec, c: Constraints): string | undefined {
   if (macs < c.macs.min || macs > c.macs.max) return 'macs';
   if (c.params?.min !== undefined && params < c.params.min) return 'params';
   if (c.params?.max !== undefined && params > c.params.max) return 'params';
+  // measured last: it is the only expensive check
+  if (c.latency && measureLatency(spec, c.latency.batch) > c.latency.maxMs) return 'latency';
   return undefined;
 }
 
@@ -100,11 +105,16 @@ function tryDraw(make: () => ArchSpec, c: Constraints, seen: Set<string>, tries:
 
 /** Like tryDraw, but starving is an error that names the constraint that rejected most. */
 function draw(make: () => ArchSpec, c: Constraints, seen: Set<string>, tries: number, what: string): ArchSpec {
-  const misses: Record<string, number> = { macs: 0, params: 0, duplicate: 0 };
+  const misses: Record<string, number> = { macs: 0, params: 0, latency: 0, duplicate: 0 };
   const got = tryDraw(make, c, seen, tries, misses);
   if (got) return got;
   const worst = Object.entries(misses).sort((a, b) => b[1] - a[1])[0]!;
-  const window = worst[0] === 'macs' ? ` [${formatMacs(c.macs.min)}, ${formatMacs(c.macs.max)}] (${c.macs.convention})` : worst[0] === 'params' ? ` [${c.params?.min ?? 0}, ${c.params?.max ?? '∞'}]` : '';
+  const limits: Record<string, string> = {
+    macs: ` [${formatMacs(c.macs.min)}, ${formatMacs(c.macs.max)}] (${c.macs.convention})`,
+    params: ` [${c.params?.min ?? 0}, ${c.params?.max ?? '∞'}]`,
+    latency: c.latency ? ` ≤ ${c.latency.maxMs} ms` : '',
+  };
+  const window = limits[worst[0]] ?? '';
   throw new VitasError(`search: no ${what} satisfied the constraints in ${tries} tries; the "${worst[0]}" constraint${window} rejected ${worst[1]} of them — widen it (--min) or raise the tries`);
 }
 

@@ -6,7 +6,7 @@ import type { Evaluator } from '../evaluators/evaluator.js';
 import { ParallelProxyEvaluator } from '../evaluators/parallel-proxy.js';
 import { SupernetEvaluator } from '../evaluators/supernet.js';
 import { writeAtomic } from '../io.js';
-import { formatMacs } from '../space/budget.js';
+import { formatMacs, parseBudget } from '../space/budget.js';
 import type { Convention } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
 import { presetSpace } from '../space/presets.js';
@@ -36,6 +36,10 @@ export interface SearchOptions {
   convention?: Convention;
   out?: string;
   resume?: boolean;
+  /** parameter window and latency limit, beside the MACs window */
+  minParams?: string;
+  maxParams?: string;
+  maxLatencyMs?: number;
   /** backend for worker threads (the caller initialises its own) */
   backend?: string;
   /** evaluator built by the caller (ablations, notebooks) instead of the default choice */
@@ -120,7 +124,15 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
       strategy: o.strategy ?? 'evolution',
     };
     if (space.identity === 'anywhere') cfg.pId = searchIdentityProbability(space, window, { seed: cfg.seed }).pId;
-    state = initialState(cfg, { macs: window });
+    const params = {
+      ...(o.minParams ? { min: parseBudget(o.minParams, '--min-params') } : {}),
+      ...(o.maxParams ? { max: parseBudget(o.maxParams, '--max-params') } : {}),
+    };
+    state = initialState(cfg, {
+      macs: window,
+      ...(o.minParams || o.maxParams ? { params } : {}),
+      ...(o.maxLatencyMs ? { latency: { maxMs: o.maxLatencyMs, batch: 1 } } : {}),
+    });
     writeAtomic(join(out, 'config.json'), JSON.stringify({ vitas: version(), space, budget: window, evolution: cfg, evaluator: evaluator.name, reason, definition: def ?? null, supernet: o.supernet ?? null }, null, 2) + '\n');
   }
   const save = (s: SearchState): void => {
