@@ -63,7 +63,11 @@ export function scatterSvg(points: Point[], o: ScatterOptions): string {
   for (const t of ticks(y0 + padY, y1 - padY)) out.push(`<line x1="${L - 5}" y1="${sy(t)}" x2="${L}" y2="${sy(t)}" stroke="black"/><text x="${L - 8}" y="${sy(t) + 4}" text-anchor="end">${esc(t.toPrecision(4))}</text>`);
   out.push(`<text x="${(L + W - R) / 2}" y="${H - 15}" text-anchor="middle">${esc(o.xLabel)}</text>`);
   out.push(`<text transform="translate(18 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
-  for (const v of o.vlines ?? []) out.push(`<line x1="${sx(v.x)}" y1="${T}" x2="${sx(v.x)}" y2="${H - B}" stroke="#c53030" stroke-dasharray="5 4"/><text x="${sx(v.x) + 4}" y="${T + 12}" fill="#c53030">${esc(v.label)}</text>`);
+  for (const v of o.vlines ?? []) {
+    // labels near the right edge go on the line's left
+    const right = sx(v.x) > W * 0.8;
+    out.push(`<line x1="${sx(v.x)}" y1="${T}" x2="${sx(v.x)}" y2="${H - B}" stroke="#c53030" stroke-dasharray="5 4"/><text x="${sx(v.x) + (right ? -4 : 4)}" y="${H - B - 8}" text-anchor="${right ? 'end' : 'start'}" fill="#c53030">${esc(v.label)}</text>`);
+  }
   for (const p of points) out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3" fill="${COLOURS[series.indexOf(p.series ?? '') % COLOURS.length]}" fill-opacity="0.55"/>`);
   if (o.front?.length) {
     out.push(`<polyline fill="none" stroke="#dd6b20" stroke-width="2" points="${o.front.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`);
