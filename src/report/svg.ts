@@ -39,7 +39,7 @@ function ticks(lo: number, hi: number, n = 5): number[] {
 }
 
 export function scatterSvg(points: Point[], o: ScatterOptions): string {
-  const W = 720, H = 460, L = 80, R = 20, T = 40, B = 60;
+  const W = 720, H = 470, L = 80, R = 20, T = 56, B = 60;
   const xs = [...points.map((p) => p.x), ...(o.vlines ?? []).map((v) => v.x)];
   const ys = points.map((p) => p.y);
   let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
@@ -74,11 +74,14 @@ export function scatterSvg(points: Point[], o: ScatterOptions): string {
     for (const p of o.front) out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4" fill="#dd6b20"/>`);
   }
   if (o.best) out.push(`<circle cx="${sx(o.best.x)}" cy="${sy(o.best.y)}" r="7" fill="none" stroke="#c53030" stroke-width="2"/>`);
+  // legend: one row between the title and the plot, clear of the data
+  let lx = L;
   series.forEach((s, i) => {
     if (!s) return;
-    out.push(`<circle cx="${W - R - 150}" cy="${T + 10 + i * 16}" r="4" fill="${COLOURS[i % COLOURS.length]}"/><text x="${W - R - 140}" y="${T + 14 + i * 16}">${esc(s)}</text>`);
+    out.push(`<circle cx="${lx + 4}" cy="${T - 18}" r="4" fill="${COLOURS[i % COLOURS.length]}"/><text x="${lx + 12}" y="${T - 14}">${esc(s)}</text>`);
+    lx += 24 + 7 * s.length;
   });
-  if (o.front?.length) out.push(`<text x="${W - R - 150}" y="${T + 14 + series.length * 16}" fill="#dd6b20">— Pareto front</text>`);
+  if (o.front?.length) out.push(`<text x="${lx}" y="${T - 14}" fill="#dd6b20">— Pareto front</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
