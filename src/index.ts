@@ -2,7 +2,6 @@
  * vitas — the public library API. The CLI is a thin shell over these functions; ablations and
  * notebooks call the same ones.
  */
-import { readFileSync } from 'node:fs';
 import { readJson } from './io.js';
 import { costReport, type Convention, type LayerCost } from './space/cost.js';
 import { presetArch, SPACES } from './space/presets.js';
@@ -15,7 +14,7 @@ export { initBackend, selectBackend, parseBackendName, BACKENDS, type BackendInf
 export { markdownTable, withCommas } from './report/markdown.js';
 export { writeAtomic, readJson } from './io.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { VERSION } from './version.js';
 
 /** Read and validate an arch spec file; errors name the file and the JSON path. */
 export function loadSpec(path: string): ArchSpec {

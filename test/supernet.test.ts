@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   initBackend, Supernet, MaskedAdamW, trainStep, extractSubnet, buildModel, trainSupernet, syntheticDataset, splitValidation,
   searchIdentityProbability, meanCost, presetSpace, checkMemory, reachableRange, VitasError, loadSupernet, evaluateSubnet,
+  paramShapes, paramList, sampleSpec, Rng,
   type ArchSpec, type AttnBlock,
 } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
@@ -120,6 +121,15 @@ describe('super-transformer', () => {
     expect(fresh.paramCount()).to.be.greaterThan(0);
     fresh.dispose();
     net.dispose();
+  });
+
+  it('lists exactly the parameters the forward traces, for every kind of block', () => {
+    const rng = new Rng(11);
+    for (let i = 0; i < 20; i++) {
+      const spec = sampleSpec(tinySpace, rng);
+      const traced = [...paramShapes(spec)].map(([name, shape]) => ({ name, shape }));
+      expect(paramList(spec)).to.deep.equal(traced);
+    }
   });
 
   it('keeps tf.memory().numTensors flat over 200 training steps', () => {

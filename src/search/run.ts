@@ -6,6 +6,7 @@ import type { Evaluator } from '../evaluators/evaluator.js';
 import { ParallelProxyEvaluator } from '../evaluators/parallel-proxy.js';
 import { SupernetEvaluator } from '../evaluators/supernet.js';
 import { writeAtomic } from '../io.js';
+import { VERSION } from '../version.js';
 import { formatMacs, parseBudget } from '../space/budget.js';
 import type { Convention } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
@@ -57,11 +58,6 @@ export interface SearchResult {
   stopped: boolean;
 }
 
-export const VERSION_FILE = new URL('../../../package.json', import.meta.url);
-
-function version(): string {
-  return (JSON.parse(readFileSync(VERSION_FILE, 'utf8')) as { version: string }).version;
-}
 
 export async function search(o: SearchOptions): Promise<SearchResult> {
   const log = (m: string): void => o.events?.onLog?.(m);
@@ -133,7 +129,7 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
       ...(o.minParams || o.maxParams ? { params } : {}),
       ...(o.maxLatencyMs ? { latency: { maxMs: o.maxLatencyMs, batch: 1 } } : {}),
     });
-    writeAtomic(join(out, 'config.json'), JSON.stringify({ vitas: version(), space, budget: window, evolution: cfg, evaluator: evaluator.name, reason, definition: def ?? null, supernet: o.supernet ?? null }, null, 2) + '\n');
+    writeAtomic(join(out, 'config.json'), JSON.stringify({ vitas: VERSION, space, budget: window, evolution: cfg, evaluator: evaluator.name, reason, definition: def ?? null, supernet: o.supernet ?? null }, null, 2) + '\n');
   }
   const save = (s: SearchState): void => {
     writeAtomic(statePath, JSON.stringify(s));
@@ -147,7 +143,7 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
   if (!stopped) {
     writeAtomic(
       join(out, 'best-arch.json'),
-      JSON.stringify({ ...canonicalSpec(best.spec), meta: { macs: best.macs, params: best.params, convention: window.convention, score: best.score, evaluator: evaluator.name, strategy: state.config.strategy, seed: state.config.seed, vitas: version() } }, null, 2) + '\n',
+      JSON.stringify({ ...canonicalSpec(best.spec), meta: { macs: best.macs, params: best.params, convention: window.convention, score: best.score, evaluator: evaluator.name, strategy: state.config.strategy, seed: state.config.seed, vitas: VERSION } }, null, 2) + '\n',
     );
     writeReport(out, state, window, evaluator.name, reason);
   }

@@ -187,7 +187,7 @@ export function paramShapes(spec: ArchSpec): Map<string, number[]> {
   return shapes;
 }
 
-/** The same names and shapes as `paramShapes`, derived from the spec without running anything (tests keep the two equal). */
+/** Every parameter `spec` uses, in forward order, derived without running anything; a test keeps it equal to `paramShapes` (the traced truth). */
 export function paramList(spec: ArchSpec): { name: string; shape: number[] }[] {
   const out: { name: string; shape: number[] }[] = [];
   const e = spec.embed;

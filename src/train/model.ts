@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { validateSpec } from '../space/spec-schema.js';
 import type { ArchSpec } from '../space/spec.js';
 import type { Side, Supernet } from '../supernet/supernet.js';
-import { assertRunnable, paramShapes, vitForward, type ForwardOptions, type ParamSource } from '../supernet/vit.js';
+import { assertRunnable, paramList, vitForward, type ForwardOptions, type ParamSource } from '../supernet/vit.js';
 
 const NO_DECAY = /(\.b|\.gamma|\.beta|\.alpha|^cls|^pos)$/;
 
@@ -28,7 +28,7 @@ export class StandaloneModel {
     this.spec = validateSpec(spec);
     assertRunnable(this.spec);
     let seed = 'seed' in init ? (init as { seed: number }).seed : 0;
-    for (const [name, shape] of paramShapes(this.spec)) {
+    for (const { name, shape } of paramList(this.spec)) {
       let value: tf.Tensor;
       if (init instanceof Map) {
         const t = init.get(name);
@@ -83,7 +83,7 @@ export function buildModel(spec: ArchSpec, seed = 0): StandaloneModel {
 /** The subnet `spec` as a standalone model holding copies of its inherited supernet weights. */
 export function extractSubnet(supernet: Supernet, spec: ArchSpec, side: Side = 'left'): StandaloneModel {
   const copies = new Map<string, tf.Tensor>();
-  for (const [name, shape] of paramShapes(spec)) {
+  for (const { name, shape } of paramList(spec)) {
     const { param, region } = supernet.resolve(name, shape, spec, side);
     copies.set(name, tf.slice(param.v, region.begin, region.size));
   }
