@@ -13,15 +13,18 @@ export interface TensorIndex {
   offset: number;
 }
 
-export function saveCheckpoint(path: string, meta: object, tensors: Map<string, tf.Tensor>): void {
+/** A tensor, or plain values with their shape (optimizer state lives in JS arrays). */
+export type CheckpointTensor = tf.Tensor | { shape: number[]; values: Float32Array };
+
+export function saveCheckpoint(path: string, meta: object, tensors: Map<string, CheckpointTensor>): void {
   const index: TensorIndex[] = [];
   let offset = 0;
   for (const [name, t] of tensors) {
     index.push({ name, shape: t.shape, offset });
-    offset += t.size;
+    offset += t.shape.reduce((a, b) => a * b, 1);
   }
   const data = new Float32Array(offset);
-  for (const [i, t] of [...tensors.values()].entries()) data.set(t.dataSync() as Float32Array, index[i]!.offset);
+  for (const [i, t] of [...tensors.values()].entries()) data.set(t instanceof tf.Tensor ? (t.dataSync() as Float32Array) : t.values, index[i]!.offset);
   const header = Buffer.from(JSON.stringify({ format: 'vitas-checkpoint-1', meta, tensors: index }), 'utf8');
   const pad = (4 - ((4 + header.length) % 4)) % 4;
   const out = Buffer.alloc(4 + header.length + pad + data.byteLength);

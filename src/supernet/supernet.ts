@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { VitasError } from '../space/errors.js';
 import { spaceMaxima, type SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
-import { assertRunnable, vitForward, type ParamSource } from './vit.js';
+import { assertRunnable, paramList, vitForward, type ParamSource } from './vit.js';
 
 export type Side = 'left' | 'right';
 /** `left`: prefix slices; `two-sided`: ViTAS/BCNet — left and right slices, logits summed. */
@@ -24,6 +24,23 @@ export interface Region {
 
 /** Which slices of which variables a forward used (the optimizer updates exactly those). */
 export type Usage = Map<string, Region[]>;
+
+/**
+ * Training inputs: per variable, one tensor holding the box `at` that covers every slice a step
+ * uses. Gradients are taken with respect to these small tensors, not the full variables, so the
+ * backward never pads a slice's gradient back to full size.
+ */
+export type Leaves = Map<string, { at: Region; t: tf.Tensor }>;
+
+/** The smallest box covering all `regions`. */
+export function boundingBox(regions: Region[]): Region {
+  const rank = regions[0]!.begin.length;
+  const begin = Array.from({ length: rank }, (_, i) => Math.min(...regions.map((r) => r.begin[i]!)));
+  const end = Array.from({ length: rank }, (_, i) => Math.max(...regions.map((r) => r.begin[i]! + r.size[i]!)));
+  return { begin, size: end.map((e, i) => e - begin[i]!) };
+}
+
+const sameRegion = (a: Region, b: Region): boolean => a.begin.join() === b.begin.join() && a.size.join() === b.size.join();
 
 /** What ViTAS makes private; switched off only for ablations. */
 export interface SupernetOptions {
@@ -138,14 +155,38 @@ export class Supernet {
     return { param, key, region: { begin, size: shape } };
   }
 
-  /** A parameter source slicing this supernet for `spec`; records what it used into `usage`. */
-  source(spec: ArchSpec, side: Side, usage?: Usage): ParamSource {
+  /** The slices `specs` use, known from the specs alone (before anything runs). */
+  usage(specs: ArchSpec[], slicing: Slicing): Usage {
+    const usage: Usage = new Map();
+    for (const spec of specs) {
+      for (const side of slicing === 'left' ? (['left'] as const) : (['left', 'right'] as const)) {
+        for (const { name, shape } of paramList(spec)) record(usage, this.resolve(name, shape, spec, side));
+      }
+    }
+    return usage;
+  }
+
+  /** Training leaves for `usage`: the covering box of each variable (the variable itself when that is all of it). */
+  leaves(usage: Usage): Leaves {
+    const leaves: Leaves = new Map();
+    for (const [key, regions] of usage) {
+      const v = this.params.get(key)!.v;
+      const at = boundingBox(regions);
+      leaves.set(key, { at, t: at.size.every((s, i) => s === v.shape[i]) ? v : tf.slice(v, at.begin, at.size) });
+    }
+    return leaves;
+  }
+
+  /** A parameter source slicing this supernet (or its `leaves`) for `spec`; records what it used into `usage`. */
+  source(spec: ArchSpec, side: Side, usage?: Usage, leaves?: Leaves): ParamSource {
     const get = (name: string, shape: number[]): tf.Tensor => {
-      const { param, key, region } = this.resolve(name, shape, spec, side);
-      if (usage) {
-        const list = usage.get(key) ?? [];
-        if (!list.some((r) => r.begin.join() === region.begin.join() && r.size.join() === region.size.join())) list.push(region);
-        usage.set(key, list);
+      const r = this.resolve(name, shape, spec, side);
+      const { param, key, region } = r;
+      if (usage) record(usage, r);
+      const leaf = leaves?.get(key);
+      if (leaf) {
+        if (sameRegion(leaf.at, region)) return leaf.t;
+        return tf.slice(leaf.t, region.begin.map((b, i) => b - leaf.at.begin[i]!), region.size);
       }
       const full = param.v.shape;
       return region.size.every((s, i) => s === full[i]) ? param.v : tf.slice(param.v, region.begin, region.size);
@@ -158,11 +199,11 @@ export class Supernet {
   }
 
   /** Logits of subnet `spec`: left slices, or (two-sided) the sum of left- and right-slice logits. */
-  forward(images: tf.Tensor4D, spec: ArchSpec, slicing: Slicing = 'left', usage?: Usage): tf.Tensor2D {
+  forward(images: tf.Tensor4D, spec: ArchSpec, slicing: Slicing = 'left', usage?: Usage, leaves?: Leaves): tf.Tensor2D {
     assertRunnable(spec);
-    const left = vitForward(images, spec, this.source(spec, 'left', usage));
+    const left = vitForward(images, spec, this.source(spec, 'left', usage, leaves));
     if (slicing === 'left') return left;
-    return tf.add(left, vitForward(images, spec, this.source(spec, 'right', usage)));
+    return tf.add(left, vitForward(images, spec, this.source(spec, 'right', usage, leaves)));
   }
 
   variables(): tf.Variable[] {
@@ -179,4 +220,10 @@ export class Supernet {
     for (const p of this.params.values()) p.v.dispose();
     this.params.clear();
   }
+}
+
+function record(usage: Usage, r: { key: string; region: Region }): void {
+  const list = usage.get(r.key) ?? [];
+  if (!list.some((x) => sameRegion(x, r.region))) list.push(r.region);
+  usage.set(r.key, list);
 }

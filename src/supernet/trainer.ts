@@ -16,10 +16,10 @@ import { Rng } from '../space/rng.js';
 import type { SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
 import { MaskedAdamW } from './adamw.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './checkpoint.js';
 import { searchIdentityProbability, type BudgetWindow } from './identity-search.js';
 import { smoothedCrossEntropy } from './ops.js';
-import { Supernet, type Slicing, type Usage } from './supernet.js';
+import { Supernet, type Slicing } from './supernet.js';
 import { checkMemory } from './memory.js';
 
 /** What every training loop here shares: AdamW, warm-up + cosine, label smoothing, augmentation. */
@@ -140,25 +140,30 @@ function stepSpecs(space: SearchSpace, rng: Rng, recipe: SupernetRecipe, pId: nu
   return recipe.sandwich ? [ends.max, ends.min, random] : [random];
 }
 
-/** One optimisation step on `specs` (losses summed); returns the loss. Everything it allocates is freed. */
+/**
+ * One optimisation step on `specs` (losses summed); returns the loss. Gradients are taken with
+ * respect to the slices the specs use (see `Supernet.leaves`); everything allocated is freed.
+ */
 export function trainStep(net: Supernet, opt: MaskedAdamW, x: tf.Tensor4D, y: tf.Tensor1D, specs: ArchSpec[], lr: number, recipe: Pick<SupernetRecipe, 'slicing' | 'labelSmoothing'>): number {
-  const usage: Usage = new Map();
+  const usage = net.usage(specs, recipe.slicing);
   return tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => {
-      let loss: tf.Scalar | undefined;
+    const leaves = net.leaves(usage);
+    const keys = [...leaves.keys()];
+    const loss = (): tf.Scalar => {
+      let sum: tf.Scalar | undefined;
       for (const spec of specs) {
-        const l = smoothedCrossEntropy(net.forward(x, spec, recipe.slicing, usage), y, net.space.classes, recipe.labelSmoothing);
-        loss = loss ? (tf.add(loss, l) as tf.Scalar) : l;
+        const l = smoothedCrossEntropy(net.forward(x, spec, recipe.slicing, undefined, leaves), y, net.space.classes, recipe.labelSmoothing);
+        sum = sum ? (tf.add(sum, l) as tf.Scalar) : l;
       }
-      return loss!;
-    });
+      return sum!;
+    };
+    const { value, grads } = tf.valueAndGrads(loss)(keys.map((k) => leaves.get(k)!.t));
     const lossValue = value.dataSync()[0]!;
     if (!Number.isFinite(lossValue)) return lossValue;
-    for (const [key, regions] of usage) {
+    keys.forEach((key, i) => {
       const p = net.params.get(key)!;
-      const g = grads[p.v.name];
-      if (g) opt.update(key, p.v, g, regions, lr, p.decay);
-    }
+      opt.update(key, p.v, grads[i]!, leaves.get(key)!.at, usage.get(key)!, lr, p.decay);
+    });
     return lossValue;
   });
 }
@@ -179,13 +184,13 @@ export function evaluateSubnet(net: Supernet, spec: ArchSpec, ds: Dataset, opts:
   return correct / seen;
 }
 
-function stateTensors(net: Supernet, opt: MaskedAdamW): Map<string, tf.Tensor> {
-  const m = new Map<string, tf.Tensor>();
+function stateTensors(net: Supernet, opt: MaskedAdamW): Map<string, CheckpointTensor> {
+  const m = new Map<string, CheckpointTensor>();
   for (const [k, p] of net.params) m.set(`param/${k}`, p.v);
   for (const [k, s] of opt.state) {
-    m.set(`m/${k}`, s.m);
-    m.set(`v/${k}`, s.v);
-    m.set(`t/${k}`, s.t);
+    m.set(`m/${k}`, { shape: s.shape, values: s.m });
+    m.set(`v/${k}`, { shape: s.shape, values: s.v });
+    m.set(`t/${k}`, { shape: s.shape, values: s.t });
   }
   return m;
 }
@@ -196,11 +201,9 @@ function restore(net: Supernet, opt: MaskedAdamW, tensors: Map<string, { shape: 
     const key = rest.join('/');
     const p = net.params.get(key);
     if (!p || p.v.shape.join() !== t.shape.join()) throw new VitasError(`${path}: tensor ${name} [${t.shape}] does not fit this supernet (another space?)`);
-    const value = tf.tensor(t.values, t.shape);
-    if (kind === 'param') p.v.assign(value);
-    else if (kind === 'm' || kind === 'v' || kind === 't') opt.restore(key, p.v, kind, value);
+    if (kind === 'param') tf.tidy(() => p.v.assign(tf.tensor(t.values, t.shape)));
+    else if (kind === 'm' || kind === 'v' || kind === 't') opt.restore(key, t.shape, kind, t.values);
     else throw new VitasError(`${path}: unknown tensor ${name}`);
-    value.dispose();
   }
 }
 

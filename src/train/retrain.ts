@@ -12,7 +12,7 @@ import { VitasError } from '../space/errors.js';
 import { Rng } from '../space/rng.js';
 import type { ArchSpec } from '../space/spec.js';
 import { MaskedAdamW } from '../supernet/adamw.js';
-import { loadCheckpoint, saveCheckpoint } from '../supernet/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from '../supernet/checkpoint.js';
 import { smoothedCrossEntropy } from '../supernet/ops.js';
 import { checkMemory } from '../supernet/memory.js';
 import { DEFAULT_TRAINING, learningRate, type TrainEvents, type TrainingRecipe } from '../supernet/trainer.js';
@@ -75,7 +75,8 @@ export function standaloneStep(model: StandaloneModel, opt: MaskedAdamW, x: tf.T
     if (!Number.isFinite(loss)) return loss;
     for (const [name, v] of model.weights) {
       const g = grads[v.name];
-      if (g) opt.update(name, v, g, [{ begin: v.shape.map(() => 0), size: v.shape }], lr, StandaloneModel.decays(name));
+      const all = { begin: v.shape.map(() => 0), size: v.shape };
+      if (g) opt.update(name, v, g, all, [all], lr, StandaloneModel.decays(name));
     }
     return loss;
   });
@@ -104,16 +105,17 @@ export async function retrain(o: RetrainOptions): Promise<RetrainResult> {
       const v = model.weights.get(key);
       if (!v || v.shape.join() !== t.shape.join()) throw new VitasError(`${ckpt}: ${name} does not fit this spec`);
       if (kind === 'best') bestWeights.set(key, Float32Array.from(t.values));
-      else tf.tidy(() => (kind === 'w' ? v.assign(tf.tensor(t.values, t.shape)) : opt.restore(key, v, kind as 'm' | 'v' | 't', tf.tensor(t.values, t.shape))));
+      else if (kind === 'w') tf.tidy(() => v.assign(tf.tensor(t.values, t.shape)));
+      else opt.restore(key, t.shape, kind as 'm' | 'v' | 't', t.values);
     }
     ({ epoch: startEpoch, step: startStep, history, best, partial } = ck.meta);
   }
   const save = (epoch: number, step: number, sum = 0, n = 0): void => {
     if (!ckpt) return;
-    const tensors = new Map<string, tf.Tensor>();
+    const tensors = new Map<string, CheckpointTensor>();
     const extra: tf.Tensor[] = [];
     for (const [k, v] of model.weights) tensors.set(`w/${k}`, v);
-    for (const [k, s] of opt.state) [['m', s.m], ['v', s.v], ['t', s.t]].forEach(([n, t]) => tensors.set(`${n as string}/${k}`, t as tf.Tensor));
+    for (const [k, s] of opt.state) for (const kind of ['m', 'v', 't'] as const) tensors.set(`${kind}/${k}`, { shape: s.shape, values: s[kind] });
     for (const [k, a] of bestWeights) {
       const t = tf.tensor(a, model.weights.get(k)!.shape);
       extra.push(t);
