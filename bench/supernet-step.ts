@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { initBackend, presetSpace, referenceSubnets, Supernet, MaskedAdamW, trainStep, costOf, formatMacs, markdownTable, type ArchSpec } from '../src/index.js';
+import { initBackend, presetSpace, referenceSubnets, Supernet, MaskedAdamW, trainStep, DataParallelStep, defaultStepThreads, costOf, formatMacs, markdownTable, type ArchSpec } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 
 const BATCH = 64;
@@ -23,16 +23,21 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function vitasStep(net: Supernet, spec: ArchSpec): number {
+/** img/s of training steps on `spec`: in this thread, or data-parallel over `threads` threads as `vitas supernet train` runs them. */
+async function vitasStep(net: Supernet, spec: ArchSpec, threads: number): Promise<number> {
   const opt = new MaskedAdamW();
   const x = tf.randomNormal([BATCH, ...spec.input]) as tf.Tensor4D;
   const y = tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % spec.classes), 'int32');
+  const batch = { x: x.dataSync() as Float32Array, y: y.dataSync() as Int32Array, size: BATCH };
+  const parallel = threads > 1 ? new DataParallelStep(net, threads) : undefined;
   const times: number[] = [];
   for (let i = 0; i < STEPS + 2; i++) {
     const t0 = performance.now();
-    trainStep(net, opt, x, y, [spec], 1e-3, { slicing: 'left', labelSmoothing: 0.1 });
+    if (parallel) await parallel.step(opt, batch, [spec], 1e-3, { slicing: 'left', labelSmoothing: 0.1 });
+    else trainStep(net, opt, x, y, [spec], 1e-3, { slicing: 'left', labelSmoothing: 0.1 });
     if (i >= 2) times.push(performance.now() - t0);
   }
+  await parallel?.dispose();
   x.dispose();
   y.dispose();
   opt.dispose();
@@ -53,17 +58,19 @@ const info = await initBackend();
 const full = presetSpace('fmnist');
 const plain = { ...full, name: 'fmnist', recursion: [1], groups: [1] };
 const cases = [...referenceSubnets(plain).map((r) => ({ label: `${r.name} (plain)`, spec: r.spec, plain: true })), { label: 'median (recursion, groups)', spec: referenceSubnets(full)[1]!.spec, plain: false }];
+const threads = Number(process.env.BENCH_THREADS ?? defaultStepThreads());
 const net = new Supernet(full, { seed: 0 });
 const rows: string[][] = [];
 let medianRatio: number | undefined;
 for (const c of cases) {
-  const ours = vitasStep(net, c.spec);
+  const single = await vitasStep(net, c.spec, 1);
+  const ours = threads > 1 ? await vitasStep(net, c.spec, threads) : single;
   const theirs = c.plain ? torchStep(c.spec) : 'n/a (yardstick has no recursion)';
   const ratio = typeof theirs === 'number' ? ours / theirs : undefined;
   if (c.label.startsWith('median (plain)')) medianRatio = ratio;
-  rows.push([c.label, formatMacs(costOf(c.spec).macs), ours.toFixed(1), typeof theirs === 'number' ? theirs.toFixed(1) : theirs, ratio === undefined ? '-' : ratio.toFixed(2)]);
+  rows.push([c.label, formatMacs(costOf(c.spec).macs), single.toFixed(1), ours.toFixed(1), typeof theirs === 'number' ? theirs.toFixed(1) : theirs, ratio === undefined ? '-' : ratio.toFixed(2)]);
 }
-console.log(`backend ${info.name} (threads ${info.threads}, SIMD ${info.simd}), batch ${BATCH}, median of ${STEPS} steps`);
-console.log(markdownTable(['subnet', 'MACs', 'vitas img/s', 'torch img/s', 'tfjs/torch'], rows, ['left', 'right', 'right', 'right', 'right']));
+console.log(`backend ${info.name} (SIMD ${info.simd}), batch ${BATCH}, median of ${STEPS} steps; vitas data-parallel over ${threads} threads (as \`vitas supernet train\` runs), torch --threads 2`);
+console.log(markdownTable(['subnet', 'MACs', 'vitas img/s (1 thread)', `vitas img/s (${threads} threads)`, 'torch img/s', 'tfjs/torch'], rows, ['left', 'right', 'right', 'right', 'right', 'right']));
 console.log(`supernet-step tfjs/torch ratio (median subnet): ${medianRatio === undefined ? 'n/a' : medianRatio.toFixed(2)}`);
 net.dispose();

@@ -44,6 +44,10 @@ describe('operators on the default backend', () => {
       const x = tf.randomNormal([4, 6], 0, 2, 'float32', 5);
       checkGrad(gelu, x, tf.randomNormal([4, 6], 0, 1, 'float32', 6));
       expect(gelu(tf.tensor1d([0, 10])).dataSync()[1]).to.be.closeTo(10, 1e-4);
+      // the tanh form of DESIGN's GELU, 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))
+      const xs = [-3, -1, -0.2, 0, 0.5, 2];
+      const ref = xs.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+      Array.from(gelu(tf.tensor1d(xs)).dataSync()).forEach((v, i) => expect(v).to.be.closeTo(ref[i]!, 1e-6));
     });
   });
   it('layerNorm: forward normalises, gradient matches finite differences', () => {

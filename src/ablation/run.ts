@@ -22,6 +22,7 @@ import type { SearchSpace } from '../space/space.js';
 import { specKey, type ArchSpec } from '../space/spec.js';
 import { searchIdentityProbability } from '../supernet/identity-search.js';
 import { evaluateSubnet, trainSupernet, type TrainEvents } from '../supernet/trainer.js';
+import { defaultStepThreads } from '../supernet/data-parallel.js';
 import { evaluateModel } from '../train/evaluate.js';
 import { retrain } from '../train/retrain.js';
 import { kendallTau } from './kendall.js';
@@ -103,7 +104,7 @@ export async function runAblation(definition: string | AblationDefinition, opts:
       ...(arm.identitySearch !== undefined ? { sampling: arm.identitySearch ? ('identity-search' as const) : ('uniform' as const) } : {}),
       ...(arm.slicing !== undefined ? { slicing: arm.slicing as 'left' | 'two-sided' } : {}),
     };
-    const trained = await trainSupernet({ space, data, recipe, budget: window, out: join(out, `arm-${i + 1}`), ...(opts.events?.training ? { events: opts.events.training } : {}) });
+    const trained = await trainSupernet({ space, data, recipe, budget: window, out: join(out, `arm-${i + 1}`), threads: defaultStepThreads(), ...(opts.events?.training ? { events: opts.events.training } : {}) });
     const net = trained.supernet;
     const res: ArmResult = { name, factors: arm, seconds: 0 };
     const evalOpts = { slicing: recipe.slicing ?? 'left', ...(k?.valImages ? { limit: k.valImages } : {}) };

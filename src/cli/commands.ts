@@ -102,14 +102,15 @@ export function buildProgram(program: Command): Command {
     .option('--data <dir>', 'dataset directory (overrides the definition)')
     .option('--out <dir>', 'run folder (default runs/<name>-supernet)')
     .option('--resume', 'continue from the run folder\'s checkpoint')
+    .option('--threads <n>', 'threads per step, data-parallel (default: every core on wasm/cpu, 1 on native backends)', (v) => positiveInt(v, '--threads'))
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
-    .action(async (o: { config: string; epochs?: number; budget?: string; min?: string; data?: string; out?: string; resume?: boolean; backend?: string }) => {
+    .action(async (o: { config: string; epochs?: number; budget?: string; min?: string; data?: string; out?: string; resume?: boolean; threads?: number; backend?: string }) => {
       const info = await initBackend(o.backend);
       console.error(`backend: ${info.name}`);
       const { signal, release } = stopOnInterrupt('stopping after this step and saving a checkpoint (Ctrl-C again to abort)…');
       const progress = trainingProgress('supernet');
       try {
-        const r = await runSupernetTraining({ config: o.config, ...pick(o, ['epochs', 'budget', 'min', 'data', 'out', 'resume']), events: progress, signal });
+        const r = await runSupernetTraining({ config: o.config, ...pick(o, ['epochs', 'budget', 'min', 'data', 'out', 'resume', 'threads']), events: progress, signal });
         progress.stop();
         if (r.result.stopped) {
           console.error(`saved ${r.result.checkpoint}; continue with --resume`);

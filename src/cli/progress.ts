@@ -1,4 +1,4 @@
-/** cli-progress bars for long work: steps with loss, img/s and ETA. Silent when stderr is not a terminal, where a line per epoch is logged instead. */
+/** cli-progress bars for long work: steps with loss, img/s and ETA. When stderr is not a terminal (a log file), a line every tenth of an epoch instead. */
 import cliProgress from 'cli-progress';
 import { formatMacs, type TrainEvents } from '../index.js';
 
@@ -7,6 +7,8 @@ export function trainingProgress(label: string): TrainEvents & { stop(): void } 
   let bar: cliProgress.SingleBar | undefined;
   let epochs = 0;
   let rate = 0;
+  let last = 0;
+  let stepMs = 0;
   return {
     onStart(e) {
       epochs = e.epochs;
@@ -19,6 +21,14 @@ export function trainingProgress(label: string): TrainEvents & { stop(): void } 
     },
     onStep(e) {
       rate = rate ? 0.9 * rate + 0.1 * e.imagesPerSecond : e.imagesPerSecond;
+      const now = performance.now();
+      if (last && e.step > 1) stepMs = stepMs ? 0.95 * stepMs + 0.05 * (now - last) : now - last;
+      last = now;
+      const every = Math.max(1, Math.floor(e.stepsPerEpoch / 10));
+      if (!tty && e.step % every === 0 && e.step < e.stepsPerEpoch) {
+        const eta = ((e.stepsPerEpoch - e.step) * stepMs) / 1000;
+        console.error(`${label}: epoch ${e.epoch + 1}/${epochs} step ${e.step}/${e.stepsPerEpoch} · loss ${e.loss.toFixed(4)} · ${rate.toFixed(0)} img/s · epoch ETA ${Math.round(eta)} s`);
+      }
       if (bar) {
         if (e.step === 1) bar.start(e.stepsPerEpoch, 0, { epoch: e.epoch + 1, epochs, loss: '-', rate: '-' });
         bar.update(e.step, { epoch: e.epoch + 1, epochs, loss: e.loss.toFixed(4), rate: rate.toFixed(0) });

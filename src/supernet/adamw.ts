@@ -76,13 +76,13 @@ export class MaskedAdamW {
    * One update of `param`. `grad` is the gradient of the box `at` (a slice of the parameter, or
    * all of it); only entries inside `used` (regions in parameter coordinates, within `at`) move.
    */
-  update(key: string, param: tf.Variable, grad: tf.Tensor, at: Region, used: Region[], lr: number, decay: boolean): void {
+  update(key: string, param: tf.Variable, grad: tf.Tensor | Float32Array, at: Region, used: Region[], lr: number, decay: boolean): void {
     const { beta1, beta2, eps } = this.config;
     const wd = decay ? this.config.weightDecay : 0;
     const s = this.moments(key, param.shape);
     const [, cols] = asMatrix(param.shape);
     const box = regionRect(at);
-    const g = grad.dataSync() as Float32Array;
+    const g = grad instanceof Float32Array ? grad : (grad.dataSync() as Float32Array);
     const w = Float32Array.from(param.dataSync() as Float32Array);
     // entries of the box that some region used (all of them in the usual single-region step)
     let mask: Uint8Array | undefined;

@@ -8,3 +8,5 @@ export * from './trainer.js';
 export * from './memory.js';
 export * from './run.js';
 export * from './budget-check.js';
+export * from './step.js';
+export * from './data-parallel.js';

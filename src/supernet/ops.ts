@@ -8,6 +8,12 @@ import '../backend/gradients.js';
 
 type T2 = tf.Tensor2D;
 
+/** Column sums of g [rows, cols] as a plain product 1ᵀ·g: on wasm ~10× faster than sum over axis 0 (which transposes first). */
+function sumRows(g: tf.Tensor): tf.Tensor1D {
+  const [rows, cols] = g.shape as [number, number];
+  return tf.reshape(tf.matMul(tf.ones([1, rows]), g), [cols]);
+}
+
 /** y = x·W + b for x [rows, in], W [in, out], b [out]. */
 export const linear = tf.customGrad(((x: T2, w: T2, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
   save([x, w]);
@@ -16,24 +22,28 @@ export const linear = tf.customGrad(((x: T2, w: T2, b: tf.Tensor1D, save: tf.Gra
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [T2, T2];
       const g = dy as T2;
-      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
+      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), sumRows(g)];
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: T2, w: T2, b: tf.Tensor1D) => T2;
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 
-/** GELU, tanh approximation, analytic backward. */
+/**
+ * GELU, tanh approximation, analytic backward. Written as x·σ(2z) with z = c(x + 0.044715x³),
+ * which equals 0.5x(1 + tanh z) exactly: wasm's Sigmoid is vectorised, its Tanh is ~20× slower.
+ */
 export const gelu = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  const x3 = tf.mul(tf.mul(x, x), x);
-  const t = tf.tanh(tf.mul(tf.add(x, tf.mul(x3, 0.044715)), GELU_C));
-  save([x, t]);
+  const x2 = tf.mul(x, x);
+  const s = tf.sigmoid(tf.mul(x, tf.add(tf.mul(x2, 2 * GELU_C * 0.044715), 2 * GELU_C)));
+  save([x, x2, s]);
   return {
-    value: tf.mul(tf.mul(x, 0.5), tf.add(t, 1)),
+    value: tf.mul(x, s),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [xs, ts] = saved as [tf.Tensor, tf.Tensor];
-      const inner = tf.mul(tf.add(tf.mul(tf.mul(xs, xs), 3 * 0.044715), 1), GELU_C);
-      const d = tf.add(tf.mul(tf.add(ts, 1), 0.5), tf.mul(tf.mul(tf.mul(xs, 0.5), tf.sub(1, tf.mul(ts, ts))), inner));
+      const [xs, x2s, ss] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+      // d/dx x·σ(2z) = σ + x·2σ(1−σ)·z′, z′ = c(1 + 3·0.044715x²)
+      const dz2 = tf.add(tf.mul(x2s, 2 * GELU_C * 3 * 0.044715), 2 * GELU_C);
+      const d = tf.add(ss, tf.mul(tf.mul(xs, tf.mul(ss, tf.sub(1, ss))), dz2));
       return [tf.mul(dy, d)];
     },
   };
@@ -55,7 +65,7 @@ export const layerNorm = tf.customGrad(((x: T2, gamma: tf.Tensor1D, beta: tf.Ten
       const [xh, rs, g] = saved as [T2, tf.Tensor, tf.Tensor1D];
       const dxhat = tf.mul(dy, g);
       const dx = tf.mul(rs, tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xh, tf.mean(tf.mul(dxhat, xh), -1, true))));
-      return [dx, tf.sum(tf.mul(dy, xh), 0), tf.sum(dy, 0)];
+      return [dx, sumRows(tf.mul(dy, xh)), sumRows(dy)];
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D) => T2;

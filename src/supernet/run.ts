@@ -13,6 +13,7 @@ import { readJson, writeAtomic } from '../io.js';
 import { budgetWindow, loadDefinition, type SearchDefinition } from '../search/definition.js';
 import { evaluateSubnet, trainSupernet, type TrainEvents, type TrainResult } from './trainer.js';
 import { reachableCheck } from './budget-check.js';
+import { defaultStepThreads } from './data-parallel.js';
 
 export interface SupernetRunOptions {
   config: string;
@@ -27,6 +28,8 @@ export interface SupernetRunOptions {
   evaluate?: boolean;
   events?: TrainEvents;
   signal?: { stop: boolean };
+  /** threads per training step (default: every core on wasm/cpu, see defaultStepThreads) */
+  threads?: number;
 }
 
 export interface ReferenceScore {
@@ -64,7 +67,7 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) });
   const recipe = { ...def.supernet, ...(o.epochs ? { epochs: o.epochs } : {}) };
   writeAtomic(join(out, 'config.json'), JSON.stringify({ definition: def, budget, recipe, data: { train: data.train.count, val: data.val.count } }, null, 2) + '\n');
-  const result = await trainSupernet({ space, data, recipe, budget, out, resume: o.resume ?? false, ...(o.events ? { events: o.events } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  const result = await trainSupernet({ space, data, recipe, budget, out, resume: o.resume ?? false, threads: o.threads ?? defaultStepThreads(), ...(o.events ? { events: o.events } : {}), ...(o.signal ? { signal: o.signal } : {}) });
   const scores: ReferenceScore[] = [];
   if (!result.stopped && o.evaluate !== false) {
     for (const r of referenceSubnets(space, def.supernet?.seed ?? 0)) {

@@ -166,12 +166,17 @@ export class Supernet {
     return usage;
   }
 
+  /** The box of variable `key` that training leaves and gradients cover: all regions `usage` lists for it. */
+  box(usage: Usage, key: string): Region {
+    return boundingBox(usage.get(key)!);
+  }
+
   /** Training leaves for `usage`: the covering box of each variable (the variable itself when that is all of it). */
   leaves(usage: Usage): Leaves {
     const leaves: Leaves = new Map();
-    for (const [key, regions] of usage) {
+    for (const key of usage.keys()) {
       const v = this.params.get(key)!.v;
-      const at = boundingBox(regions);
+      const at = this.box(usage, key);
       leaves.set(key, { at, t: at.size.every((s, i) => s === v.shape[i]) ? v : tf.slice(v, at.begin, at.size) });
     }
     return leaves;

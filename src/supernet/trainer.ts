@@ -18,7 +18,8 @@ import type { ArchSpec } from '../space/spec.js';
 import { MaskedAdamW } from './adamw.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './checkpoint.js';
 import { searchIdentityProbability, type BudgetWindow } from './identity-search.js';
-import { smoothedCrossEntropy } from './ops.js';
+import { trainStep } from './step.js';
+import { DataParallelStep } from './data-parallel.js';
 import { Supernet, type Slicing } from './supernet.js';
 import { checkMemory } from './memory.js';
 
@@ -102,6 +103,8 @@ export interface TrainSupernetOptions {
   events?: TrainEvents;
   /** set `.stop = true` (e.g. on SIGINT) to save a checkpoint after the current step and return */
   signal?: { stop: boolean };
+  /** threads per step (data-parallel over worker threads, see DataParallelStep); 1 = this thread only */
+  threads?: number;
 }
 
 export interface TrainResult {
@@ -123,6 +126,8 @@ interface CheckpointMeta {
   pId: number | null;
   history: EpochRecord[];
   epochLossSum: number;
+  /** threads of the process that wrote it (a different count changes float rounding only) */
+  threads?: number;
 }
 
 /** Linear warm-up to `lr`, then cosine down to `minLr`, per step. */
@@ -138,34 +143,6 @@ export function learningRate(r: Pick<SupernetRecipe, 'lr' | 'minLr' | 'warmupEpo
 function stepSpecs(space: SearchSpace, rng: Rng, recipe: SupernetRecipe, pId: number | undefined, ends: { min: ArchSpec; max: ArchSpec }): ArchSpec[] {
   const random = sampleSpec(space, rng, pId === undefined ? {} : { pId });
   return recipe.sandwich ? [ends.max, ends.min, random] : [random];
-}
-
-/**
- * One optimisation step on `specs` (losses summed); returns the loss. Gradients are taken with
- * respect to the slices the specs use (see `Supernet.leaves`); everything allocated is freed.
- */
-export function trainStep(net: Supernet, opt: MaskedAdamW, x: tf.Tensor4D, y: tf.Tensor1D, specs: ArchSpec[], lr: number, recipe: Pick<SupernetRecipe, 'slicing' | 'labelSmoothing'>): number {
-  const usage = net.usage(specs, recipe.slicing);
-  return tf.tidy(() => {
-    const leaves = net.leaves(usage);
-    const keys = [...leaves.keys()];
-    const loss = (): tf.Scalar => {
-      let sum: tf.Scalar | undefined;
-      for (const spec of specs) {
-        const l = smoothedCrossEntropy(net.forward(x, spec, recipe.slicing, undefined, leaves), y, net.space.classes, recipe.labelSmoothing);
-        sum = sum ? (tf.add(sum, l) as tf.Scalar) : l;
-      }
-      return sum!;
-    };
-    const { value, grads } = tf.valueAndGrads(loss)(keys.map((k) => leaves.get(k)!.t));
-    const lossValue = value.dataSync()[0]!;
-    if (!Number.isFinite(lossValue)) return lossValue;
-    keys.forEach((key, i) => {
-      const p = net.params.get(key)!;
-      opt.update(key, p.v, grads[i]!, leaves.get(key)!.at, usage.get(key)!, lr, p.decay);
-    });
-    return lossValue;
-  });
 }
 
 /** Top-1 accuracy of subnet `spec` with inherited weights. */
@@ -228,6 +205,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
 
   const net = new Supernet(space, { seed: recipe.seed, privateTokens: recipe.privateTokens, privateAttention: recipe.privateAttention });
   const opt = new MaskedAdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: recipe.weightDecay });
+  const threads = Math.max(1, o.threads ?? 1);
   let startEpoch = 0;
   let startStep = 0;
   let history: EpochRecord[] = [];
@@ -241,10 +219,12 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     ({ epoch: startEpoch, step: startStep, history, epochLossSum } = ck.meta);
     pId = ck.meta.pId ?? undefined;
     log(`resumed from ${ckptPath} at epoch ${startEpoch + 1}, step ${startStep}`);
+    if ((ck.meta.threads ?? 1) !== threads) log(`note: the checkpoint was written with ${ck.meta.threads ?? 1} thread(s), this run uses ${threads}: losses match up to float rounding, not bit for bit`);
   }
+  const parallel = threads > 1 ? new DataParallelStep(net, threads) : undefined;
   const save = (epoch: number, step: number): void => {
     if (!ckptPath) return;
-    const meta: CheckpointMeta = { space: space.name, recipe, epoch, step, pId: pId ?? null, history, epochLossSum };
+    const meta: CheckpointMeta = { space: space.name, recipe, epoch, step, pId: pId ?? null, history, epochLossSum, threads };
     saveCheckpoint(ckptPath, meta, stateTensors(net, opt));
   };
 
@@ -267,12 +247,17 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
       }
       const lr = learningRate(recipe, epoch * stepsPerEpoch + step, stepsPerEpoch);
       const ts = performance.now();
-      const x = tf.tensor4d(batch.x, [batch.size, h, w, c]);
-      const y = tf.tensor1d(batch.y, 'int32');
-      const loss = trainStep(net, opt, x, y, specs, lr, recipe);
-      x.dispose();
-      y.dispose();
+      let loss: number;
+      if (parallel) loss = await parallel.step(opt, batch, specs, lr, recipe);
+      else {
+        const x = tf.tensor4d(batch.x, [batch.size, h, w, c]);
+        const y = tf.tensor1d(batch.y, 'int32');
+        loss = trainStep(net, opt, x, y, specs, lr, recipe);
+        x.dispose();
+        y.dispose();
+      }
       if (!Number.isFinite(loss)) {
+        await parallel?.dispose();
         opt.dispose();
         net.dispose();
         const kept = history.length ? `the last good checkpoint (after epoch ${history.length}) is kept at ${ckptPath}` : 'no checkpoint was written yet';
@@ -286,6 +271,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
       if (o.signal?.stop) {
         save(epoch, step);
         log(`stopped at epoch ${epoch + 1}, step ${step}; checkpoint saved${ckptPath ? ` to ${ckptPath}` : ''}`);
+        await parallel?.dispose();
         return { supernet: net, history, losses, pId, stopped: true, ...(ckptPath ? { checkpoint: ckptPath } : {}) };
       }
       await new Promise((r) => setImmediate(r)); // let SIGINT handlers run
@@ -295,6 +281,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     save(epoch + 1, 0);
     o.events?.onEpoch?.(rec);
   }
+  await parallel?.dispose();
   opt.dispose();
   return { supernet: net, history, losses, pId, stopped: false, ...(ckptPath ? { checkpoint: ckptPath } : {}) };
 }

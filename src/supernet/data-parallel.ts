@@ -1,0 +1,127 @@
+/**
+ * Data-parallel supernet steps over worker threads. tfjs-wasm runs single-threaded in Node, so
+ * this is how a step uses every core: the batch is cut into shards, this thread computes the
+ * first while each worker (holding a copy of the supernet) computes one of the others, and the
+ * shard gradients, weighted by shard size, are summed before one AdamW update here.
+ *
+ * This thread owns the weights; a worker receives a variable's new values only when it changed
+ * since that worker last saw it. Results are deterministic for a given number of shards (the sum
+ * of shard means differs from the whole-batch mean only by float rounding).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { ArchSpec } from '../space/spec.js';
+import type { MaskedAdamW } from './adamw.js';
+import { applyGradients, stepGradients, type StepSettings } from './step.js';
+import type { Supernet } from './supernet.js';
+import type { ShardReply, ShardRequest, StepWorkerInit } from './step-worker.js';
+
+interface StepWorker {
+  worker: Worker;
+  ready: Promise<void>;
+  /** version of each variable this worker holds */
+  seen: Map<string, number>;
+}
+
+/** Sizes of `parts` near-equal shards of `n` (the first ones one larger). */
+export function shardSizes(n: number, parts: number): number[] {
+  const k = Math.min(parts, n);
+  return Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
+}
+
+/** Threads a training step should use: every core on wasm/cpu (single-threaded kernels in Node), else 1. */
+export function defaultStepThreads(): number {
+  return ['wasm', 'cpu'].includes(tf.getBackend()) ? availableParallelism() : 1;
+}
+
+export class DataParallelStep {
+  private readonly workers: StepWorker[] = [];
+  /** bumped whenever this thread updates a variable */
+  private readonly versions = new Map<string, number>();
+  private nextId = 0;
+
+  /** `threads` in all: this one plus threads − 1 workers. Create it after the weights are loaded. */
+  constructor(readonly net: Supernet, readonly threads: number, opts: { backend?: string } = {}) {
+    // workers run the backend this thread runs (wasm or cpu; native backends are multi-threaded already)
+    const backend = opts.backend ?? (['wasm', 'cpu'].includes(tf.getBackend()) ? tf.getBackend() : undefined);
+    const init: StepWorkerInit = { space: net.space, options: net.options, ...(backend ? { backend } : {}) };
+    for (let i = 1; i < threads; i++) {
+      const worker = new Worker(new URL('./step-worker.js', import.meta.url), { workerData: init });
+      const ready = new Promise<void>((resolve, reject) => {
+        const onMsg = (m: { ready?: boolean }): void => {
+          if (!m.ready) return;
+          worker.off('message', onMsg);
+          worker.off('error', reject);
+          resolve();
+        };
+        worker.on('message', onMsg);
+        worker.once('error', reject);
+      });
+      this.workers.push({ worker, ready, seen: new Map() });
+    }
+  }
+
+  private shard(w: StepWorker, req: Omit<ShardRequest, 'id' | 'weights'>, keys: string[]): Promise<ShardReply> {
+    const weights: [string, Float32Array][] = [];
+    for (const key of keys) {
+      const version = this.versions.get(key) ?? 0;
+      if (w.seen.get(key) === version) continue;
+      weights.push([key, this.net.params.get(key)!.v.dataSync() as Float32Array]);
+      w.seen.set(key, version);
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const onMsg = (m: ShardReply): void => {
+        if (m.id !== id) return;
+        w.worker.off('message', onMsg);
+        if (m.error) reject(new Error(`supernet step worker: ${m.error}`));
+        else resolve(m);
+      };
+      w.worker.on('message', onMsg);
+      w.worker.postMessage({ id, ...req, weights } satisfies ShardRequest);
+    });
+  }
+
+  /** One optimisation step on a batch (images flattened NHWC); returns the batch's mean loss. */
+  async step(opt: MaskedAdamW, batch: { x: Float32Array; y: Int32Array; size: number }, specs: ArchSpec[], lr: number, settings: StepSettings): Promise<number> {
+    await Promise.all(this.workers.map((w) => w.ready));
+    const [h, w, c] = this.net.space.input;
+    const pixels = h * w * c;
+    const usage = this.net.usage(specs, settings.slicing);
+    const keys = [...usage.keys()];
+    const sizes = shardSizes(batch.size, this.threads);
+    const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const pending = sizes.slice(1).map((n, i) => {
+      const s = starts[i + 1]!;
+      return this.shard(this.workers[i]!, { specs, settings, x: batch.x.slice(s * pixels, (s + n) * pixels), y: batch.y.slice(s, s + n) }, keys);
+    });
+    // this thread's shard, while the workers compute theirs
+    const n0 = sizes[0]!;
+    const x = tf.tensor4d(batch.x.subarray(0, n0 * pixels), [n0, h, w, c]);
+    const y = tf.tensor1d(batch.y.subarray(0, n0), 'int32');
+    const own = stepGradients(this.net, x, y, specs, settings, usage);
+    x.dispose();
+    y.dispose();
+    const replies = await Promise.all(pending);
+    const parts = [{ loss: own.loss, grads: own.grads }, ...replies.map((r) => ({ loss: r.loss!, grads: new Map(r.grads!) }))];
+    let loss = 0;
+    const grads = new Map<string, Float32Array>();
+    parts.forEach((p, i) => {
+      const weight = sizes[i]! / batch.size;
+      loss += weight * p.loss;
+      for (const [key, g] of p.grads) {
+        const sum = grads.get(key) ?? grads.set(key, new Float32Array(g.length)).get(key)!;
+        for (let j = 0; j < g.length; j++) sum[j]! += weight * g[j]!;
+      }
+    });
+    if (!Number.isFinite(loss)) return loss;
+    applyGradients(this.net, opt, usage, grads, lr);
+    for (const key of keys) this.versions.set(key, (this.versions.get(key) ?? 0) + 1);
+    return loss;
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+}

@@ -1,0 +1,55 @@
+/** Worker-thread entry of DataParallelStep: a supernet copy that computes one shard's gradients per message. */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../backend/index.js';
+import type { SearchSpace } from '../space/space.js';
+import type { ArchSpec } from '../space/spec.js';
+import { stepGradients, type StepSettings } from './step.js';
+import { Supernet, type SupernetOptions } from './supernet.js';
+
+export interface StepWorkerInit {
+  space: SearchSpace;
+  options: SupernetOptions;
+  backend?: string;
+}
+
+export interface ShardRequest {
+  id: number;
+  specs: ArchSpec[];
+  settings: StepSettings;
+  x: Float32Array;
+  y: Int32Array;
+  /** new values of variables changed since this worker last saw them */
+  weights: [string, Float32Array][];
+}
+
+export interface ShardReply {
+  id: number;
+  loss?: number;
+  grads?: [string, Float32Array][];
+  error?: string;
+}
+
+const init = workerData as StepWorkerInit;
+await initBackend(init.backend);
+const net = new Supernet(init.space, init.options);
+parentPort!.on('message', (m: ShardRequest) => {
+  try {
+    for (const [key, values] of m.weights) {
+      const p = net.params.get(key)!;
+      tf.tidy(() => p.v.assign(tf.tensor(values, p.v.shape)));
+    }
+    const [h, w, c] = init.space.input;
+    const n = m.y.length;
+    const x = tf.tensor4d(m.x, [n, h, w, c]);
+    const y = tf.tensor1d(m.y, 'int32');
+    const { loss, grads } = stepGradients(net, x, y, m.specs, m.settings);
+    x.dispose();
+    y.dispose();
+    const list = [...grads];
+    parentPort!.postMessage({ id: m.id, loss, grads: list } satisfies ShardReply, list.map(([, g]) => g.buffer as ArrayBuffer));
+  } catch (e) {
+    parentPort!.postMessage({ id: m.id, error: (e as Error).message } satisfies ShardReply);
+  }
+});
+parentPort!.postMessage({ ready: true });

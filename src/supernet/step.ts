@@ -1,0 +1,60 @@
+/**
+ * One supernet optimisation step, in two halves so the first can run anywhere (this thread or a
+ * worker holding a copy of the weights): `stepGradients` (forward + backward of a shard of the
+ * batch, gradients w.r.t. the slices the specs use) and `applyGradients` (masked AdamW on them).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ArchSpec } from '../space/spec.js';
+import type { MaskedAdamW } from './adamw.js';
+import { smoothedCrossEntropy } from './ops.js';
+import type { Slicing, Supernet, Usage } from './supernet.js';
+
+export interface StepSettings {
+  slicing: Slicing;
+  labelSmoothing: number;
+}
+
+export interface StepGradients {
+  /** mean loss over the shard (summed over specs) */
+  loss: number;
+  /** per variable: the gradient of its covering box (see `Supernet.leaves`) */
+  grads: Map<string, Float32Array>;
+}
+
+/** Loss and gradients of `specs` on images `x` and labels `y`; nothing stays allocated. */
+export function stepGradients(net: Supernet, x: tf.Tensor4D, y: tf.Tensor1D, specs: ArchSpec[], s: StepSettings, usage: Usage = net.usage(specs, s.slicing)): StepGradients {
+  const out: StepGradients = { loss: NaN, grads: new Map() };
+  tf.tidy(() => {
+    const leaves = net.leaves(usage);
+    const keys = [...leaves.keys()];
+    const lossFn = (): tf.Scalar => {
+      let sum: tf.Scalar | undefined;
+      for (const spec of specs) {
+        const l = smoothedCrossEntropy(net.forward(x, spec, s.slicing, undefined, leaves), y, net.space.classes, s.labelSmoothing);
+        sum = sum ? (tf.add(sum, l) as tf.Scalar) : l;
+      }
+      return sum!;
+    };
+    const { value, grads } = tf.valueAndGrads(lossFn)(keys.map((k) => leaves.get(k)!.t));
+    out.loss = value.dataSync()[0]!;
+    if (Number.isFinite(out.loss)) keys.forEach((k, i) => out.grads.set(k, grads[i]!.dataSync() as Float32Array));
+  });
+  return out;
+}
+
+/** AdamW on the used slices of every variable in `usage`. */
+export function applyGradients(net: Supernet, opt: MaskedAdamW, usage: Usage, grads: Map<string, Float32Array>, lr: number): void {
+  for (const [key, regions] of usage) {
+    const p = net.params.get(key)!;
+    const g = grads.get(key);
+    if (g) opt.update(key, p.v, g, net.box(usage, key), regions, lr, p.decay);
+  }
+}
+
+/** One optimisation step on `specs` (losses summed), in this thread; returns the loss. */
+export function trainStep(net: Supernet, opt: MaskedAdamW, x: tf.Tensor4D, y: tf.Tensor1D, specs: ArchSpec[], lr: number, s: StepSettings): number {
+  const usage = net.usage(specs, s.slicing);
+  const { loss, grads } = stepGradients(net, x, y, specs, s, usage);
+  if (Number.isFinite(loss)) applyGradients(net, opt, usage, grads, lr);
+  return loss;
+}
