@@ -8,12 +8,6 @@ import '../backend/gradients.js';
 
 type T2 = tf.Tensor2D;
 
-/** Column sums of g [rows, cols] as a plain product 1ᵀ·g: on wasm ~10× faster than sum over axis 0 (which transposes first). */
-function sumRows(g: tf.Tensor): tf.Tensor1D {
-  const [rows, cols] = g.shape as [number, number];
-  return tf.reshape(tf.matMul(tf.ones([1, rows]), g), [cols]);
-}
-
 /** y = x·W + b for x [rows, in], W [in, out], b [out]. */
 export const linear = tf.customGrad(((x: T2, w: T2, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
   save([x, w]);
@@ -22,7 +16,7 @@ export const linear = tf.customGrad(((x: T2, w: T2, b: tf.Tensor1D, save: tf.Gra
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [T2, T2];
       const g = dy as T2;
-      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), sumRows(g)];
+      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: T2, w: T2, b: tf.Tensor1D) => T2;
@@ -65,7 +59,7 @@ export const layerNorm = tf.customGrad(((x: T2, gamma: tf.Tensor1D, beta: tf.Ten
       const [xh, rs, g] = saved as [T2, tf.Tensor, tf.Tensor1D];
       const dxhat = tf.mul(dy, g);
       const dx = tf.mul(rs, tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xh, tf.mean(tf.mul(dxhat, xh), -1, true))));
-      return [dx, sumRows(tf.mul(dy, xh)), sumRows(dy)];
+      return [dx, tf.sum(tf.mul(dy, xh), 0), tf.sum(dy, 0)];
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D) => T2;

@@ -104,11 +104,11 @@ function block(x: tf.Tensor2D, blk: AttnBlock, i: number, ps: ParamSource, dims:
     const g = blk.groups?.[pass] ?? 1;
     const n1 = ps.norm(`${p}.norm1`, e);
     const h = layerNorm(x, n1.gamma, n1.beta);
-    const proj = (name: string): tf.Tensor3D => {
-      const l = ps.linear(`${p}.attn.${name}`, e, inner);
-      return tf.reshape(linear(h, l.w, l.b), [b, t, inner]);
-    };
-    let q = proj('q'), k = proj('k'), v = proj('v');
+    // q, k and v in one product (their weights are separate, possibly private, slices): one
+    // larger matMul and one backward instead of three
+    const [lq, lk, lv] = (['q', 'k', 'v'] as const).map((n) => ps.linear(`${p}.attn.${n}`, e, inner));
+    const qkv = linear(h, tf.concat([lq!.w, lk!.w, lv!.w], 1), tf.concat([lq!.b, lk!.b, lv!.b], 0));
+    let [q, k, v] = tf.split(qkv, 3, 1).map((z) => tf.reshape(z, [b, t, inner])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
     // the recursive pass regroups tokens after a fixed permutation (identity for G = 1: attention is permutation-equivariant)
     const perm = pass > 0 && g > 1 ? tokenPermutation(patches, cls, i, pass) : undefined;
     if (perm) [q, k, v] = [q, k, v].map((z) => permuteTokens(z, perm, false)) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
