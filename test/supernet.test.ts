@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   initBackend, Supernet, MaskedAdamW, trainStep, DataParallelStep, extractSubnet, buildModel, trainSupernet, syntheticDataset, splitValidation,
   searchIdentityProbability, meanCost, presetSpace, checkMemory, reachableRange, VitasError, loadSupernet, evaluateSubnet,
-  paramShapes, paramList, sampleSpec, Rng,
+  paramShapes, paramList, sampleSpec, Rng, learningCurveSvg, runSupernetTraining, evaluateSupernetRun,
   type ArchSpec, type AttnBlock,
 } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
@@ -191,6 +191,44 @@ describe('super-transformer', () => {
       const spec = tinySpec();
       expect(evaluateSubnet(loaded, spec, data.val)).to.equal(evaluateSubnet(second.supernet, spec, data.val));
       loaded.dispose(); second.supernet.dispose(); full.supernet.dispose();
+    });
+
+    it('resumes a killed data-parallel run (2 threads) to the same later losses', async () => {
+      const full = await trainSupernet({ space: tinySpace, data, recipe, threads: 2 });
+      const dir = mkdtempSync(join(tmpdir(), 'vitas-resume-dp-'));
+      const signal = { stop: false };
+      let steps = 0;
+      const first = await trainSupernet({ space: tinySpace, data, recipe, out: dir, signal, threads: 2, events: { onStep: () => void (++steps === 7 && (signal.stop = true)) } });
+      first.supernet.dispose();
+      const second = await trainSupernet({ space: tinySpace, data, recipe, out: dir, resume: true, threads: 2 });
+      expect(first.losses.concat(second.losses)).to.deep.equal(full.losses);
+      second.supernet.dispose(); full.supernet.dispose();
+    });
+
+    it('measures the watched subnets after every epoch and draws their learning curve', async () => {
+      const subnets = [{ name: 'small', spec: tinySpec() }, { name: 'big', spec: tinySpec({ embed: 16 }, { heads: 2, qkv: 24, mlp: 16 }) }];
+      const epochs: number[] = [];
+      const r = await trainSupernet({ space: tinySpace, data, recipe, validate: { data: data.val, subnets }, events: { onEpoch: (_e, h) => void epochs.push(h!.length) } });
+      expect(epochs).to.deep.equal([1, 2, 3]);
+      expect(r.history.map((h) => Object.keys(h.val!))).to.deep.equal([['small', 'big'], ['small', 'big'], ['small', 'big']]);
+      expect(r.history[2]!.val!.big).to.equal(evaluateSubnet(r.supernet, subnets[1]!.spec, data.val));
+      const svg = learningCurveSvg(r.history, 'tiny');
+      expect(svg.match(/<polyline/g)).to.have.length(2);
+      expect(svg).to.include('big').and.to.include('small');
+      r.supernet.dispose();
+    });
+
+    it('evaluates a trained run\'s reference subnets from its checkpoint (vitas supernet eval)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vitas-seval-'));
+      writeFileSync(join(dir, 'tiny-space.json'), JSON.stringify(tinySpace));
+      const def = { name: 'tiny', space: join(dir, 'tiny-space.json'), data: { dataset: 'synthetic', validation: 16, limit: 64, size: 8, channels: 1, classes: 4 }, budget: { max: '60K', min: '1K' }, supernet: { epochs: 1, batch: 16, sampling: 'uniform' } };
+      writeFileSync(join(dir, 'def.json'), JSON.stringify(def));
+      const run = await runSupernetTraining({ config: join(dir, 'def.json'), out: join(dir, 'run'), threads: 1, valImages: 8 });
+      const rows = evaluateSupernetRun({ config: join(dir, 'def.json'), supernet: join(dir, 'run') });
+      expect(rows.map((r) => r.name)).to.deep.equal(['smallest', 'median', 'largest']);
+      expect(rows.map((r) => r.valAccuracy)).to.deep.equal(run.scores.map((s) => s.valAccuracy));
+      expect(existsSync(join(dir, 'run', 'curve.svg'))).to.equal(true);
+      run.result.supernet.dispose();
     });
 
     it('learns: loss falls on a learnable synthetic task', async () => {

@@ -9,6 +9,7 @@ import {
   initBackend,
   listSpaces,
   loadSpec,
+  evaluateSupernetRun,
   markdownTable,
   withCommas,
   type Convention,
@@ -103,14 +104,15 @@ export function buildProgram(program: Command): Command {
     .option('--out <dir>', 'run folder (default runs/<name>-supernet)')
     .option('--resume', 'continue from the run folder\'s checkpoint')
     .option('--threads <n>', 'threads per step, data-parallel (default: every core on wasm/cpu, 1 on native backends)', (v) => positiveInt(v, '--threads'))
+    .option('--val-images <n>', 'validation images for the per-epoch learning curve (curve.svg) of the smallest/median/largest subnet; 0: none (1000)', (v) => wholeNumber(v, '--val-images'))
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
-    .action(async (o: { config: string; epochs?: number; budget?: string; min?: string; data?: string; out?: string; resume?: boolean; threads?: number; backend?: string }) => {
+    .action(async (o: { config: string; epochs?: number; budget?: string; min?: string; data?: string; out?: string; resume?: boolean; threads?: number; valImages?: number; backend?: string }) => {
       const info = await initBackend(o.backend);
       console.error(`backend: ${info.name}`);
       const { signal, release } = stopOnInterrupt('stopping after this step and saving a checkpoint (Ctrl-C again to abort)…');
       const progress = trainingProgress('supernet');
       try {
-        const r = await runSupernetTraining({ config: o.config, ...pick(o, ['epochs', 'budget', 'min', 'data', 'out', 'resume', 'threads']), events: progress, signal });
+        const r = await runSupernetTraining({ config: o.config, ...pick(o, ['epochs', 'budget', 'min', 'data', 'out', 'resume', 'threads', 'valImages']), events: progress, signal });
         progress.stop();
         if (r.result.stopped) {
           console.error(`saved ${r.result.checkpoint}; continue with --resume`);
@@ -122,6 +124,28 @@ export function buildProgram(program: Command): Command {
       } finally {
         release();
       }
+    });
+
+  supernet
+    .command('eval')
+    .description('inherited-weight validation top-1 of subnets of a trained supernet (default: its smallest, median and largest)')
+    .requiredOption('--config <file>', 'the search definition the supernet was trained with')
+    .requiredOption('--supernet <run-dir>', 'run folder holding supernet.ckpt')
+    .option('--spec <file...>', 'arch specs to measure instead of the reference subnets')
+    .option('--val-images <n>', 'the first N validation images (default: all)', (v) => positiveInt(v, '--val-images'))
+    .option('--data <dir>', 'dataset directory (overrides the definition)')
+    .option('--json', 'print the rows as JSON')
+    .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
+    .action(async (o: { config: string; supernet: string; spec?: string[]; valImages?: number; data?: string; json?: boolean; backend?: string }) => {
+      await initBackend(o.backend);
+      const rows = evaluateSupernetRun({
+        config: o.config,
+        supernet: o.supernet,
+        ...pick(o, ['valImages', 'data']),
+        ...(o.spec ? { specs: o.spec.map((f) => ({ name: f, spec: loadSpec(f) })) } : {}),
+      });
+      if (o.json) console.log(JSON.stringify(rows.map(({ name, macs, valAccuracy }) => ({ name, macs, valAccuracy }))));
+      else console.log(markdownTable(['subnet', 'MACs', 'val top-1'], rows.map((r) => [r.name, formatMacs(r.macs), `${(100 * r.valAccuracy).toFixed(2)} %`]), ['left', 'right', 'right']));
     });
 
   program

@@ -16,6 +16,8 @@ export interface ScatterOptions {
   front?: Point[];
   best?: Point;
   format?: (x: number) => string;
+  /** join each series' points in x order (curves over epochs) */
+  connect?: boolean;
 }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -67,6 +69,12 @@ export function scatterSvg(points: Point[], o: ScatterOptions): string {
     // labels near the right edge go on the line's left
     const right = sx(v.x) > W * 0.8;
     out.push(`<line x1="${sx(v.x)}" y1="${T}" x2="${sx(v.x)}" y2="${H - B}" stroke="#c53030" stroke-dasharray="5 4"/><text x="${sx(v.x) + (right ? -4 : 4)}" y="${H - B - 8}" text-anchor="${right ? 'end' : 'start'}" fill="#c53030">${esc(v.label)}</text>`);
+  }
+  if (o.connect) {
+    for (const [i, name] of series.entries()) {
+      const pts = points.filter((p) => (p.series ?? '') === name).sort((a, b) => a.x - b.x);
+      out.push(`<polyline fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="1.5" points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`);
+    }
   }
   for (const p of points) out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3" fill="${COLOURS[series.indexOf(p.series ?? '') % COLOURS.length]}" fill-opacity="0.55"/>`);
   if (o.front?.length) {

@@ -13,6 +13,9 @@ import { readJson, writeAtomic } from '../io.js';
 import { budgetWindow, loadDefinition, type SearchDefinition } from '../search/definition.js';
 import { evaluateSubnet, trainSupernet, type TrainEvents, type TrainResult } from './trainer.js';
 import { reachableCheck } from './budget-check.js';
+import { scatterSvg, type Point } from '../report/svg.js';
+import { loadSupernet, type EpochRecord } from './trainer.js';
+import { specKey } from '../space/spec.js';
 import { defaultStepThreads } from './data-parallel.js';
 
 export interface SupernetRunOptions {
@@ -30,6 +33,8 @@ export interface SupernetRunOptions {
   signal?: { stop: boolean };
   /** threads per training step (default: every core on wasm/cpu, see defaultStepThreads) */
   threads?: number;
+  /** validation images for the per-epoch learning curve of the reference subnets (default 1000; 0: no curve) */
+  valImages?: number;
 }
 
 export interface ReferenceScore {
@@ -67,10 +72,23 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) });
   const recipe = { ...def.supernet, ...(o.epochs ? { epochs: o.epochs } : {}) };
   writeAtomic(join(out, 'config.json'), JSON.stringify({ definition: def, budget, recipe, data: { train: data.train.count, val: data.val.count } }, null, 2) + '\n');
-  const result = await trainSupernet({ space, data, recipe, budget, out, resume: o.resume ?? false, threads: o.threads ?? defaultStepThreads(), ...(o.events ? { events: o.events } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  const refs = referenceSubnets(space, def.supernet?.seed ?? 0);
+  const valImages = o.valImages ?? 1000;
+  const events: TrainEvents = {
+    ...o.events,
+    onEpoch(e, history) {
+      if (history?.some((h) => h.val)) writeAtomic(join(out, 'curve.svg'), learningCurveSvg(history, def.name));
+      o.events?.onEpoch?.(e, history);
+    },
+  };
+  const result = await trainSupernet({
+    space, data, recipe, budget, out, resume: o.resume ?? false, threads: o.threads ?? defaultStepThreads(), events,
+    ...(valImages > 0 ? { validate: { data: data.val, subnets: refs, images: valImages } } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
   const scores: ReferenceScore[] = [];
   if (!result.stopped && o.evaluate !== false) {
-    for (const r of referenceSubnets(space, def.supernet?.seed ?? 0)) {
+    for (const r of refs) {
       const valAccuracy = evaluateSubnet(result.supernet, r.spec, data.val, { slicing: recipe.slicing ?? 'left' });
       scores.push({ name: r.name, macs: costOf(r.spec).macs, valAccuracy, spec: r.spec });
       o.events?.onLog?.(`${r.name} subnet (${(costOf(r.spec).macs / 1e6).toFixed(2)}M MACs): validation accuracy ${(100 * valAccuracy).toFixed(2)} %`);
@@ -78,4 +96,41 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
     writeFileSync(join(out, 'supernet.json'), JSON.stringify({ history: result.history, pId: result.pId, scores }, null, 2) + '\n');
   }
   return { result, out, scores };
+}
+
+/** Validation top-1 of the watched subnets after each epoch, one line per subnet. */
+export function learningCurveSvg(history: readonly EpochRecord[], name: string): string {
+  const points: Point[] = history.flatMap((h) => Object.entries(h.val ?? {}).map(([series, acc]) => ({ x: h.epoch, y: 100 * acc, series })));
+  return scatterSvg(points, { title: `${name}: inherited-weight validation top-1 after each epoch`, xLabel: 'epoch', yLabel: 'validation top-1 (%)', connect: true, format: (x) => x.toFixed(0) });
+}
+
+export interface SupernetEvalOptions {
+  config: string;
+  /** run folder holding supernet.ckpt */
+  supernet: string;
+  /** specs to measure (default: the smallest, median and largest subnet) */
+  specs?: { name: string; spec: ArchSpec }[];
+  /** the first N validation images (default: all) */
+  valImages?: number;
+  data?: string;
+}
+
+/** Inherited-weight validation top-1 of subnets of a trained supernet (`vitas supernet eval`). */
+export function evaluateSupernetRun(o: SupernetEvalOptions): { name: string; macs: number; valAccuracy: number; spec: ArchSpec }[] {
+  const def = loadDefinition(o.config);
+  const space = resolveSpace(def, o.config);
+  const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
+  try {
+    const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) });
+    const specs = o.specs ?? referenceSubnets(space, def.supernet?.seed ?? 0);
+    const seen = new Map<string, number>();
+    return specs.map((s) => {
+      const key = specKey(s.spec);
+      const valAccuracy = seen.get(key) ?? evaluateSubnet(net, s.spec, data.val, { slicing: def.supernet?.slicing ?? 'left', ...(o.valImages ? { limit: o.valImages } : {}) });
+      seen.set(key, valAccuracy);
+      return { name: s.name, macs: costOf(s.spec).macs, valAccuracy, spec: s.spec };
+    });
+  } finally {
+    net.dispose();
+  }
 }

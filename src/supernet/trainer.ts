@@ -83,12 +83,22 @@ export interface EpochRecord {
   meanLoss: number;
   seconds: number;
   images: number;
+  /** validation top-1 of the watched subnets after this epoch (inherited weights), by name */
+  val?: Record<string, number>;
+}
+
+/** Subnets whose inherited-weight accuracy is measured after every epoch (the learning curve). */
+export interface EpochValidation {
+  data: Dataset;
+  subnets: { name: string; spec: ArchSpec }[];
+  /** the first N validation images (all when absent) */
+  images?: number;
 }
 
 export interface TrainEvents {
   onStart?(e: { epochs: number; stepsPerEpoch: number; startEpoch: number; startStep: number; pId: number | undefined }): void;
   onStep?(e: StepEvent): void;
-  onEpoch?(e: EpochRecord): void;
+  onEpoch?(e: EpochRecord, history?: readonly EpochRecord[]): void;
   onLog?(message: string): void;
 }
 
@@ -105,6 +115,8 @@ export interface TrainSupernetOptions {
   signal?: { stop: boolean };
   /** threads per step (data-parallel over worker threads, see DataParallelStep); 1 = this thread only */
   threads?: number;
+  /** measure these subnets after every epoch */
+  validate?: EpochValidation;
 }
 
 export interface TrainResult {
@@ -277,9 +289,13 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
       await new Promise((r) => setImmediate(r)); // let SIGINT handlers run
     }
     const rec: EpochRecord = { epoch: epoch + 1, meanLoss: epochLossSum / stepsPerEpoch, seconds: (performance.now() - t0) / 1000, images };
+    if (o.validate) {
+      const v = o.validate;
+      rec.val = Object.fromEntries(v.subnets.map((s) => [s.name, evaluateSubnet(net, s.spec, v.data, { slicing: recipe.slicing, ...(v.images ? { limit: v.images } : {}) })]));
+    }
     history.push(rec);
     save(epoch + 1, 0);
-    o.events?.onEpoch?.(rec);
+    o.events?.onEpoch?.(rec, history);
   }
   await parallel?.dispose();
   opt.dispose();
