@@ -231,6 +231,18 @@ describe('super-transformer', () => {
       run.result.supernet.dispose();
     });
 
+    it('switches the sandwich rule on at a resume, as a new stage of the same run', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vitas-stage-'));
+      const first = await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, epochs: 1 }, out: dir });
+      first.supernet.dispose();
+      const logs: string[] = [];
+      const second = await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, epochs: 2 }, out: dir, resume: true, resumeWith: { sandwich: true }, events: { onLog: (m) => void logs.push(m) } });
+      expect(logs.join('\n')).to.match(/sandwich rule on from epoch 2, step 0/);
+      // three subnets per step now: the summed loss is about three single-subnet losses
+      expect(second.history[1]!.meanLoss).to.be.above(2 * second.history[0]!.meanLoss);
+      second.supernet.dispose();
+    });
+
     it('learns: loss falls on a learnable synthetic task', async () => {
       const r = await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, epochs: 4 } });
       expect(r.history[3]!.meanLoss).to.be.below(r.history[0]!.meanLoss);

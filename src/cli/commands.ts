@@ -105,14 +105,16 @@ export function buildProgram(program: Command): Command {
     .option('--resume', 'continue from the run folder\'s checkpoint')
     .option('--threads <n>', 'threads per step, data-parallel (default: every core on wasm/cpu, 1 on native backends)', (v) => positiveInt(v, '--threads'))
     .option('--val-images <n>', 'validation images for the per-epoch learning curve (curve.svg) of the smallest/median/largest subnet; 0: none (1000)', (v) => wholeNumber(v, '--val-images'))
+    .option('--sandwich', 'train the largest and smallest subnet with the sampled one every step (overrides the definition; with --resume: from here on)')
+    .option('--no-sandwich', 'one sampled subnet per step (overrides the definition)')
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
-    .action(async (o: { config: string; epochs?: number; budget?: string; min?: string; data?: string; out?: string; resume?: boolean; threads?: number; valImages?: number; backend?: string }) => {
+    .action(async (o: { config: string; epochs?: number; budget?: string; min?: string; data?: string; out?: string; resume?: boolean; threads?: number; valImages?: number; sandwich?: boolean; backend?: string }) => {
       const info = await initBackend(o.backend);
       console.error(`backend: ${info.name}`);
       const { signal, release } = stopOnInterrupt('stopping after this step and saving a checkpoint (Ctrl-C again to abort)…');
       const progress = trainingProgress('supernet');
       try {
-        const r = await runSupernetTraining({ config: o.config, ...pick(o, ['epochs', 'budget', 'min', 'data', 'out', 'resume', 'threads', 'valImages']), events: progress, signal });
+        const r = await runSupernetTraining({ config: o.config, ...pick(o, ['epochs', 'budget', 'min', 'data', 'out', 'resume', 'threads', 'valImages', 'sandwich']), events: progress, signal });
         progress.stop();
         if (r.result.stopped) {
           console.error(`saved ${r.result.checkpoint}; continue with --resume`);

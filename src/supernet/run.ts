@@ -35,6 +35,8 @@ export interface SupernetRunOptions {
   threads?: number;
   /** validation images for the per-epoch learning curve of the reference subnets (default 1000; 0: no curve) */
   valImages?: number;
+  /** the sandwich rule on or off (overrides the definition; on resume it starts a new stage) */
+  sandwich?: boolean;
 }
 
 export interface ReferenceScore {
@@ -70,7 +72,7 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   const out = o.out ?? join('runs', `${def.name}-supernet`);
   mkdirSync(out, { recursive: true });
   const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) });
-  const recipe = { ...def.supernet, ...(o.epochs ? { epochs: o.epochs } : {}) };
+  const recipe = { ...def.supernet, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.sandwich !== undefined ? { sandwich: o.sandwich } : {}) };
   writeAtomic(join(out, 'config.json'), JSON.stringify({ definition: def, budget, recipe, data: { train: data.train.count, val: data.val.count } }, null, 2) + '\n');
   const refs = referenceSubnets(space, def.supernet?.seed ?? 0);
   const valImages = o.valImages ?? 1000;
@@ -83,6 +85,7 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   };
   const result = await trainSupernet({
     space, data, recipe, budget, out, resume: o.resume ?? false, threads: o.threads ?? defaultStepThreads(), events,
+    ...(o.sandwich !== undefined ? { resumeWith: { sandwich: o.sandwich } } : {}),
     ...(valImages > 0 ? { validate: { data: data.val, subnets: refs, images: valImages } } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });

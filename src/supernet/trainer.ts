@@ -117,6 +117,8 @@ export interface TrainSupernetOptions {
   threads?: number;
   /** measure these subnets after every epoch */
   validate?: EpochValidation;
+  /** with `resume`: switch the sandwich rule on or off from here on (a new training stage; `recipe.epochs` may change too) */
+  resumeWith?: { sandwich?: boolean };
 }
 
 export interface TrainResult {
@@ -228,6 +230,11 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     if (ck.meta.space !== space.name) throw new VitasError(`${ckptPath}: checkpoint is of space "${ck.meta.space}", not "${space.name}"`);
     restore(net, opt, ck.tensors, ckptPath);
     Object.assign(recipe, { ...ck.meta.recipe, epochs: recipe.epochs });
+    const sandwich = o.resumeWith?.sandwich;
+    if (sandwich !== undefined && sandwich !== recipe.sandwich) {
+      recipe.sandwich = sandwich;
+      log(`sandwich rule ${sandwich ? 'on' : 'off'} from epoch ${ck.meta.epoch + 1}, step ${ck.meta.step} (a new stage of this run)`);
+    }
     ({ epoch: startEpoch, step: startStep, history, epochLossSum } = ck.meta);
     pId = ck.meta.pId ?? undefined;
     log(`resumed from ${ckptPath} at epoch ${startEpoch + 1}, step ${startStep}`);
