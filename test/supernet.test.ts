@@ -158,6 +158,25 @@ describe('super-transformer', () => {
     }
   });
 
+  it('fails a data-parallel step with the one-line error of a bad spec, in this thread and the workers alike', async () => {
+    const net = new Supernet(tinySpace, { seed: 5 });
+    const parallel = new DataParallelStep(net, 2);
+    const bad = tinySpec({}, { attention: 'performer', features: 8 } as Partial<AttnBlock>);
+    const batch = { x: new Float32Array(4 * 64), y: new Int32Array(4), size: 4 };
+    try {
+      let err: unknown;
+      try {
+        await parallel.step(new MaskedAdamW(), batch, [bad], 1e-3, { slicing: 'left', labelSmoothing: 0.1 });
+      } catch (e) {
+        err = e;
+      }
+      expect((err as Error).message).to.match(/performer.*not implemented in the network yet/);
+    } finally {
+      await parallel.dispose();
+      net.dispose();
+    }
+  });
+
   it('keeps tf.memory().numTensors flat over 200 training steps', () => {
     const net = new Supernet(tinySpace, { seed: 7 });
     const opt = new MaskedAdamW();

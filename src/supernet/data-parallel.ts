@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ArchSpec } from '../space/spec.js';
 import type { MaskedAdamW } from './adamw.js';
-import { applyGradients, stepGradients, type StepSettings } from './step.js';
+import { applyGradients, stepGradients, type StepGradients, type StepSettings } from './step.js';
 import type { Supernet } from './supernet.js';
 import type { ShardReply, ShardRequest, StepWorkerInit } from './step-worker.js';
 
@@ -72,13 +72,25 @@ export class DataParallelStep {
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      // a worker that dies (out of memory, a crash) fails the step instead of hanging it
+      const onDeath = (e: unknown): void => {
+        done();
+        reject(new Error(`supernet step worker stopped: ${e instanceof Error ? e.message : `exit code ${String(e)}`}`));
+      };
       const onMsg = (m: ShardReply): void => {
         if (m.id !== id) return;
-        w.worker.off('message', onMsg);
+        done();
         if (m.error) reject(new Error(`supernet step worker: ${m.error}`));
         else resolve(m);
       };
+      const done = (): void => {
+        w.worker.off('message', onMsg);
+        w.worker.off('error', onDeath);
+        w.worker.off('exit', onDeath);
+      };
       w.worker.on('message', onMsg);
+      w.worker.on('error', onDeath);
+      w.worker.on('exit', onDeath);
       w.worker.postMessage({ id, ...req, weights } satisfies ShardRequest);
     });
   }
@@ -100,9 +112,16 @@ export class DataParallelStep {
     const n0 = sizes[0]!;
     const x = tf.tensor4d(batch.x.subarray(0, n0 * pixels), [n0, h, w, c]);
     const y = tf.tensor1d(batch.y.subarray(0, n0), 'int32');
-    const own = stepGradients(this.net, x, y, specs, settings, usage);
-    x.dispose();
-    y.dispose();
+    let own: StepGradients;
+    try {
+      own = stepGradients(this.net, x, y, specs, settings, usage);
+    } catch (e) {
+      await Promise.allSettled(pending); // the workers fail alike; no rejection left unhandled
+      throw e;
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
     const replies = await Promise.all(pending);
     const parts = [{ loss: own.loss, grads: own.grads }, ...replies.map((r) => ({ loss: r.loss!, grads: new Map(r.grads!) }))];
     let loss = 0;
