@@ -35,9 +35,15 @@ export function paretoFront(points: Point[]): Point[] {
   return front;
 }
 
-function ticks(lo: number, hi: number, n = 5): number[] {
-  const step = (hi - lo) / n;
-  return Array.from({ length: n + 1 }, (_, i) => lo + i * step);
+/** About n round-valued ticks (steps of 1, 2, 2.5 or 5 × 10^k) inside [lo, hi]. */
+export function ticks(lo: number, hi: number, n = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw)!;
+  const out: number[] = [];
+  for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
+  return out;
 }
 
 export function scatterSvg(points: Point[], o: ScatterOptions): string {
@@ -62,7 +68,7 @@ export function scatterSvg(points: Point[], o: ScatterOptions): string {
     `<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`,
   ];
   for (const t of ticks(x0 + padX, x1 - padX)) out.push(`<line x1="${sx(t)}" y1="${H - B}" x2="${sx(t)}" y2="${H - B + 5}" stroke="black"/><text x="${sx(t)}" y="${H - B + 18}" text-anchor="middle">${esc(fmt(t))}</text>`);
-  for (const t of ticks(y0 + padY, y1 - padY)) out.push(`<line x1="${L - 5}" y1="${sy(t)}" x2="${L}" y2="${sy(t)}" stroke="black"/><text x="${L - 8}" y="${sy(t) + 4}" text-anchor="end">${esc(t.toPrecision(4))}</text>`);
+  for (const t of ticks(y0 + padY, y1 - padY)) out.push(`<line x1="${L - 5}" y1="${sy(t)}" x2="${L}" y2="${sy(t)}" stroke="black"/><text x="${L - 8}" y="${sy(t) + 4}" text-anchor="end">${esc(String(Number(t.toPrecision(4))))}</text>`);
   out.push(`<text x="${(L + W - R) / 2}" y="${H - 15}" text-anchor="middle">${esc(o.xLabel)}</text>`);
   out.push(`<text transform="translate(18 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
   for (const v of o.vlines ?? []) {
