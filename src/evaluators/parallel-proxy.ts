@@ -4,7 +4,8 @@
  * does not depend on which worker computed it. Dispatch is bounded by p-limit.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../workers.js';
 import pLimit from 'p-limit';
 import { specKey, type ArchSpec } from '../space/spec.js';
 import type { SearchSpace } from '../space/space.js';
@@ -24,17 +25,7 @@ export class ParallelProxyEvaluator implements Evaluator {
     this.limit = pLimit(n);
     const data = { space, seed: opts.seed ?? 0, batch: opts.batch ?? 1, ...(opts.backend ? { backend: opts.backend } : {}) };
     for (let i = 0; i < n; i++) {
-      const worker = new Worker(new URL('./proxy-worker.js', import.meta.url), { workerData: data });
-      const ready = new Promise<void>((resolve, reject) => {
-        const onMsg = (m: { ready?: boolean }): void => {
-          if (m.ready) {
-            worker.off('message', onMsg);
-            resolve();
-          }
-        };
-        worker.on('message', onMsg);
-        worker.once('error', reject);
-      });
+      const { worker, ready } = startWorker(new URL('./proxy-worker.js', import.meta.url), data);
       this.workers.push({ worker, ready });
       this.free.push(i);
     }

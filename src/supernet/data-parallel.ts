@@ -10,7 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../workers.js';
 import type { ArchSpec } from '../space/spec.js';
 import type { MaskedAdamW } from './adamw.js';
 import { applyGradients, stepGradients, type StepGradients, type StepSettings } from './step.js';
@@ -41,23 +42,13 @@ export class DataParallelStep {
   private readonly versions = new Map<string, number>();
   private nextId = 0;
 
-  /** `threads` in all: this one plus threads − 1 workers. Create it after the weights are loaded. */
+  /** `threads` in all: this one plus threads − 1 workers (1: no workers, the whole batch here). Create it after the weights are loaded. */
   constructor(readonly net: Supernet, readonly threads: number, opts: { backend?: string } = {}) {
     // workers run the backend this thread runs (wasm or cpu; native backends are multi-threaded already)
     const backend = opts.backend ?? (['wasm', 'cpu'].includes(tf.getBackend()) ? tf.getBackend() : undefined);
     const init: StepWorkerInit = { space: net.space, options: net.options, ...(backend ? { backend } : {}) };
     for (let i = 1; i < threads; i++) {
-      const worker = new Worker(new URL('./step-worker.js', import.meta.url), { workerData: init });
-      const ready = new Promise<void>((resolve, reject) => {
-        const onMsg = (m: { ready?: boolean }): void => {
-          if (!m.ready) return;
-          worker.off('message', onMsg);
-          worker.off('error', reject);
-          resolve();
-        };
-        worker.on('message', onMsg);
-        worker.once('error', reject);
-      });
+      const { worker, ready } = startWorker(new URL('./step-worker.js', import.meta.url), init);
       this.workers.push({ worker, ready, seen: new Map() });
     }
   }
@@ -124,9 +115,10 @@ export class DataParallelStep {
     }
     const replies = await Promise.all(pending);
     const parts = [{ loss: own.loss, grads: own.grads }, ...replies.map((r) => ({ loss: r.loss!, grads: new Map(r.grads!) }))];
-    let loss = 0;
-    const grads = new Map<string, Float32Array>();
-    parts.forEach((p, i) => {
+    let loss = parts.length === 1 ? own.loss : 0;
+    // one shard: its gradients are the batch's (no copy); several: their size-weighted sum
+    const grads = parts.length === 1 ? own.grads : new Map<string, Float32Array>();
+    if (parts.length > 1) parts.forEach((p, i) => {
       const weight = sizes[i]! / batch.size;
       loss += weight * p.loss;
       for (const [key, g] of p.grads) {

@@ -11,10 +11,9 @@ import { validateSpace, type SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
 import { readJson, writeAtomic } from '../io.js';
 import { budgetWindow, loadDefinition, type SearchDefinition } from '../search/definition.js';
-import { evaluateSubnet, trainSupernet, type TrainEvents, type TrainResult } from './trainer.js';
+import { evaluateSubnet, loadSupernet, trainSupernet, type EpochRecord, type TrainEvents, type TrainResult } from './trainer.js';
 import { reachableCheck } from './budget-check.js';
 import { scatterSvg, type Point } from '../report/svg.js';
-import { loadSupernet, type EpochRecord } from './trainer.js';
 import { specKey } from '../space/spec.js';
 import { defaultStepThreads } from './data-parallel.js';
 

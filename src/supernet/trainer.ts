@@ -18,7 +18,6 @@ import type { ArchSpec } from '../space/spec.js';
 import { MaskedAdamW } from './adamw.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './checkpoint.js';
 import { searchIdentityProbability, type BudgetWindow } from './identity-search.js';
-import { trainStep } from './step.js';
 import { DataParallelStep } from './data-parallel.js';
 import { Supernet, type Slicing } from './supernet.js';
 import { checkMemory } from './memory.js';
@@ -203,7 +202,6 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
   const { space, data } = o;
   const log = (m: string): void => o.events?.onLog?.(m);
   const ckptPath = o.out ? join(o.out, 'supernet.ckpt') : undefined;
-  const [h, w, c] = data.train.shape;
   if (space.input.join() !== data.train.shape.join()) throw new VitasError(`data: images are ${data.train.shape.join('×')} but space "${space.name}" expects ${space.input.join('×')}`);
   if (space.classes !== data.train.classes) throw new VitasError(`data: ${data.train.classes} classes but space "${space.name}" has ${space.classes}`);
   const range = reachableRange(space, o.budget?.convention ?? 'macs');
@@ -240,7 +238,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     log(`resumed from ${ckptPath} at epoch ${startEpoch + 1}, step ${startStep}`);
     if ((ck.meta.threads ?? 1) !== threads) log(`note: the checkpoint was written with ${ck.meta.threads ?? 1} thread(s), this run uses ${threads}: losses match up to float rounding, not bit for bit`);
   }
-  const parallel = threads > 1 ? new DataParallelStep(net, threads) : undefined;
+  const stepper = new DataParallelStep(net, threads);
   const save = (epoch: number, step: number): void => {
     if (!ckptPath) return;
     const meta: CheckpointMeta = { space: space.name, recipe, epoch, step, pId: pId ?? null, history, epochLossSum, threads };
@@ -266,17 +264,9 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
       }
       const lr = learningRate(recipe, epoch * stepsPerEpoch + step, stepsPerEpoch);
       const ts = performance.now();
-      let loss: number;
-      if (parallel) loss = await parallel.step(opt, batch, specs, lr, recipe);
-      else {
-        const x = tf.tensor4d(batch.x, [batch.size, h, w, c]);
-        const y = tf.tensor1d(batch.y, 'int32');
-        loss = trainStep(net, opt, x, y, specs, lr, recipe);
-        x.dispose();
-        y.dispose();
-      }
+      const loss = await stepper.step(opt, batch, specs, lr, recipe);
       if (!Number.isFinite(loss)) {
-        await parallel?.dispose();
+        await stepper.dispose();
         opt.dispose();
         net.dispose();
         const kept = history.length ? `the last good checkpoint (after epoch ${history.length}) is kept at ${ckptPath}` : 'no checkpoint was written yet';
@@ -290,7 +280,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
       if (o.signal?.stop) {
         save(epoch, step);
         log(`stopped at epoch ${epoch + 1}, step ${step}; checkpoint saved${ckptPath ? ` to ${ckptPath}` : ''}`);
-        await parallel?.dispose();
+        await stepper.dispose();
         return { supernet: net, history, losses, pId, stopped: true, ...(ckptPath ? { checkpoint: ckptPath } : {}) };
       }
       await new Promise((r) => setImmediate(r)); // let SIGINT handlers run
@@ -304,7 +294,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     save(epoch + 1, 0);
     o.events?.onEpoch?.(rec, history);
   }
-  await parallel?.dispose();
+  await stepper.dispose();
   opt.dispose();
   return { supernet: net, history, losses, pId, stopped: false, ...(ckptPath ? { checkpoint: ckptPath } : {}) };
 }
