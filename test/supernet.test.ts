@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import {
   initBackend, Supernet, MaskedAdamW, trainStep, DataParallelStep, extractSubnet, buildModel, trainSupernet, syntheticDataset, splitValidation,
   searchIdentityProbability, meanCost, presetSpace, checkMemory, reachableRange, VitasError, loadSupernet, evaluateSubnet,
-  paramShapes, paramList, sampleSpec, Rng, learningCurveSvg, runSupernetTraining, evaluateSupernetRun,
+  paramShapes, paramList, sampleSpec, Rng, learningCurveSvg, learningRate, runSupernetTraining, evaluateSupernetRun,
   type ArchSpec, type AttnBlock,
 } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
@@ -262,6 +262,35 @@ describe('super-transformer', () => {
       second.supernet.dispose();
     });
 
+    it('restarts the cosine at --restart-lr on a resume, and keeps the restart in the checkpoint', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vitas-restart-'));
+      const first = await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, epochs: 1 }, out: dir });
+      first.supernet.dispose();
+      const lrs: number[] = [];
+      const second = await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, epochs: 3 }, out: dir, resume: true, resumeWith: { lr: 5e-3 }, events: { onStep: (e) => void lrs.push(e.lr) } });
+      second.supernet.dispose();
+      const perEpoch = lrs.length / 2;
+      expect(lrs[0]).to.equal(5e-3);
+      expect(lrs[lrs.length - 1]).to.be.below(lrs[perEpoch]!).and.to.be.above(1e-5);
+      // a later resume keeps the restart (it is in the checkpoint's recipe): the cosine now ends at epoch 4
+      const later: number[] = [];
+      const third = await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, epochs: 4 }, out: dir, resume: true, events: { onStep: (e) => void later.push(e.lr) } });
+      third.supernet.dispose();
+      expect(later[0]).to.be.closeTo(1e-5 + 0.5 * (5e-3 - 1e-5) * (1 + Math.cos((Math.PI * 2) / 3)), 1e-12);
+    });
+
+    it('refuses a restart at the end of the schedule', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vitas-restart-end-'));
+      (await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, epochs: 1 }, out: dir })).supernet.dispose();
+      let err: unknown;
+      try {
+        await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, epochs: 1 }, out: dir, resume: true, resumeWith: { lr: 1e-3 } });
+      } catch (e) {
+        err = e;
+      }
+      expect((err as Error).message).to.match(/--restart-lr: .*raise --epochs/);
+    });
+
     it('learns: loss falls on a learnable synthetic task', async () => {
       const r = await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, epochs: 4 } });
       expect(r.history[3]!.meanLoss).to.be.below(r.history[0]!.meanLoss);
@@ -277,6 +306,23 @@ describe('super-transformer', () => {
       }
       expect(err).to.be.instanceOf(VitasError);
       expect((err as Error).message).to.match(/loss became (NaN|Infinity|-Infinity) at epoch \d+, step \d+/);
+    });
+  });
+
+  describe('learning rate', () => {
+    const r = { lr: 1e-3, minLr: 1e-5, warmupEpochs: 1, epochs: 10 };
+    it('warms up linearly, then follows a cosine to minLr', () => {
+      expect(learningRate(r, 0, 100)).to.be.closeTo(1e-5, 1e-12);
+      expect(learningRate(r, 99, 100)).to.be.closeTo(1e-3, 1e-12);
+      expect(learningRate(r, 550, 100)).to.be.closeTo(1e-5 + 0.5 * (1e-3 - 1e-5), 1e-12);
+      expect(learningRate(r, 1000, 100)).to.be.closeTo(1e-5, 1e-12);
+    });
+    it('after a warm restart, runs a new cosine from the restart lr to minLr at the last epoch', () => {
+      const restarted = { ...r, epochs: 14, restart: { step: 1100, lr: 5e-4 } };
+      expect(learningRate(restarted, 1099, 100)).to.equal(learningRate({ ...r, epochs: 14 }, 1099, 100));
+      expect(learningRate(restarted, 1100, 100)).to.be.closeTo(5e-4, 1e-12);
+      expect(learningRate(restarted, 1250, 100)).to.be.closeTo(1e-5 + 0.5 * (5e-4 - 1e-5), 1e-12);
+      expect(learningRate(restarted, 1400, 100)).to.be.closeTo(1e-5, 1e-12);
     });
   });
 

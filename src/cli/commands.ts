@@ -107,14 +107,15 @@ export function buildProgram(program: Command): Command {
     .option('--val-images <n>', 'validation images for the per-epoch learning curve (curve.svg) of the smallest/median/largest subnet; 0: none (1000)', (v) => wholeNumber(v, '--val-images'))
     .option('--sandwich', 'train the largest and smallest subnet with the sampled one every step (overrides the definition; with --resume: from here on)')
     .option('--no-sandwich', 'one sampled subnet per step (overrides the definition)')
+    .option('--restart-lr <lr>', 'with --resume: a new stage whose cosine restarts at this learning rate and ends at --epochs', (v) => positiveNumber(v, '--restart-lr'))
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
-    .action(async (o: { config: string; epochs?: number; budget?: string; min?: string; data?: string; out?: string; resume?: boolean; threads?: number; valImages?: number; sandwich?: boolean; backend?: string }) => {
+    .action(async (o: { config: string; epochs?: number; budget?: string; min?: string; data?: string; out?: string; resume?: boolean; threads?: number; valImages?: number; sandwich?: boolean; restartLr?: number; backend?: string }) => {
       const info = await initBackend(o.backend);
       console.error(`backend: ${info.name}`);
       const { signal, release } = stopOnInterrupt('stopping after this step and saving a checkpoint (Ctrl-C again to abort)…');
       const progress = trainingProgress('supernet');
       try {
-        const r = await runSupernetTraining({ config: o.config, ...pick(o, ['epochs', 'budget', 'min', 'data', 'out', 'resume', 'threads', 'valImages', 'sandwich']), events: progress, signal });
+        const r = await runSupernetTraining({ config: o.config, ...pick(o, ['epochs', 'budget', 'min', 'data', 'out', 'resume', 'threads', 'valImages', 'sandwich', 'restartLr']), events: progress, signal });
         progress.stop();
         if (r.result.stopped) {
           console.error(`saved ${r.result.checkpoint}; continue with --resume`);

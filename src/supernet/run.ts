@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { loadData } from '../data/load.js';
+import { VitasError } from '../space/errors.js';
 import { costOf } from '../space/cost.js';
 import { sampleSpec } from '../space/genome.js';
 import { presetSpace, SPACES } from '../space/presets.js';
@@ -36,6 +37,8 @@ export interface SupernetRunOptions {
   valImages?: number;
   /** the sandwich rule on or off (overrides the definition; on resume it starts a new stage) */
   sandwich?: boolean;
+  /** with `resume`: restart the cosine schedule at this learning rate (a new stage; see TrainSupernetOptions.resumeWith) */
+  restartLr?: number;
 }
 
 export interface ReferenceScore {
@@ -64,6 +67,7 @@ export function referenceSubnets(space: SearchSpace, seed = 0): { name: Referenc
 }
 
 export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ result: TrainResult; out: string; scores: ReferenceScore[] }> {
+  if (o.restartLr !== undefined && !o.resume) throw new VitasError('--restart-lr starts a new stage of a run: it needs --resume');
   const def = loadDefinition(o.config);
   const space = resolveSpace(def, o.config);
   const budget = budgetWindow(o.budget ?? def.budget.max, o.budget ? o.min : o.min ?? def.budget.min, def.budget.convention ?? 'macs');
@@ -84,7 +88,9 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   };
   const result = await trainSupernet({
     space, data, recipe, budget, out, resume: o.resume ?? false, threads: o.threads ?? defaultStepThreads(), events,
-    ...(o.sandwich !== undefined ? { resumeWith: { sandwich: o.sandwich } } : {}),
+    ...(o.sandwich !== undefined || o.restartLr !== undefined
+      ? { resumeWith: { ...(o.sandwich !== undefined ? { sandwich: o.sandwich } : {}), ...(o.restartLr !== undefined ? { lr: o.restartLr } : {}) } }
+      : {}),
     ...(valImages > 0 ? { validate: { data: data.val, subnets: refs, images: valImages } } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });

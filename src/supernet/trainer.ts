@@ -44,6 +44,13 @@ export interface SupernetRecipe extends TrainingRecipe {
   /** ablations only: ViTAS's private class tokens / attention maps switched off */
   privateTokens: boolean;
   privateAttention: boolean;
+  /** a warm restart written by a resumed stage: from global step `step` a new cosine from `lr` down to `minLr` */
+  restart?: LrRestart;
+}
+
+export interface LrRestart {
+  step: number;
+  lr: number;
 }
 
 /** DESIGN §5: AdamW lr 1e-3, weight decay 0.05, warm-up then cosine, label smoothing 0.1. */
@@ -116,8 +123,11 @@ export interface TrainSupernetOptions {
   threads?: number;
   /** measure these subnets after every epoch */
   validate?: EpochValidation;
-  /** with `resume`: switch the sandwich rule on or off from here on (a new training stage; `recipe.epochs` may change too) */
-  resumeWith?: { sandwich?: boolean };
+  /**
+   * with `resume`: a new training stage from the checkpoint on (`recipe.epochs` may change too):
+   * switch the sandwich rule on or off, and/or restart the cosine at `lr` (SGDR-style warm restart)
+   */
+  resumeWith?: { sandwich?: boolean; lr?: number };
 }
 
 export interface TrainResult {
@@ -143,10 +153,14 @@ interface CheckpointMeta {
   threads?: number;
 }
 
-/** Linear warm-up to `lr`, then cosine down to `minLr`, per step. */
-export function learningRate(r: Pick<SupernetRecipe, 'lr' | 'minLr' | 'warmupEpochs' | 'epochs'>, globalStep: number, stepsPerEpoch: number): number {
+/** Linear warm-up to `lr`, then cosine down to `minLr`, per step; after a restart, a new cosine from the restart's lr. */
+export function learningRate(r: Pick<SupernetRecipe, 'lr' | 'minLr' | 'warmupEpochs' | 'epochs' | 'restart'>, globalStep: number, stepsPerEpoch: number): number {
   const warm = r.warmupEpochs * stepsPerEpoch;
   const total = r.epochs * stepsPerEpoch;
+  if (r.restart && globalStep >= r.restart.step) {
+    const progress = Math.min(1, (globalStep - r.restart.step) / Math.max(1, total - r.restart.step));
+    return r.minLr + 0.5 * (r.restart.lr - r.minLr) * (1 + Math.cos(Math.PI * progress));
+  }
   if (globalStep < warm) return (r.lr * (globalStep + 1)) / warm;
   const progress = Math.min(1, (globalStep - warm) / Math.max(1, total - warm));
   return r.minLr + 0.5 * (r.lr - r.minLr) * (1 + Math.cos(Math.PI * progress));
@@ -232,6 +246,14 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     if (sandwich !== undefined && sandwich !== recipe.sandwich) {
       recipe.sandwich = sandwich;
       log(`sandwich rule ${sandwich ? 'on' : 'off'} from epoch ${ck.meta.epoch + 1}, step ${ck.meta.step} (a new stage of this run)`);
+    }
+    const restartLr = o.resumeWith?.lr;
+    if (restartLr !== undefined) {
+      if (!(restartLr > recipe.minLr)) throw new VitasError(`--restart-lr: ${restartLr} must be above the recipe's minLr ${recipe.minLr}`);
+      const step = ck.meta.epoch * batchesPerEpoch(data.train, recipe.batch) + ck.meta.step;
+      if (step >= recipe.epochs * batchesPerEpoch(data.train, recipe.batch)) throw new VitasError(`--restart-lr: the checkpoint is at the end of epoch ${ck.meta.epoch}; raise --epochs to train on`);
+      recipe.restart = { step, lr: restartLr };
+      log(`learning rate restarts at ${restartLr} from epoch ${ck.meta.epoch + 1}, step ${ck.meta.step}, cosine down to ${recipe.minLr} at the end of epoch ${recipe.epochs} (a new stage of this run)`);
     }
     ({ epoch: startEpoch, step: startStep, history, epochLossSum } = ck.meta);
     pId = ck.meta.pId ?? undefined;
