@@ -27,6 +27,22 @@ describe('operators on the default backend', () => {
   it('runs on wasm here (the backend every op must support)', () => {
     expect(['wasm', 'node', 'node-gpu']).to.include(tf.getBackend());
   });
+  it('clones without copying on wasm (tfjs clones every tensor it saves for backward): each outlives the other', function () {
+    if (tf.getBackend() !== 'wasm') this.skip();
+    const before = tf.memory().numTensors;
+    const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const b = tf.clone(a);
+    expect(b.dataId).to.equal(a.dataId); // one buffer for both
+    a.dispose();
+    expect(Array.from(b.dataSync())).to.deep.equal([1, 2, 3, 4]);
+    const v = tf.variable(b);
+    const saved = tf.clone(v);
+    tf.tidy(() => v.assign(tf.zeros([2, 2])));
+    expect(Array.from(saved.dataSync())).to.deep.equal([1, 2, 3, 4]); // assign swaps the data, the clone keeps the old
+    tf.dispose([b, v, saved]);
+    expect(tf.memory().numTensors).to.equal(before);
+  });
+
   it('linear: forward x·W + b and its hand-written gradient', () => {
     tf.tidy(() => {
       const x = tf.randomNormal([5, 4], 0, 1, 'float32', 1), w = tf.randomNormal([4, 3], 0, 1, 'float32', 2), b = tf.randomNormal([3], 0, 1, 'float32', 3);

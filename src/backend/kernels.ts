@@ -4,6 +4,11 @@
  * Slice: the stock kernel reads its whole input out of the wasm heap with `readSync` (a copy)
  * before copying the slice, so slicing a row of a large tensor costs as much as copying the
  * tensor. This one copies the contiguous runs of the slice straight from a heap view.
+ *
+ * Identity (`tf.clone`): tfjs clones every tensor it saves for a backward pass, and the stock wasm
+ * kernel copies the data each time (~250 copies in one median-subnet step). Tensors are immutable
+ * (a variable's assign swaps its data, never writes into it), so this one shares the data with a
+ * reference count, as wasm's Reshape and the cpu backend's Identity do.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -15,6 +20,7 @@ interface WasmTensorInfo {
 
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): WasmTensorInfo;
+  incRef(dataId: object): void;
   typedArrayFromHeap(t: WasmTensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
@@ -56,6 +62,15 @@ function sliceKernel(args: { inputs: { x: WasmTensorInfo }; attrs: { begin: numb
   return out;
 }
 
+function identityKernel(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as unknown as { x: WasmTensorInfo };
+    if (x.dtype === 'string') return stock(args);
+    (args.backend as unknown as WasmBackendLike).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 let registered = false;
 
 export function registerWasmKernels(): void {
@@ -63,5 +78,10 @@ export function registerWasmKernels(): void {
   registered = true;
   tf.unregisterKernel('Slice', 'wasm');
   tf.registerKernel({ kernelName: 'Slice', backendName: 'wasm', kernelFunc: sliceKernel as unknown as tf.KernelFunc });
+  const stockIdentity = tf.getKernel('Identity', 'wasm');
+  if (stockIdentity) {
+    tf.unregisterKernel('Identity', 'wasm');
+    tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: identityKernel(stockIdentity.kernelFunc) });
+  }
 }
 
