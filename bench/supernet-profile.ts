@@ -3,10 +3,11 @@
  * `bench:supernet` compares with PyTorch), batch 64, one thread. Prints the wall time of the
  * gradient half and the optimiser half, then `tf.profile`'s kernels grouped by name and operand
  * ranks (BatchMatMul 2x2 = plain products on XNNPACK, 3x3 = batched attention products).
+ * Then the same step over two threads (DataParallelStep), split into its parts.
  * Run: npm run bench:profile
  */
 import { performance } from 'node:perf_hooks';
-import { initBackend, presetSpace, referenceSubnets, Supernet, MaskedAdamW, stepGradients, applyGradients, costOf, formatMacs, markdownTable } from '../src/index.js';
+import { initBackend, presetSpace, referenceSubnets, Supernet, MaskedAdamW, stepGradients, applyGradients, DataParallelStep, costOf, formatMacs, markdownTable } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 
 const BATCH = 64;
@@ -50,3 +51,30 @@ console.log(`backend ${info.name} (SIMD ${info.simd}); median plain subnet of fm
 console.log(`gradients (forward + backward) ${median(grads).toFixed(1)} ms · optimiser ${median(adam).toFixed(1)} ms · ${(BATCH * 1000 / (median(grads) + median(adam))).toFixed(0)} img/s`);
 console.log(`${profile.kernels.filter((k) => k.name !== 'forward').length} kernels, ${total.toFixed(1)} ms inside kernels`);
 console.log(markdownTable(['kernel', 'calls', 'ms', 'share'], [...groups].sort((a, b) => b[1].ms - a[1].ms).slice(0, 14).map(([n, g]) => [n, String(g.calls), g.ms.toFixed(1), `${((100 * g.ms) / total).toFixed(0)} %`]), ['left', 'right', 'right', 'right']));
+
+// The same step data-parallel over two threads, as `vitas supernet train` runs it on two cores:
+// where the wall time goes (this thread's view, plus the slowest worker's own clock).
+const threads = Number(process.env.BENCH_THREADS ?? 2);
+if (threads > 1) {
+  const batch = { x: x.dataSync() as Float32Array, y: y.dataSync() as Int32Array, size: BATCH };
+  const dp = new DataParallelStep(net, threads);
+  const t0 = performance.now();
+  for (let i = 0; i < STEPS + 2; i++) {
+    if (i === 2) Object.assign(dp.timings, { steps: 0, handOver: 0, ownShard: 0, waitWorkers: 0, reduce: 0, update: 0, workerWeights: 0, workerShard: 0 });
+    await dp.step(opt, batch, [spec], 1e-3, settings);
+  }
+  const wall = (performance.now() - t0) / (STEPS + 2);
+  await dp.dispose();
+  const per = (ms: number): string => (ms / dp.timings.steps).toFixed(1);
+  const t = dp.timings;
+  console.log(`\n${threads} threads: ${wall.toFixed(1)} ms a step (${(BATCH * 1000 / wall).toFixed(0)} img/s), shards of ${BATCH / threads}`);
+  console.log(markdownTable(['part of a step', 'ms'], [
+    ['hand-over: changed weights out, shards posted', per(t.handOver)],
+    ['this thread\'s shard (forward + backward)', per(t.ownShard)],
+    ['waiting for the workers', per(t.waitWorkers)],
+    ['summing shard gradients', per(t.reduce)],
+    ['AdamW', per(t.update)],
+    ['slowest worker: loading weights', per(t.workerWeights)],
+    ['slowest worker: its shard', per(t.workerShard)],
+  ], ['left', 'right']));
+}

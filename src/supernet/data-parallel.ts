@@ -36,7 +36,26 @@ export function defaultStepThreads(): number {
   return ['wasm', 'cpu'].includes(tf.getBackend()) ? availableParallelism() : 1;
 }
 
+/** Where a data-parallel step's wall time went, cumulative ms since the stepper was made (for `bench:profile`). */
+export interface StepTimings {
+  steps: number;
+  /** copying changed weights out for the workers and posting the shards */
+  handOver: number;
+  /** this thread's own shard, forward + backward */
+  ownShard: number;
+  /** waiting for the workers after this thread's shard was done */
+  waitWorkers: number;
+  /** summing the shard gradients */
+  reduce: number;
+  /** AdamW on the used slices */
+  update: number;
+  /** in the slowest worker: loading the weights it was sent, and its shard's forward + backward */
+  workerWeights: number;
+  workerShard: number;
+}
+
 export class DataParallelStep {
+  readonly timings: StepTimings = { steps: 0, handOver: 0, ownShard: 0, waitWorkers: 0, reduce: 0, update: 0, workerWeights: 0, workerShard: 0 };
   private readonly workers: StepWorker[] = [];
   /** bumped whenever this thread updates a variable */
   private readonly versions = new Map<string, number>();
@@ -89,6 +108,12 @@ export class DataParallelStep {
   /** One optimisation step on a batch (images flattened NHWC); returns the batch's mean loss. */
   async step(opt: MaskedAdamW, batch: { x: Float32Array; y: Int32Array; size: number }, specs: ArchSpec[], lr: number, settings: StepSettings): Promise<number> {
     await Promise.all(this.workers.map((w) => w.ready));
+    const clock = { t: performance.now() };
+    const lap = (k: 'handOver' | 'ownShard' | 'waitWorkers' | 'reduce' | 'update'): void => {
+      const now = performance.now();
+      this.timings[k] += now - clock.t;
+      clock.t = now;
+    };
     const [h, w, c] = this.net.space.input;
     const pixels = h * w * c;
     const usage = this.net.usage(specs, settings.slicing);
@@ -99,6 +124,7 @@ export class DataParallelStep {
       const s = starts[i + 1]!;
       return this.shard(this.workers[i]!, { specs, settings, x: batch.x.slice(s * pixels, (s + n) * pixels), y: batch.y.slice(s, s + n) }, keys);
     });
+    lap('handOver');
     // this thread's shard, while the workers compute theirs
     const n0 = sizes[0]!;
     const x = tf.tensor4d(batch.x.subarray(0, n0 * pixels), [n0, h, w, c]);
@@ -113,7 +139,13 @@ export class DataParallelStep {
       x.dispose();
       y.dispose();
     }
+    lap('ownShard');
     const replies = await Promise.all(pending);
+    lap('waitWorkers');
+    if (replies.length) {
+      this.timings.workerWeights += Math.max(...replies.map((r) => r.weightsMs ?? 0));
+      this.timings.workerShard += Math.max(...replies.map((r) => r.shardMs ?? 0));
+    }
     const parts = [{ loss: own.loss, grads: own.grads }, ...replies.map((r) => ({ loss: r.loss!, grads: new Map(r.grads!) }))];
     let loss = parts.length === 1 ? own.loss : 0;
     // one shard: its gradients are the batch's (no copy); several: their size-weighted sum
@@ -126,9 +158,12 @@ export class DataParallelStep {
         for (let j = 0; j < g.length; j++) sum[j]! += weight * g[j]!;
       }
     });
+    lap('reduce');
     if (!Number.isFinite(loss)) return loss;
     applyGradients(this.net, opt, usage, grads, lr);
     for (const key of keys) this.versions.set(key, (this.versions.get(key) ?? 0) + 1);
+    lap('update');
+    this.timings.steps++;
     return loss;
   }
 

@@ -27,6 +27,9 @@ export interface ShardReply {
   id: number;
   loss?: number;
   grads?: [string, Float32Array][];
+  /** time spent loading the weights sent, and on the shard's forward + backward */
+  weightsMs?: number;
+  shardMs?: number;
   error?: string;
 }
 
@@ -35,10 +38,12 @@ await initBackend(init.backend);
 const net = new Supernet(init.space, init.options);
 parentPort!.on('message', (m: ShardRequest) => {
   try {
+    const t0 = performance.now();
     for (const [key, values] of m.weights) {
       const p = net.params.get(key)!;
       tf.tidy(() => p.v.assign(tf.tensor(values, p.v.shape)));
     }
+    const t1 = performance.now();
     const [h, w, c] = init.space.input;
     const n = m.y.length;
     const x = tf.tensor4d(m.x, [n, h, w, c]);
@@ -47,7 +52,7 @@ parentPort!.on('message', (m: ShardRequest) => {
     x.dispose();
     y.dispose();
     const list = [...grads];
-    parentPort!.postMessage({ id: m.id, loss, grads: list } satisfies ShardReply, list.map(([, g]) => g.buffer as ArrayBuffer));
+    parentPort!.postMessage({ id: m.id, loss, grads: list, weightsMs: t1 - t0, shardMs: performance.now() - t1 } satisfies ShardReply, list.map(([, g]) => g.buffer as ArrayBuffer));
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: (e as Error).message } satisfies ShardReply);
   }
