@@ -63,15 +63,21 @@ function products(spec: ArchSpec, b: number): Product[] {
 const shapeA = (p: Product): number[] => [...(p.batch > 1 ? [p.batch] : []), ...(p.ta ? [p.k, p.m] : [p.m, p.k])];
 const shapeB = (p: Product): number[] => [...(p.batch > 1 ? [p.batch] : []), ...(p.tb ? [p.n, p.k] : [p.k, p.n])];
 
-/** Milliseconds per repetition of each product, median over REPS. */
+/**
+ * Milliseconds per repetition of each product, median over REPS, run as vitas runs it: a linear
+ * layer's backward transposes its operand explicitly and multiplies plainly (XNNPACK takes only
+ * plain 2-D products; the transposes are separate kernels, not timed here); attention products
+ * go to the batched kernel with their transpose flags.
+ */
 function timeTfjs(list: Product[]): number[] {
   return list.map((p) => {
-    const a = tf.randomNormal(shapeA(p));
-    const b = tf.randomNormal(shapeB(p));
+    const plain = p.batch === 1;
+    const a = tf.randomNormal(plain ? [p.m, p.k] : shapeA(p));
+    const b = tf.randomNormal(plain ? [p.k, p.n] : shapeB(p));
     const times: number[] = [];
     for (let i = 0; i < REPS + 2; i++) {
       const t0 = performance.now();
-      tf.matMul(a, b, p.ta, p.tb).dispose();
+      (plain ? tf.matMul(a, b) : tf.matMul(a, b, p.ta, p.tb)).dispose();
       if (i >= 2) times.push(performance.now() - t0);
     }
     a.dispose();

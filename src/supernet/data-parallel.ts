@@ -146,18 +146,26 @@ export class DataParallelStep {
       this.timings.workerWeights += Math.max(...replies.map((r) => r.weightsMs ?? 0));
       this.timings.workerShard += Math.max(...replies.map((r) => r.shardMs ?? 0));
     }
-    const parts = [{ loss: own.loss, grads: own.grads }, ...replies.map((r) => ({ loss: r.loss!, grads: new Map(r.grads!) }))];
-    let loss = parts.length === 1 ? own.loss : 0;
-    // one shard: its gradients are the batch's (no copy); several: their size-weighted sum
-    const grads = parts.length === 1 ? own.grads : new Map<string, Float32Array>();
-    if (parts.length > 1) parts.forEach((p, i) => {
-      const weight = sizes[i]! / batch.size;
-      loss += weight * p.loss;
-      for (const [key, g] of p.grads) {
-        const sum = grads.get(key) ?? grads.set(key, new Float32Array(g.length)).get(key)!;
-        for (let j = 0; j < g.length; j++) sum[j]! += weight * g[j]!;
-      }
-    });
+    // the size-weighted sum of the shard gradients, accumulated into this thread's own arrays
+    // (w₀·g₀ + w₁·g₁ + …, the same float operations in the same order as summing from zero)
+    let loss = own.loss;
+    const grads = own.grads;
+    if (replies.length) {
+      const w0 = sizes[0]! / batch.size;
+      loss *= w0;
+      for (const g of grads.values()) for (let j = 0; j < g.length; j++) g[j]! *= w0;
+      replies.forEach((r, i) => {
+        const weight = sizes[i + 1]! / batch.size;
+        loss += weight * r.loss!;
+        for (const [key, g] of r.grads!) {
+          const sum = grads.get(key);
+          if (!sum) {
+            for (let j = 0; j < g.length; j++) g[j]! *= weight;
+            grads.set(key, g);
+          } else for (let j = 0; j < g.length; j++) sum[j]! += weight * g[j]!;
+        }
+      });
+    }
     lap('reduce');
     if (!Number.isFinite(loss)) return loss;
     applyGradients(this.net, opt, usage, grads, lr);
