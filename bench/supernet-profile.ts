@@ -12,6 +12,8 @@ import { tf } from '../src/backend/index.js';
 
 const BATCH = 64;
 const STEPS = Number(process.env.BENCH_STEPS ?? 10);
+/** steps run before timing: a fresh worker thread's JIT needs ~20 to reach the speed it trains at */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 const info = await initBackend();
@@ -24,12 +26,12 @@ const y = tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % spec.classes),
 const settings = { slicing: 'left' as const, labelSmoothing: 0.1 };
 const usage = net.usage([spec], 'left');
 const grads: number[] = [], adam: number[] = [];
-for (let i = 0; i < STEPS + 2; i++) {
+for (let i = 0; i < STEPS + WARMUP; i++) {
   const t0 = performance.now();
   const g = stepGradients(net, x, y, [spec], settings, usage);
   const t1 = performance.now();
   applyGradients(net, opt, usage, g.grads, 1e-3);
-  if (i >= 2) {
+  if (i >= WARMUP) {
     grads.push(t1 - t0);
     adam.push(performance.now() - t1);
   }
@@ -58,12 +60,15 @@ const threads = Number(process.env.BENCH_THREADS ?? 2);
 if (threads > 1) {
   const batch = { x: x.dataSync() as Float32Array, y: y.dataSync() as Int32Array, size: BATCH };
   const dp = new DataParallelStep(net, threads);
-  const t0 = performance.now();
-  for (let i = 0; i < STEPS + 2; i++) {
-    if (i === 2) Object.assign(dp.timings, { steps: 0, handOver: 0, ownShard: 0, waitWorkers: 0, reduce: 0, update: 0, workerWeights: 0, workerShard: 0 });
+  let t0 = performance.now();
+  for (let i = 0; i < STEPS + WARMUP; i++) {
+    if (i === WARMUP) {
+      Object.assign(dp.timings, { steps: 0, handOver: 0, ownShard: 0, waitWorkers: 0, reduce: 0, update: 0, workerWeights: 0, workerShard: 0 });
+      t0 = performance.now();
+    }
     await dp.step(opt, batch, [spec], 1e-3, settings);
   }
-  const wall = (performance.now() - t0) / (STEPS + 2);
+  const wall = (performance.now() - t0) / STEPS;
   await dp.dispose();
   const per = (ms: number): string => (ms / dp.timings.steps).toFixed(1);
   const t = dp.timings;

@@ -15,6 +15,8 @@ import { tf } from '../src/backend/index.js';
 
 const BATCH = 64;
 const STEPS = Number(process.env.BENCH_STEPS ?? 8);
+/** steps run before timing: a fresh worker thread's JIT needs ~20 to reach the speed it trains at */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 const TORCH = '/usr/bin/python3';
 const YARDSTICK = join(process.cwd(), '..', 'shared', 'bench', 'torch_vit_step.py');
 
@@ -31,11 +33,11 @@ async function vitasStep(net: Supernet, spec: ArchSpec, threads: number): Promis
   const batch = { x: x.dataSync() as Float32Array, y: y.dataSync() as Int32Array, size: BATCH };
   const parallel = threads > 1 ? new DataParallelStep(net, threads) : undefined;
   const times: number[] = [];
-  for (let i = 0; i < STEPS + 2; i++) {
+  for (let i = 0; i < STEPS + WARMUP; i++) {
     const t0 = performance.now();
     if (parallel) await parallel.step(opt, batch, [spec], 1e-3, { slicing: 'left', labelSmoothing: 0.1 });
     else trainStep(net, opt, x, y, [spec], 1e-3, { slicing: 'left', labelSmoothing: 0.1 });
-    if (i >= 2) times.push(performance.now() - t0);
+    if (i >= WARMUP) times.push(performance.now() - t0);
   }
   await parallel?.dispose();
   x.dispose();
