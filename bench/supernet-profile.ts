@@ -63,7 +63,7 @@ if (threads > 1) {
   let t0 = performance.now();
   for (let i = 0; i < STEPS + WARMUP; i++) {
     if (i === WARMUP) {
-      Object.assign(dp.timings, { steps: 0, handOver: 0, ownShard: 0, waitWorkers: 0, reduce: 0, update: 0, workerWeights: 0, workerShard: 0 });
+      dp.resetTimings();
       t0 = performance.now();
     }
     await dp.step(opt, batch, [spec], 1e-3, settings);

@@ -54,8 +54,10 @@ export interface StepTimings {
   workerShard: number;
 }
 
+const zeroTimings = (): StepTimings => ({ steps: 0, handOver: 0, ownShard: 0, waitWorkers: 0, reduce: 0, update: 0, workerWeights: 0, workerShard: 0 });
+
 export class DataParallelStep {
-  readonly timings: StepTimings = { steps: 0, handOver: 0, ownShard: 0, waitWorkers: 0, reduce: 0, update: 0, workerWeights: 0, workerShard: 0 };
+  readonly timings = zeroTimings();
   private readonly workers: StepWorker[] = [];
   /** bumped whenever this thread updates a variable */
   private readonly versions = new Map<string, number>();
@@ -142,15 +144,13 @@ export class DataParallelStep {
     lap('ownShard');
     const replies = await Promise.all(pending);
     lap('waitWorkers');
-    if (replies.length) {
-      this.timings.workerWeights += Math.max(...replies.map((r) => r.weightsMs ?? 0));
-      this.timings.workerShard += Math.max(...replies.map((r) => r.shardMs ?? 0));
-    }
     // the size-weighted sum of the shard gradients, accumulated into this thread's own arrays
     // (w₀·g₀ + w₁·g₁ + …, the same float operations in the same order as summing from zero)
     let loss = own.loss;
     const grads = own.grads;
     if (replies.length) {
+      this.timings.workerWeights += Math.max(...replies.map((r) => r.weightsMs ?? 0));
+      this.timings.workerShard += Math.max(...replies.map((r) => r.shardMs ?? 0));
       const w0 = sizes[0]! / batch.size;
       loss *= w0;
       for (const g of grads.values()) for (let j = 0; j < g.length; j++) g[j]! *= w0;
@@ -173,6 +173,11 @@ export class DataParallelStep {
     lap('update');
     this.timings.steps++;
     return loss;
+  }
+
+  /** Start the timings afresh (e.g. after warm-up steps). */
+  resetTimings(): void {
+    Object.assign(this.timings, zeroTimings());
   }
 
   async dispose(): Promise<void> {

@@ -88,9 +88,7 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   };
   const result = await trainSupernet({
     space, data, recipe, budget, out, resume: o.resume ?? false, threads: o.threads ?? defaultStepThreads(), events,
-    ...(o.sandwich !== undefined || o.restartLr !== undefined
-      ? { resumeWith: { ...(o.sandwich !== undefined ? { sandwich: o.sandwich } : {}), ...(o.restartLr !== undefined ? { lr: o.restartLr } : {}) } }
-      : {}),
+    resumeWith: { ...(o.sandwich !== undefined ? { sandwich: o.sandwich } : {}), ...(o.restartLr !== undefined ? { lr: o.restartLr } : {}) },
     ...(valImages > 0 ? { validate: { data: data.val, subnets: refs, images: valImages } } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });

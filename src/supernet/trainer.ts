@@ -157,13 +157,14 @@ interface CheckpointMeta {
 export function learningRate(r: Pick<SupernetRecipe, 'lr' | 'minLr' | 'warmupEpochs' | 'epochs' | 'restart'>, globalStep: number, stepsPerEpoch: number): number {
   const warm = r.warmupEpochs * stepsPerEpoch;
   const total = r.epochs * stepsPerEpoch;
-  if (r.restart && globalStep >= r.restart.step) {
-    const progress = Math.min(1, (globalStep - r.restart.step) / Math.max(1, total - r.restart.step));
-    return r.minLr + 0.5 * (r.restart.lr - r.minLr) * (1 + Math.cos(Math.PI * progress));
-  }
+  // cosine from `peak` at step `start` down to minLr at the last step
+  const cosine = (peak: number, start: number): number => {
+    const progress = Math.min(1, (globalStep - start) / Math.max(1, total - start));
+    return r.minLr + 0.5 * (peak - r.minLr) * (1 + Math.cos(Math.PI * progress));
+  };
+  if (r.restart && globalStep >= r.restart.step) return cosine(r.restart.lr, r.restart.step);
   if (globalStep < warm) return (r.lr * (globalStep + 1)) / warm;
-  const progress = Math.min(1, (globalStep - warm) / Math.max(1, total - warm));
-  return r.minLr + 0.5 * (r.lr - r.minLr) * (1 + Math.cos(Math.PI * progress));
+  return cosine(r.lr, warm);
 }
 
 /** The subnets trained at one step. */
@@ -250,8 +251,9 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     const restartLr = o.resumeWith?.lr;
     if (restartLr !== undefined) {
       if (!(restartLr > recipe.minLr)) throw new VitasError(`--restart-lr: ${restartLr} must be above the recipe's minLr ${recipe.minLr}`);
-      const step = ck.meta.epoch * batchesPerEpoch(data.train, recipe.batch) + ck.meta.step;
-      if (step >= recipe.epochs * batchesPerEpoch(data.train, recipe.batch)) throw new VitasError(`--restart-lr: the checkpoint is at the end of epoch ${ck.meta.epoch}; raise --epochs to train on`);
+      const perEpoch = batchesPerEpoch(data.train, recipe.batch); // the checkpoint's batch size
+      const step = ck.meta.epoch * perEpoch + ck.meta.step;
+      if (step >= recipe.epochs * perEpoch) throw new VitasError(`--restart-lr: the checkpoint is at the end of epoch ${ck.meta.epoch}; raise --epochs to train on`);
       recipe.restart = { step, lr: restartLr };
       log(`learning rate restarts at ${restartLr} from epoch ${ck.meta.epoch + 1}, step ${ck.meta.step}, cosine down to ${recipe.minLr} at the end of epoch ${recipe.epochs} (a new stage of this run)`);
     }
