@@ -43,6 +43,40 @@ describe('operators on the default backend', () => {
     expect(tf.memory().numTensors).to.equal(before);
   });
 
+  it('multiplies batched and transposed matrices like the definition (the SIMD kernel on wasm), tails included', () => {
+    const rng = new Rng(7);
+    const fill = (shape: number[]): tf.Tensor => tf.tensor(Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => rng.next() * 2 - 1), shape);
+    for (const [n, k, m] of [[1, 1, 1], [5, 3, 7], [50, 22, 50], [6, 9, 13], [4, 8, 8], [3, 0, 2]] as const) {
+      for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+        for (const batch of [[], [3], [2, 3]]) {
+          tf.tidy(() => {
+            const a = fill([...batch, ...(ta ? [k, n] : [n, k])]);
+            const b = fill([...batch, ...(tb ? [m, k] : [k, m])]);
+            const got = tf.matMul(a, b, ta, tb);
+            expect(got.shape).to.deep.equal([...batch, n, m]);
+            const av = a.dataSync(), bv = b.dataSync(), gv = got.dataSync();
+            const items = batch.reduce((p, d) => p * d, 1);
+            let worst = 0;
+            for (let t = 0; t < items; t++)
+              for (let i = 0; i < n; i++)
+                for (let j = 0; j < m; j++) {
+                  let s = 0;
+                  for (let p = 0; p < k; p++) s += av[t * n * k + (ta ? p * n + i : i * k + p)]! * bv[t * k * m + (tb ? j * k + p : p * m + j)]!;
+                  worst = Math.max(worst, Math.abs(s - gv[t * n * m + i * m + j]!));
+                }
+            expect(worst, `${[...batch]} ${n}x${k}x${m} ta=${ta} tb=${tb}`).to.be.below(1e-5);
+          });
+        }
+      }
+    }
+    // a broadcast batch still goes to the stock kernel and agrees too
+    tf.tidy(() => {
+      const a = fill([3, 4, 5]), b = fill([1, 5, 2]);
+      const ref = tf.stack(tf.unstack(a).map((x) => tf.matMul(x, tf.squeeze(b, [0]))));
+      expect(tf.max(tf.abs(tf.sub(tf.matMul(a, b), ref))).dataSync()[0]).to.be.below(1e-5);
+    });
+  });
+
   it('linear: forward x·W + b and its hand-written gradient', () => {
     tf.tidy(() => {
       const x = tf.randomNormal([5, 4], 0, 1, 'float32', 1), w = tf.randomNormal([4, 3], 0, 1, 'float32', 2), b = tf.randomNormal([3], 0, 1, 'float32', 3);

@@ -9,8 +9,12 @@
  * kernel copies the data each time (~250 copies in one median-subnet step). Tensors are immutable
  * (a variable's assign swaps its data, never writes into it), so this one shares the data with a
  * reference count, as wasm's Reshape and the cpu backend's Identity do.
+ *
+ * BatchMatMul: batched and transposed products go to a SIMD module (bmm-kernel.ts) instead of
+ * the stock scalar loop.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { simdBatchMatMul } from './bmm-kernel.js';
 
 interface WasmTensorInfo {
   dataId: object;
@@ -82,6 +86,12 @@ export function registerWasmKernels(): void {
   if (stockIdentity) {
     tf.unregisterKernel('Identity', 'wasm');
     tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: identityKernel(stockIdentity.kernelFunc) });
+  }
+  const stockMatMul = tf.getKernel('BatchMatMul', 'wasm');
+  if (stockMatMul) {
+    tf.unregisterKernel('BatchMatMul', 'wasm');
+    // the stock setup binds the wasm entry point the stock kernel still uses for plain products
+    tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: simdBatchMatMul(stockMatMul.kernelFunc), ...(stockMatMul.setupFunc ? { setupFunc: stockMatMul.setupFunc } : {}) });
   }
 }
 

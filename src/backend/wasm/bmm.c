@@ -1,0 +1,101 @@
+/*
+ * Batched float32 matrix product with 128-bit wasm SIMD, for the products tfjs-wasm 4.22 sends
+ * to its scalar loop: anything batched or transposed (the attention products of every step).
+ *
+ * The module imports tfjs-wasm's own memory and works on tensors in place, so it must never
+ * touch memory it was not given: no static data, no stack (every local stays in a wasm local),
+ * no libc. scripts/build-wasm-kernels.sh builds it and checks both.
+ *
+ *   c[t] = op(a[t]) · op(b[t])   for t < batch; op(a) [n, k], op(b) [k, m], c [n, m] row-major
+ *
+ * op(a) is read through strides, so a transposed a costs nothing. The inner loop wants b's rows
+ * contiguous and a whole number of vectors long, so a transposed b, or one whose width is not a
+ * multiple of 4, is first copied into `scratch`, zero-padded (one item at a time).
+ */
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(name)))
+
+/* the first `count` (< 4) lanes of v into c */
+static inline void store_part(float* c, v128_t v, int count) {
+  c[0] = wasm_f32x4_extract_lane(v, 0);
+  if (count > 1) c[1] = wasm_f32x4_extract_lane(v, 1);
+  if (count > 2) c[2] = wasm_f32x4_extract_lane(v, 2);
+}
+
+static inline void store(float* c, v128_t v, int count) {
+  if (count >= 4) wasm_v128_store(c, v);
+  else if (count > 0) store_part(c, v, count);
+}
+
+/*
+ * Rows r0..r0+R-1 of c = a'·b, a'[i][p] = a[i*sai + p*sap]; b is [k, m] with row stride mp, a
+ * multiple of 4 (columns m..mp-1 are readable padding), so every column block is whole vectors.
+ */
+#define ROW_BLOCK(R)                                                                         \
+  static void rows##R(const float* a, int sai, int sap, const float* b, int mp, float* c,  \
+                      int r0, int k, int m) {                                                \
+    int j = 0;                                                                               \
+    for (; j + 8 <= mp; j += 8) {                                                            \
+      v128_t lo[R], hi[R];                                                                   \
+      for (int r = 0; r < R; r++) lo[r] = hi[r] = wasm_f32x4_splat(0.f);                     \
+      for (int p = 0; p < k; p++) {                                                          \
+        const v128_t b0 = wasm_v128_load(b + p * mp + j);                                    \
+        const v128_t b1 = wasm_v128_load(b + p * mp + j + 4);                                \
+        for (int r = 0; r < R; r++) {                                                        \
+          const v128_t s = wasm_f32x4_splat(a[(r0 + r) * sai + p * sap]);                    \
+          lo[r] = wasm_f32x4_add(lo[r], wasm_f32x4_mul(s, b0));                              \
+          hi[r] = wasm_f32x4_add(hi[r], wasm_f32x4_mul(s, b1));                              \
+        }                                                                                    \
+      }                                                                                      \
+      for (int r = 0; r < R; r++) {                                                          \
+        store(c + (r0 + r) * m + j, lo[r], m - j);                                           \
+        store(c + (r0 + r) * m + j + 4, hi[r], m - j - 4);                                   \
+      }                                                                                      \
+    }                                                                                        \
+    if (j < mp) {                                                                            \
+      v128_t acc[R];                                                                         \
+      for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0.f);                            \
+      for (int p = 0; p < k; p++) {                                                          \
+        const v128_t b0 = wasm_v128_load(b + p * mp + j);                                    \
+        for (int r = 0; r < R; r++)                                                          \
+          acc[r] = wasm_f32x4_add(acc[r],                                                    \
+                                  wasm_f32x4_mul(wasm_f32x4_splat(a[(r0 + r) * sai + p * sap]), b0)); \
+      }                                                                                      \
+      for (int r = 0; r < R; r++) store(c + (r0 + r) * m + j, acc[r], m - j);                \
+    }                                                                                        \
+  }
+
+ROW_BLOCK(4)
+ROW_BLOCK(1)
+
+/* scratch holds one item of b laid out [k, mp] (4·k·mp bytes), unless b needs no copy */
+EXPORT("bmm")
+void bmm(const float* a, const float* b, float* c, float* scratch, int batch, int n, int k, int m,
+         int transpose_a, int transpose_b) {
+  /* a stored [n, k], or [k, n] when transposed */
+  const int sai = transpose_a ? 1 : k;
+  const int sap = transpose_a ? n : 1;
+  /* b is used in place when its rows are contiguous and whole vectors; else copied, zero-padded */
+  const int copy = transpose_b || (m & 3);
+  const int mp = (m + 3) & ~3;
+  for (int t = 0; t < batch; t++) {
+    const float* at = a + (long)t * n * k;
+    const float* bt = b + (long)t * k * m;
+    float* ct = c + (long)t * n * m;
+    if (copy) {
+      for (int p = 0; p < k; p++) {
+        float* row = scratch + p * mp;
+        if (transpose_b) /* b stored [m, k] */
+          for (int j = 0; j < m; j++) row[j] = bt[j * k + p];
+        else
+          for (int j = 0; j < m; j++) row[j] = bt[p * m + j];
+        for (int j = m; j < mp; j++) row[j] = 0.f;
+      }
+      bt = scratch;
+    }
+    int i = 0;
+    for (; i + 4 <= n; i += 4) rows4(at, sai, sap, bt, mp, ct, i, k, m);
+    for (; i < n; i++) rows1(at, sai, sap, bt, mp, ct, i, k, m);
+  }
+}
