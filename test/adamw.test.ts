@@ -25,6 +25,21 @@ describe('masked AdamW', () => {
     values(ours).forEach((v, i) => expect(v).to.be.closeTo(values(theirs)[i]!, 1e-6));
   });
 
+  it('starts from what the variable holds when something else assigned it after the last update (a checkpoint load)', () => {
+    const w = tf.variable(tf.tensor1d([2, -4]));
+    const opt = new MaskedAdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 });
+    const all = { begin: [0], size: [2] };
+    const zero = tf.zeros([2]);
+    opt.update('w', w, zero, all, [all], 0.5, true);
+    const kept = opt.weights(w);
+    expect(Array.from(kept)).to.deep.equal(values(w)); // the uploaded copy stands in for a read-back
+    w.assign(tf.tensor1d([10, 20]));
+    expect(Array.from(opt.weights(w))).to.deep.equal([10, 20]);
+    opt.update('w', w, zero, all, [all], 0.5, true);
+    expect(values(w)).to.deep.equal([10 - 0.5 * 0.1 * 10, 20 - 0.5 * 0.1 * 20].map(Math.fround));
+    zero.dispose();
+  });
+
   it('decays decoupled: a zero gradient only shrinks the weight by lr·wd·w', () => {
     const w = tf.variable(tf.tensor1d([2, -4]));
     const opt = new MaskedAdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 });

@@ -6,7 +6,8 @@
  *
  * The arithmetic runs in plain JS on typed arrays, entry by entry over the used region only: on
  * wasm, a tensor version spent a quarter of each supernet step on ~1,800 tiny kernels (masks,
- * per-entry `pow`) over full-size tensors. Weights go back to the variable in one upload.
+ * per-entry `pow`) over full-size tensors. Weights go back to the variable in one upload, and
+ * the uploaded array is kept for the next step instead of being read back.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Region } from './supernet.js';
@@ -45,6 +46,8 @@ export class MaskedAdamW {
   /** 1 − β^t for t = 0, 1, 2, … (grown on demand) */
   private c1 = [0];
   private c2 = [0];
+  /** the weights this optimiser last wrote into each variable, kept while the variable still holds them */
+  private readonly written = new WeakMap<tf.Variable, { dataId: object; values: Float32Array }>();
 
   constructor(readonly config: AdamWConfig = ADAMW_DEFAULTS) {}
 
@@ -73,6 +76,17 @@ export class MaskedAdamW {
   }
 
   /**
+   * A private copy of what `param` holds now. Usually the array this optimiser uploaded last
+   * (tensors are immutable, so while the variable keeps that data the two agree), which saves
+   * reading every used variable back out of the backend on every step.
+   */
+  weights(param: tf.Variable): Float32Array {
+    const last = this.written.get(param);
+    if (last && last.dataId === param.dataId) return last.values;
+    return (param.dataSync() as Float32Array).slice();
+  }
+
+  /**
    * One update of `param`. `grad` is the gradient of the box `at` (a slice of the parameter, or
    * all of it); only entries inside `used` (regions in parameter coordinates, within `at`) move.
    */
@@ -83,7 +97,7 @@ export class MaskedAdamW {
     const [, cols] = asMatrix(param.shape);
     const box = regionRect(at);
     const g = grad instanceof Float32Array ? grad : (grad.dataSync() as Float32Array);
-    const w = Float32Array.from(param.dataSync() as Float32Array);
+    const w = this.weights(param);
     // entries of the box that some region used (all of them in the usual single-region step)
     let mask: Uint8Array | undefined;
     if (used.length !== 1 || used[0]!.begin.join() !== at.begin.join() || used[0]!.size.join() !== at.size.join()) {
@@ -120,7 +134,9 @@ export class MaskedAdamW {
         w[k] = w[k]! - lr * step;
       }
     }
-    tf.tidy(() => param.assign(tf.tensor(w, param.shape)));
+    // wasm copies an upload into its heap; other backends may keep the array itself, so they get their own
+    tf.tidy(() => param.assign(tf.tensor(tf.getBackend() === 'wasm' ? w : w.slice(), param.shape)));
+    this.written.set(param, { dataId: param.dataId, values: w });
   }
 
   dispose(): void {

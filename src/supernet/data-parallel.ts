@@ -74,12 +74,12 @@ export class DataParallelStep {
     }
   }
 
-  private shard(w: StepWorker, req: Omit<ShardRequest, 'id' | 'weights'>, keys: string[]): Promise<ShardReply> {
+  private shard(w: StepWorker, req: Omit<ShardRequest, 'id' | 'weights'>, keys: string[], opt: MaskedAdamW): Promise<ShardReply> {
     const weights: [string, Float32Array][] = [];
     for (const key of keys) {
       const version = this.versions.get(key) ?? 0;
       if (w.seen.get(key) === version) continue;
-      weights.push([key, this.net.params.get(key)!.v.dataSync() as Float32Array]);
+      weights.push([key, opt.weights(this.net.params.get(key)!.v)]);
       w.seen.set(key, version);
     }
     const id = this.nextId++;
@@ -124,7 +124,7 @@ export class DataParallelStep {
     const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     const pending = sizes.slice(1).map((n, i) => {
       const s = starts[i + 1]!;
-      return this.shard(this.workers[i]!, { specs, settings, x: batch.x.slice(s * pixels, (s + n) * pixels), y: batch.y.slice(s, s + n) }, keys);
+      return this.shard(this.workers[i]!, { specs, settings, x: batch.x.slice(s * pixels, (s + n) * pixels), y: batch.y.slice(s, s + n) }, keys, opt);
     });
     lap('handOver');
     // this thread's shard, while the workers compute theirs
