@@ -77,6 +77,34 @@ describe('operators on the default backend', () => {
     });
   });
 
+  it('sums over leading axes like the definition (the SIMD kernel on wasm), and over other axes as before', () => {
+    const rng = new Rng(8);
+    for (const shape of [[5, 37], [1600, 96], [2, 3, 21], [4, 0]]) {
+      tf.tidy(() => {
+        const x = tf.tensor(Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => rng.next() * 2 - 1), shape);
+        const xv = x.dataSync();
+        for (const lead of shape.length === 3 ? [1, 2] : [1]) {
+          const rows = shape.slice(0, lead).reduce((p, d) => p * d, 1), cols = xv.length / Math.max(rows, 1);
+          const axes = Array.from({ length: lead }, (_, i) => i);
+          const got = tf.sum(x, axes, true);
+          expect(got.shape).to.deep.equal([...axes.map(() => 1), ...shape.slice(lead)]);
+          const gv = got.dataSync();
+          for (let j = 0; j < cols; j++) {
+            let s = 0;
+            for (let i = 0; i < rows; i++) s += xv[i * cols + j]!;
+            expect(gv[j]).to.be.closeTo(s, 1e-4);
+          }
+        }
+      });
+    }
+    tf.tidy(() => {
+      const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+      expect(Array.from(tf.sum(x, 0).dataSync())).to.deep.equal([5, 7, 9]);
+      expect(Array.from(tf.sum(x, -1).dataSync())).to.deep.equal([6, 15]);
+      expect(Array.from(tf.sum(x).dataSync())).to.deep.equal([21]);
+    });
+  });
+
   it('linear: forward x·W + b and its hand-written gradient', () => {
     tf.tidy(() => {
       const x = tf.randomNormal([5, 4], 0, 1, 'float32', 1), w = tf.randomNormal([4, 3], 0, 1, 'float32', 2), b = tf.randomNormal([3], 0, 1, 'float32', 3);

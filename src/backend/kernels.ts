@@ -10,11 +10,11 @@
  * (a variable's assign swaps its data, never writes into it), so this one shares the data with a
  * reference count, as wasm's Reshape and the cpu backend's Identity do.
  *
- * BatchMatMul: batched and transposed products go to a SIMD module (bmm-kernel.ts) instead of
- * the stock scalar loop.
+ * BatchMatMul and Sum: batched and transposed products, and sums over leading axes, go to a
+ * SIMD module (simd-kernels.ts) instead of the stock scalar loop / a transpose first.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { simdBatchMatMul } from './bmm-kernel.js';
+import { simdBatchMatMul, simdSum } from './simd-kernels.js';
 
 interface WasmTensorInfo {
   dataId: object;
@@ -75,6 +75,14 @@ function identityKernel(stock: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/** Replaces a stock wasm kernel with `make(stock)`; the stock setup still runs (it binds the wasm entry point the stock kernel keeps using). */
+function wrap(name: string, make: (stock: tf.KernelFunc) => tf.KernelFunc): void {
+  const stock = tf.getKernel(name, 'wasm');
+  if (!stock) return;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: make(stock.kernelFunc), ...(stock.setupFunc ? { setupFunc: stock.setupFunc } : {}) });
+}
+
 let registered = false;
 
 export function registerWasmKernels(): void {
@@ -87,11 +95,7 @@ export function registerWasmKernels(): void {
     tf.unregisterKernel('Identity', 'wasm');
     tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: identityKernel(stockIdentity.kernelFunc) });
   }
-  const stockMatMul = tf.getKernel('BatchMatMul', 'wasm');
-  if (stockMatMul) {
-    tf.unregisterKernel('BatchMatMul', 'wasm');
-    // the stock setup binds the wasm entry point the stock kernel still uses for plain products
-    tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: simdBatchMatMul(stockMatMul.kernelFunc), ...(stockMatMul.setupFunc ? { setupFunc: stockMatMul.setupFunc } : {}) });
-  }
+  wrap('BatchMatMul', simdBatchMatMul);
+  wrap('Sum', simdSum);
 }
 

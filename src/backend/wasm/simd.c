@@ -1,6 +1,8 @@
 /*
- * Batched float32 matrix product with 128-bit wasm SIMD, for the products tfjs-wasm 4.22 sends
- * to its scalar loop: anything batched or transposed (the attention products of every step).
+ * 128-bit wasm SIMD kernels for what tfjs-wasm 4.22 runs slowly (see src/backend/simd-kernels.ts).
+ *
+ * bmm: batched float32 matrix product, for the products tfjs-wasm sends to its scalar loop:
+ * anything batched or transposed (the attention products of every step).
  *
  * The module imports tfjs-wasm's own memory and works on tensors in place, so it must never
  * touch memory it was not given: no static data, no stack (every local stays in a wasm local),
@@ -97,5 +99,38 @@ void bmm(const float* a, const float* b, float* c, float* scratch, int batch, in
     int i = 0;
     for (; i + 4 <= n; i += 4) rows4(at, sai, sap, bt, mp, ct, i, k, m);
     for (; i < n; i++) rows1(at, sai, sap, bt, mp, ct, i, k, m);
+  }
+}
+
+/*
+ * out[j] = sum over i of x[i][j], x [rows, cols] row-major: a sum over leading axes (bias and
+ * LayerNorm gradients), which tfjs-wasm computes by transposing x first. Adds rows in order.
+ */
+EXPORT("colsum")
+void colsum(const float* x, float* out, int rows, int cols) {
+  int j = 0;
+  for (; j + 16 <= cols; j += 16) {
+    v128_t s0 = wasm_f32x4_splat(0.f), s1 = s0, s2 = s0, s3 = s0;
+    for (int i = 0; i < rows; i++) {
+      const float* row = x + (long)i * cols + j;
+      s0 = wasm_f32x4_add(s0, wasm_v128_load(row));
+      s1 = wasm_f32x4_add(s1, wasm_v128_load(row + 4));
+      s2 = wasm_f32x4_add(s2, wasm_v128_load(row + 8));
+      s3 = wasm_f32x4_add(s3, wasm_v128_load(row + 12));
+    }
+    wasm_v128_store(out + j, s0);
+    wasm_v128_store(out + j + 4, s1);
+    wasm_v128_store(out + j + 8, s2);
+    wasm_v128_store(out + j + 12, s3);
+  }
+  for (; j + 4 <= cols; j += 4) {
+    v128_t s = wasm_f32x4_splat(0.f);
+    for (int i = 0; i < rows; i++) s = wasm_f32x4_add(s, wasm_v128_load(x + (long)i * cols + j));
+    wasm_v128_store(out + j, s);
+  }
+  for (; j < cols; j++) {
+    float s = 0.f;
+    for (int i = 0; i < rows; i++) s += x[(long)i * cols + j];
+    out[j] = s;
   }
 }
