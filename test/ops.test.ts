@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { initBackend, linear, gelu, layerNorm, softmaxAttention, smoothedCrossEntropy, Supernet, presetSpace, Rng, sampleSpec } from '../src/index.js';
+import { initBackend, linear, gelu, layerNorm, layerNormOps, softmaxAttention, smoothedCrossEntropy, Supernet, presetSpace, Rng, sampleSpec } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 import { tinySpace, tinySpec } from './helpers.js';
 
@@ -139,6 +139,22 @@ describe('operators on the default backend', () => {
       checkGrad((t) => layerNorm(x as tf.Tensor2D, t as tf.Tensor1D, b as tf.Tensor1D), g, probe);
       checkGrad((t) => layerNorm(x as tf.Tensor2D, g as tf.Tensor1D, t as tf.Tensor1D), b, probe);
     });
+  });
+  it('layerNorm: the fused kernels (wasm) give the element-wise form\'s values and gradients, ragged widths included', function () {
+    if (!tf.getKernel('VitasLayerNorm', tf.getBackend())) this.skip();
+    for (const [rows, dim] of [[3, 8], [50, 37], [1600, 96], [2, 1]] as const) {
+      tf.tidy(() => {
+        const x = tf.randomNormal([rows, dim], 1, 3, 'float32', 21) as tf.Tensor2D;
+        const g = tf.randomNormal([dim], 1, 0.1, 'float32', 22) as tf.Tensor1D, b = tf.randomNormal([dim], 0, 0.1, 'float32', 23) as tf.Tensor1D;
+        const probe = tf.randomNormal([rows, dim], 0, 1, 'float32', 24);
+        const run = (f: typeof layerNorm): tf.Tensor[] => {
+          const { value, grads } = tf.valueAndGrads((xs: tf.Tensor, gs: tf.Tensor, bs: tf.Tensor) => tf.sum(tf.mul(f(xs as tf.Tensor2D, gs as tf.Tensor1D, bs as tf.Tensor1D), probe)))([x, g, b]);
+          return [f(x, g, b), value, ...grads];
+        };
+        const fused = run(layerNorm), ops = run(layerNormOps);
+        fused.forEach((t, i) => expect(tf.max(tf.abs(tf.sub(t, ops[i]!))).dataSync()[0], `${rows}x${dim} output ${i}`).to.be.below(i === 1 ? 1e-3 : 1e-4));
+      });
+    }
   });
   it('softmax attention and label-smoothed cross-entropy: forward and backward', () => {
     tf.tidy(() => {

@@ -11,10 +11,11 @@
  * reference count, as wasm's Reshape and the cpu backend's Identity do.
  *
  * BatchMatMul and Sum: batched and transposed products, and sums over leading axes, go to a
- * SIMD module (simd-kernels.ts) instead of the stock scalar loop / a transpose first.
+ * SIMD module (simd-kernels.ts) instead of the stock scalar loop / a transpose first; so do
+ * LayerNorm's forward and backward, as two new kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { simdBatchMatMul, simdSum } from './simd-kernels.js';
+import { LAYER_NORM, LAYER_NORM_GRAD, layerNormGradKernel, layerNormKernel, simdBatchMatMul, simdSum } from './simd-kernels.js';
 
 interface WasmTensorInfo {
   dataId: object;
@@ -97,5 +98,7 @@ export function registerWasmKernels(): void {
   }
   wrap('BatchMatMul', simdBatchMatMul);
   wrap('Sum', simdSum);
+  tf.registerKernel({ kernelName: LAYER_NORM, backendName: 'wasm', kernelFunc: layerNormKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: LAYER_NORM_GRAD, backendName: 'wasm', kernelFunc: layerNormGradKernel as unknown as tf.KernelFunc });
 }
 

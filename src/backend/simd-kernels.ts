@@ -8,6 +8,9 @@
  *
  * Sum over leading axes (bias and LayerNorm gradients), which tfjs-wasm does by transposing the
  * input first. Other reductions go to the stock kernel.
+ *
+ * LayerNorm forward and backward, one kernel each (`VitasLayerNorm`, `VitasLayerNormGrad`, used
+ * by src/supernet/ops.ts on wasm) instead of ~9 and ~13 element-wise kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SIMD_WASM_BASE64 } from './wasm/simd-wasm.js';
@@ -36,6 +39,8 @@ interface WasmBackendLike {
 interface SimdExports {
   bmm(a: number, b: number, c: number, scratch: number, batch: number, n: number, k: number, m: number, transposeA: number, transposeB: number): void;
   colsum(x: number, out: number, rows: number, cols: number): void;
+  layernorm(x: number, gamma: number, beta: number, y: number, xhat: number, rstd: number, rows: number, dim: number, eps: number): void;
+  layernorm_grad(dy: number, xhat: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, rows: number, dim: number): void;
 }
 
 let moduleBytes: Uint8Array | undefined;
@@ -63,11 +68,12 @@ export function simdBatchMatMul(stock: tf.KernelFunc): tf.KernelFunc {
     const backend = args.backend as unknown as WasmBackendLike;
     const batchDims = a.shape.slice(0, -2);
     const batch = batchDims.reduce((p, d) => p * d, 1);
-    const onXnnpack = !transposeA && !transposeB && batch === 1 && b.shape.length <= 3;
-    if (onXnnpack || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || !sameDims(batchDims, b.shape.slice(0, -2))) return stock(args);
     const ra = a.shape.length;
     const n = a.shape[transposeA ? ra - 1 : ra - 2]!;
     const k = a.shape[transposeA ? ra - 2 : ra - 1]!;
+    // (an empty inner dimension comes here too: XNNPACK leaves the output unwritten)
+    const onXnnpack = !transposeA && !transposeB && batch === 1 && b.shape.length <= 3 && k > 0;
+    if (onXnnpack || a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || !sameDims(batchDims, b.shape.slice(0, -2))) return stock(args);
     const kb = b.shape[transposeB ? ra - 1 : ra - 2]!;
     const m = b.shape[transposeB ? ra - 2 : ra - 1]!;
     if (k !== kb) return stock(args); // the stock kernel raises tfjs's own shape error
@@ -102,4 +108,33 @@ export function simdSum(stock: tf.KernelFunc): tf.KernelFunc {
     if (cols > 0) simd(backend).colsum(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(out.dataId), rows, cols);
     return out;
   };
+}
+
+export const LAYER_NORM = 'VitasLayerNorm';
+export const LAYER_NORM_GRAD = 'VitasLayerNormGrad';
+
+/** x [rows, dim], gamma and beta [dim] → y and xhat [rows, dim], rstd [rows, 1]. */
+export function layerNormKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfoLike[] {
+  const { x, gamma, beta } = args.inputs as unknown as { x: TensorInfoLike; gamma: TensorInfoLike; beta: TensorInfoLike };
+  const backend = args.backend as WasmBackendLike;
+  const [rows, dim] = x.shape as [number, number];
+  const y = backend.makeOutput([rows, dim], 'float32');
+  const xhat = backend.makeOutput([rows, dim], 'float32');
+  const rstd = backend.makeOutput([rows, 1], 'float32');
+  const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
+  if (rows * dim > 0) simd(backend).layernorm(at(x), at(gamma), at(beta), at(y), at(xhat), at(rstd), rows, dim, (args.attrs as { eps: number }).eps);
+  return [y, xhat, rstd];
+}
+
+/** dy, xhat [rows, dim], rstd [rows, 1], gamma [dim] → dx [rows, dim], dgamma and dbeta [dim]. */
+export function layerNormGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): TensorInfoLike[] {
+  const { dy, xhat, rstd, gamma } = args.inputs as unknown as { dy: TensorInfoLike; xhat: TensorInfoLike; rstd: TensorInfoLike; gamma: TensorInfoLike };
+  const backend = args.backend as WasmBackendLike;
+  const [rows, dim] = dy.shape as [number, number];
+  const dx = backend.makeOutput([rows, dim], 'float32');
+  const dgamma = backend.makeOutput([dim], 'float32');
+  const dbeta = backend.makeOutput([dim], 'float32');
+  const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
+  if (dim > 0) simd(backend).layernorm_grad(at(dy), at(xhat), at(rstd), at(gamma), at(dx), at(dgamma), at(dbeta), rows, dim);
+  return [dx, dgamma, dbeta];
 }

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '../backend/gradients.js';
+import { LAYER_NORM, LAYER_NORM_GRAD } from '../backend/simd-kernels.js';
 
 type T2 = tf.Tensor2D;
 
@@ -45,8 +46,8 @@ export const gelu = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
 
 export const LN_EPS = 1e-6;
 
-/** LayerNorm over the last axis of x [rows, dim], analytic backward. */
-export const layerNorm = tf.customGrad(((x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
+/** LayerNorm over the last axis of x [rows, dim], analytic backward, in element-wise tfjs ops. */
+const layerNormOps = tf.customGrad(((x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
   const mean = tf.mean(x, -1, true);
   const centred = tf.sub(x, mean);
   const variance = tf.mean(tf.mul(centred, centred), -1, true);
@@ -63,6 +64,24 @@ export const layerNorm = tf.customGrad(((x: T2, gamma: tf.Tensor1D, beta: tf.Ten
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D) => T2;
+
+/** The same maths as `layerNormOps` in one kernel each way (wasm: src/backend/simd-kernels.ts). */
+const layerNormFused = tf.customGrad(((x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
+  const [y, xhat, rstd] = tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { eps: LN_EPS }) as tf.Tensor[];
+  save([xhat!, rstd!, gamma]);
+  return {
+    value: y!,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(LAYER_NORM_GRAD, { dy, xhat: saved[0]!, rstd: saved[1]!, gamma: saved[2]! }) as tf.Tensor[],
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D) => T2;
+
+/** LayerNorm over the last axis of x [rows, dim]: fused where the backend has the kernels. */
+export function layerNorm(x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D): T2 {
+  return tf.getKernel(LAYER_NORM, tf.getBackend()) ? layerNormFused(x, gamma, beta) : layerNormOps(x, gamma, beta);
+}
+
+/** The element-wise form, for tests that compare the two. */
+export { layerNormOps };
 
 /**
  * Batched product of [G, n, k] and [G, k, m] (operands transposed as flagged). With few batch

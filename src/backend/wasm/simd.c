@@ -134,3 +134,94 @@ void colsum(const float* x, float* out, int rows, int cols) {
     out[j] = s;
   }
 }
+
+static inline float hsum(v128_t v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) +
+         wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
+}
+
+/*
+ * LayerNorm over the last axis of x [rows, dim], one pass per row instead of tfjs's nine kernels:
+ * xhat = (x − mean)·rstd, rstd = 1/√(mean((x − mean)²) + eps), y = xhat·gamma + beta.
+ * xhat and rstd are kept for the backward pass.
+ */
+EXPORT("layernorm")
+void layernorm(const float* x, const float* gamma, const float* beta, float* y, float* xhat,
+               float* rstd, int rows, int dim, float eps) {
+  const int d4 = dim & ~3;
+  for (int r = 0; r < rows; r++) {
+    const float* xr = x + (long)r * dim;
+    v128_t s = wasm_f32x4_splat(0.f);
+    for (int j = 0; j < d4; j += 4) s = wasm_f32x4_add(s, wasm_v128_load(xr + j));
+    float sum = hsum(s);
+    for (int j = d4; j < dim; j++) sum += xr[j];
+    const float mean = sum / dim;
+    const v128_t mv = wasm_f32x4_splat(mean);
+    v128_t q = wasm_f32x4_splat(0.f);
+    for (int j = 0; j < d4; j += 4) {
+      const v128_t c = wasm_f32x4_sub(wasm_v128_load(xr + j), mv);
+      q = wasm_f32x4_add(q, wasm_f32x4_mul(c, c));
+    }
+    float sq = hsum(q);
+    for (int j = d4; j < dim; j++) sq += (xr[j] - mean) * (xr[j] - mean);
+    const float rs = 1.f / __builtin_sqrtf(sq / dim + eps);
+    rstd[r] = rs;
+    const v128_t rv = wasm_f32x4_splat(rs);
+    float* hr = xhat + (long)r * dim;
+    float* yr = y + (long)r * dim;
+    for (int j = 0; j < d4; j += 4) {
+      const v128_t h = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + j), mv), rv);
+      wasm_v128_store(hr + j, h);
+      wasm_v128_store(yr + j, wasm_f32x4_add(wasm_f32x4_mul(h, wasm_v128_load(gamma + j)), wasm_v128_load(beta + j)));
+    }
+    for (int j = d4; j < dim; j++) {
+      hr[j] = (xr[j] - mean) * rs;
+      yr[j] = hr[j] * gamma[j] + beta[j];
+    }
+  }
+}
+
+/*
+ * Its backward: with g = dy·gamma, dx = rstd·(g − mean(g) − xhat·mean(g·xhat)),
+ * dgamma = Σ_rows dy·xhat, dbeta = Σ_rows dy.
+ */
+EXPORT("layernorm_grad")
+void layernorm_grad(const float* dy, const float* xhat, const float* rstd, const float* gamma,
+                    float* dx, float* dgamma, float* dbeta, int rows, int dim) {
+  const int d4 = dim & ~3;
+  for (int j = 0; j < dim; j++) dgamma[j] = dbeta[j] = 0.f;
+  for (int r = 0; r < rows; r++) {
+    const float* dr = dy + (long)r * dim;
+    const float* hr = xhat + (long)r * dim;
+    v128_t sa = wasm_f32x4_splat(0.f), sb = sa;
+    for (int j = 0; j < d4; j += 4) {
+      const v128_t g = wasm_f32x4_mul(wasm_v128_load(dr + j), wasm_v128_load(gamma + j));
+      sa = wasm_f32x4_add(sa, g);
+      sb = wasm_f32x4_add(sb, wasm_f32x4_mul(g, wasm_v128_load(hr + j)));
+    }
+    float a = hsum(sa), b = hsum(sb);
+    for (int j = d4; j < dim; j++) {
+      const float g = dr[j] * gamma[j];
+      a += g;
+      b += g * hr[j];
+    }
+    a /= dim;
+    b /= dim;
+    const float rs = rstd[r];
+    const v128_t av = wasm_f32x4_splat(a), bv = wasm_f32x4_splat(b), rv = wasm_f32x4_splat(rs);
+    float* xr = dx + (long)r * dim;
+    for (int j = 0; j < d4; j += 4) {
+      const v128_t d = wasm_v128_load(dr + j), h = wasm_v128_load(hr + j);
+      const v128_t g = wasm_f32x4_mul(d, wasm_v128_load(gamma + j));
+      wasm_v128_store(xr + j, wasm_f32x4_mul(rv, wasm_f32x4_sub(wasm_f32x4_sub(g, av), wasm_f32x4_mul(h, bv))));
+      wasm_v128_store(dgamma + j, wasm_f32x4_add(wasm_v128_load(dgamma + j), wasm_f32x4_mul(d, h)));
+      wasm_v128_store(dbeta + j, wasm_f32x4_add(wasm_v128_load(dbeta + j), d));
+    }
+    for (int j = d4; j < dim; j++) {
+      const float g = dr[j] * gamma[j];
+      xr[j] = rs * (g - a - hr[j] * b);
+      dgamma[j] += dr[j] * hr[j];
+      dbeta[j] += dr[j];
+    }
+  }
+}
