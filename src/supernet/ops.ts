@@ -13,7 +13,8 @@ type T2 = tf.Tensor2D;
 export const linear = tf.customGrad(((x: T2, w: T2, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
-    value: tf.add(tf.matMul(x, w), b),
+    // the bias rides in the product (XNNPACK adds it in its output loop on wasm) instead of a broadcast Add
+    value: tf.fused.matMul({ a: x, b: w, bias: b }),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [T2, T2];
       const g = dy as T2;
