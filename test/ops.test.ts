@@ -2,6 +2,12 @@ import { expect } from 'chai';
 import { initBackend, linear, gelu, layerNorm, layerNormOps, softmaxAttention, smoothedCrossEntropy, Supernet, presetSpace, Rng, sampleSpec } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 import { tinySpace, tinySpec } from './helpers.js';
+import { SIMD_WASM_BASE64 } from '../src/backend/wasm/simd-wasm.js';
+
+/** the part of the WebAssembly JS API these tests use (the project's TS libs carry none) */
+declare const WebAssembly: {
+  Module: { new (bytes: Uint8Array): object; imports(m: object): { module: string; name: string; kind: string }[]; exports(m: object): { name: string; kind: string }[] };
+};
 
 /** Central finite differences of sum(f(x)·probe) w.r.t. x, in float32, at a few entries. */
 function checkGrad(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, probe: tf.Tensor): void {
@@ -103,6 +109,26 @@ describe('operators on the default backend', () => {
       expect(Array.from(tf.sum(x, -1).dataSync())).to.deep.equal([6, 15]);
       expect(Array.from(tf.sum(x).dataSync())).to.deep.equal([21]);
     });
+  });
+
+  it('ships a SIMD module that imports only tfjs-wasm\'s memory and carries no data segment (it writes into that heap)', () => {
+    const bytes = Buffer.from(SIMD_WASM_BASE64, 'base64');
+    const mod = new WebAssembly.Module(bytes);
+    expect(WebAssembly.Module.imports(mod)).to.deep.equal([{ module: 'env', name: 'memory', kind: 'memory' }]);
+    expect(WebAssembly.Module.exports(mod).map((e) => e.name).sort()).to.deep.equal(['bmm', 'colsum', 'layernorm', 'layernorm_grad']);
+    // walk the sections: id byte, LEB128 size; 11 is the data section
+    const ids: number[] = [];
+    for (let at = 8; at < bytes.length; ) {
+      ids.push(bytes[at++]!);
+      let size = 0;
+      for (let shift = 0; ; shift += 7) {
+        const b = bytes[at++]!;
+        size |= (b & 0x7f) << shift;
+        if (b < 0x80) break;
+      }
+      at += size;
+    }
+    expect(ids).to.not.include(11);
   });
 
   it('linear: forward x·W + b and its hand-written gradient', () => {
