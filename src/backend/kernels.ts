@@ -91,11 +91,7 @@ export function registerWasmKernels(): void {
   registered = true;
   tf.unregisterKernel('Slice', 'wasm');
   tf.registerKernel({ kernelName: 'Slice', backendName: 'wasm', kernelFunc: sliceKernel as unknown as tf.KernelFunc });
-  const stockIdentity = tf.getKernel('Identity', 'wasm');
-  if (stockIdentity) {
-    tf.unregisterKernel('Identity', 'wasm');
-    tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: identityKernel(stockIdentity.kernelFunc) });
-  }
+  wrap('Identity', identityKernel);
   wrap('BatchMatMul', simdBatchMatMul);
   wrap('Sum', simdSum);
   tf.registerKernel({ kernelName: LAYER_NORM, backendName: 'wasm', kernelFunc: layerNormKernel as unknown as tf.KernelFunc });
