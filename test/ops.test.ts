@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { initBackend, linear, gelu, layerNorm, layerNormOps, softmaxAttention, smoothedCrossEntropy, Supernet, presetSpace, Rng, sampleSpec } from '../src/index.js';
+import { initBackend, linear, gelu, geluOps, layerNorm, layerNormOps, softmaxAttention, smoothedCrossEntropy, Supernet, presetSpace, Rng, sampleSpec } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 import { tinySpace, tinySpec } from './helpers.js';
 import { SIMD_WASM_BASE64 } from '../src/backend/wasm/simd-wasm.js';
@@ -115,7 +115,7 @@ describe('operators on the default backend', () => {
     const bytes = Buffer.from(SIMD_WASM_BASE64, 'base64');
     const mod = new WebAssembly.Module(bytes);
     expect(WebAssembly.Module.imports(mod)).to.deep.equal([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(mod).map((e) => e.name).sort()).to.deep.equal(['bmm', 'colsum', 'layernorm', 'layernorm_grad']);
+    expect(WebAssembly.Module.exports(mod).map((e) => e.name).sort()).to.deep.equal(['bmm', 'colsum', 'gelu', 'gelu_grad', 'layernorm', 'layernorm_grad']);
     // walk the sections: id byte, LEB128 size; 11 is the data section
     const ids: number[] = [];
     for (let at = 8; at < bytes.length; ) {
@@ -153,6 +153,18 @@ describe('operators on the default backend', () => {
       const ref = xs.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
       Array.from(gelu(tf.tensor1d(xs)).dataSync()).forEach((v, i) => expect(v).to.be.closeTo(ref[i]!, 1e-6));
     });
+  });
+  it('gelu: the fused kernels (wasm) give the element-wise form\'s values and gradients, far tails and ragged lengths included', function () {
+    if (!tf.getKernel('VitasGelu', tf.getBackend())) this.skip();
+    for (const shape of [[7], [1600, 97], [3, 2, 5]]) {
+      tf.tidy(() => {
+        const x = tf.concat([tf.randomNormal([shape.reduce((p, d) => p * d, 1) - 4], 0, 3, 'float32', 31), tf.tensor1d([-100, -20, 20, 100])]).reshape(shape);
+        const probe = tf.randomNormal(shape, 0, 1, 'float32', 32);
+        const run = (f: (t: tf.Tensor) => tf.Tensor): tf.Tensor[] => [f(x), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), probe)))(x)];
+        const fused = run(gelu), ops = run(geluOps);
+        fused.forEach((t, i) => expect(tf.max(tf.abs(tf.sub(t, ops[i]!))).dataSync()[0], `${shape} output ${i}`).to.be.below(1e-5));
+      });
+    }
   });
   it('layerNorm: forward normalises, gradient matches finite differences', () => {
     tf.tidy(() => {

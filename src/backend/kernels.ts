@@ -12,10 +12,10 @@
  *
  * BatchMatMul and Sum: batched and transposed products, and sums over leading axes, go to a
  * SIMD module (simd-kernels.ts) instead of the stock scalar loop / a transpose first; so do
- * LayerNorm's forward and backward, as two new kernels.
+ * LayerNorm's and GELU's forward and backward, as new kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { LAYER_NORM, LAYER_NORM_GRAD, layerNormGradKernel, layerNormKernel, simdBatchMatMul, simdSum } from './simd-kernels.js';
+import { GELU, GELU_GRAD, geluGradKernel, geluKernel, LAYER_NORM, LAYER_NORM_GRAD, layerNormGradKernel, layerNormKernel, simdBatchMatMul, simdSum } from './simd-kernels.js';
 
 interface WasmTensorInfo {
   dataId: object;
@@ -96,5 +96,7 @@ export function registerWasmKernels(): void {
   wrap('Sum', simdSum);
   tf.registerKernel({ kernelName: LAYER_NORM, backendName: 'wasm', kernelFunc: layerNormKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: LAYER_NORM_GRAD, backendName: 'wasm', kernelFunc: layerNormGradKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: GELU, backendName: 'wasm', kernelFunc: geluKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: GELU_GRAD, backendName: 'wasm', kernelFunc: geluGradKernel as unknown as tf.KernelFunc });
 }
 

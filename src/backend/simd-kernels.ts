@@ -10,7 +10,8 @@
  * input first. Other reductions go to the stock kernel.
  *
  * LayerNorm forward and backward, one kernel each (`VitasLayerNorm`, `VitasLayerNormGrad`, used
- * by src/supernet/ops.ts on wasm) instead of ~9 and ~13 element-wise kernels.
+ * by src/supernet/ops.ts on wasm) instead of ~9 and ~13 element-wise kernels; GELU likewise
+ * (`VitasGelu`, `VitasGeluGrad`) instead of 6 and 8, saving only its input for the backward.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SIMD_WASM_BASE64 } from './wasm/simd-wasm.js';
@@ -41,6 +42,8 @@ interface SimdExports {
   colsum(x: number, out: number, rows: number, cols: number): void;
   layernorm(x: number, gamma: number, beta: number, y: number, xhat: number, rstd: number, rows: number, dim: number, eps: number): void;
   layernorm_grad(dy: number, xhat: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, rows: number, dim: number): void;
+  gelu(x: number, y: number, n: number): void;
+  gelu_grad(x: number, dy: number, dx: number, n: number): void;
 }
 
 let moduleBytes: Uint8Array | undefined;
@@ -137,4 +140,27 @@ export function layerNormGradKernel(args: { inputs: tf.NamedTensorInfoMap; backe
   const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
   if (dim > 0) simd(backend).layernorm_grad(at(dy), at(xhat), at(rstd), at(gamma), at(dx), at(dgamma), at(dbeta), rows, dim);
   return [dx, dgamma, dbeta];
+}
+
+export const GELU = 'VitasGelu';
+export const GELU_GRAD = 'VitasGeluGrad';
+
+/** GELU (tanh form) of x, any shape. */
+export function geluKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): TensorInfoLike {
+  const { x } = args.inputs as unknown as { x: TensorInfoLike };
+  const backend = args.backend as WasmBackendLike;
+  const y = backend.makeOutput(x.shape, 'float32');
+  const n = x.shape.reduce((p, d) => p * d, 1);
+  if (n > 0) simd(backend).gelu(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(y.dataId), n);
+  return y;
+}
+
+/** dx = dy · GELU′(x). */
+export function geluGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): TensorInfoLike {
+  const { x, dy } = args.inputs as unknown as { x: TensorInfoLike; dy: TensorInfoLike };
+  const backend = args.backend as WasmBackendLike;
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const n = x.shape.reduce((p, d) => p * d, 1);
+  if (n > 0) simd(backend).gelu_grad(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(dx.dataId), n);
+  return dx;
 }

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '../backend/gradients.js';
-import { LAYER_NORM, LAYER_NORM_GRAD } from '../backend/simd-kernels.js';
+import { GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from '../backend/simd-kernels.js';
 
 type T2 = tf.Tensor2D;
 
@@ -29,7 +29,7 @@ const GELU_C = Math.sqrt(2 / Math.PI);
  * GELU, tanh approximation, analytic backward. Written as x·σ(2z) with z = c(x + 0.044715x³),
  * which equals 0.5x(1 + tanh z) exactly: wasm's Sigmoid is vectorised, its Tanh is ~20× slower.
  */
-export const gelu = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+const geluOps = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
   const x2 = tf.mul(x, x);
   const s = tf.sigmoid(tf.mul(x, tf.add(tf.mul(x2, 2 * GELU_C * 0.044715), 2 * GELU_C)));
   save([x, x2, s]);
@@ -44,6 +44,23 @@ export const gelu = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+
+/** GELU in one kernel each way (wasm: src/backend/simd-kernels.ts); saves only x for the backward. */
+const geluFused = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
+  return {
+    value: tf.engine().runKernel(GELU, { x }) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.engine().runKernel(GELU_GRAD, { x: saved[0]!, dy }) as tf.Tensor],
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+
+/** GELU (tanh form): fused where the backend has the kernels. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.getKernel(GELU, tf.getBackend()) ? geluFused(x) : geluOps(x);
+}
+
+/** The element-wise form, for tests that compare the two. */
+export { geluOps };
 
 export const LN_EPS = 1e-6;
 

@@ -225,3 +225,59 @@ void layernorm_grad(const float* dy, const float* xhat, const float* rstd, const
     }
   }
 }
+
+/* e^x, 4 lanes: x = n·ln2 + r, |r| ≤ ln2/2, e^r by its degree-6 Taylor polynomial (error ~1e-7) */
+static inline v128_t exp4(v128_t x) {
+  x = wasm_f32x4_max(wasm_f32x4_min(x, wasm_f32x4_splat(88.f)), wasm_f32x4_splat(-87.f));
+  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.f / 720);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.f / 120));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.f / 24));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.f / 6));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.f));
+  const v128_t two_n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, two_n);
+}
+
+#define GELU_C 0.7978845608028654f /* √(2/π) */
+#define GELU_A 0.044715f
+
+/* σ(2z), z = c(x + a·x³): GELU's tanh form is x·σ(2z), since 0.5(1 + tanh z) = σ(2z) */
+static inline v128_t gelu_sigma(v128_t x) {
+  const v128_t x2 = wasm_f32x4_mul(x, x);
+  const v128_t z2 = wasm_f32x4_mul(x, wasm_f32x4_add(wasm_f32x4_mul(x2, wasm_f32x4_splat(2 * GELU_C * GELU_A)), wasm_f32x4_splat(2 * GELU_C)));
+  const v128_t one = wasm_f32x4_splat(1.f);
+  return wasm_f32x4_div(one, wasm_f32x4_add(one, exp4(wasm_f32x4_neg(z2))));
+}
+
+/* the first min(4, count) entries of p as a vector, zeros after */
+static inline v128_t load_part(const float* p, int count) {
+  if (count >= 4) return wasm_v128_load(p);
+  return wasm_f32x4_make(p[0], count > 1 ? p[1] : 0.f, count > 2 ? p[2] : 0.f, 0.f);
+}
+
+/* GELU (tanh form) of n entries: y = x·σ(2z) */
+EXPORT("gelu")
+void gelu(const float* x, float* y, int n) {
+  for (int i = 0; i < n; i += 4) {
+    const v128_t v = load_part(x + i, n - i);
+    store(y + i, wasm_f32x4_mul(v, gelu_sigma(v)), n - i);
+  }
+}
+
+/* its backward: dx = dy·(σ + x·2σ(1 − σ)·z′), z′ = c(1 + 3a·x²) */
+EXPORT("gelu_grad")
+void gelu_grad(const float* x, const float* dy, float* dx, int n) {
+  const v128_t one = wasm_f32x4_splat(1.f);
+  for (int i = 0; i < n; i += 4) {
+    const v128_t v = load_part(x + i, n - i);
+    const v128_t s = gelu_sigma(v);
+    const v128_t dz2 = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(v, v), wasm_f32x4_splat(2 * GELU_C * 3 * GELU_A)), wasm_f32x4_splat(2 * GELU_C));
+    const v128_t d = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_f32x4_mul(v, wasm_f32x4_mul(s, wasm_f32x4_sub(one, s))), dz2));
+    store(dx + i, wasm_f32x4_mul(load_part(dy + i, n - i), d), n - i);
+  }
+}
