@@ -107,29 +107,21 @@ export class MaskedAdamW {
         for (let i = 0; i < r.rows; i++) mask.fill(1, (r.r0 - box.r0 + i) * box.cols + (r.c0 - box.c0), (r.r0 - box.r0 + i) * box.cols + (r.c0 - box.c0) + r.cols);
       }
     }
-    let maxT = 0;
-    for (let i = 0; i < box.rows; i++) {
-      const base = (box.r0 + i) * cols + box.c0;
-      for (let j = 0; j < box.cols; j++) {
-        if (mask && !mask[i * box.cols + j]) continue;
-        const k = base + j;
-        const t = s.t[k]! + 1;
-        s.t[k] = t;
-        if (t > maxT) maxT = t;
-      }
-    }
-    this.corrections(maxT);
+    // one pass: count the entry's step, then move it (the corrections table grows in place)
     const { c1, c2 } = this;
+    const { m: ms, v: vs, t: ts } = s;
     for (let i = 0; i < box.rows; i++) {
       const base = (box.r0 + i) * cols + box.c0;
       for (let j = 0; j < box.cols; j++) {
         const gi = i * box.cols + j;
         if (mask && !mask[gi]) continue;
         const k = base + j;
+        const t = ts[k]! + 1;
+        ts[k] = t;
+        if (t >= c1.length) this.corrections(t);
         const gk = g[gi]!;
-        const m = (s.m[k] = s.m[k]! + (1 - beta1) * (gk - s.m[k]!));
-        const v = (s.v[k] = s.v[k]! + (1 - beta2) * (gk * gk - s.v[k]!));
-        const t = s.t[k]!;
+        const m = (ms[k] = ms[k]! + (1 - beta1) * (gk - ms[k]!));
+        const v = (vs[k] = vs[k]! + (1 - beta2) * (gk * gk - vs[k]!));
         const step = m / c1[t]! / (Math.sqrt(v / c2[t]!) + eps) + wd * w[k]!;
         w[k] = w[k]! - lr * step;
       }
