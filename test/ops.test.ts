@@ -3,6 +3,7 @@ import { initBackend, linear, gelu, geluOps, layerNorm, layerNormOps, softmaxAtt
 import { tf } from '../src/backend/index.js';
 import { tinySpace, tinySpec } from './helpers.js';
 import { SIMD_WASM_BASE64 } from '../src/backend/wasm/simd-wasm.js';
+import { fusedKernelsActive, simdKernelsFor } from '../src/backend/simd-kernels.js';
 
 /** the part of the WebAssembly JS API these tests use (the project's TS libs carry none) */
 declare const WebAssembly: {
@@ -130,6 +131,11 @@ describe('operators on the default backend', () => {
     }
     expect(ids).to.not.include(11);
   });
+  it('links the SIMD module to the wasm backend here, and falls back to the stock kernels where it cannot link', function () {
+    if (tf.getBackend() !== 'wasm') this.skip();
+    expect(fusedKernelsActive()).to.equal(true);
+    expect(simdKernelsFor({})).to.equal(null); // not a WebAssembly.Memory: no instance, no throw
+  });
 
   it('linear: forward x·W + b and its hand-written gradient', () => {
     tf.tidy(() => {
@@ -155,7 +161,7 @@ describe('operators on the default backend', () => {
     });
   });
   it('gelu: the fused kernels (wasm) give the element-wise form\'s values and gradients, far tails and ragged lengths included', function () {
-    if (!tf.getKernel('VitasGelu', tf.getBackend())) this.skip();
+    if (!fusedKernelsActive()) this.skip();
     for (const shape of [[7], [1600, 97], [3, 2, 5]]) {
       tf.tidy(() => {
         const x = tf.concat([tf.randomNormal([shape.reduce((p, d) => p * d, 1) - 4], 0, 3, 'float32', 31), tf.tensor1d([-100, -20, 20, 100])]).reshape(shape);
@@ -179,7 +185,7 @@ describe('operators on the default backend', () => {
     });
   });
   it('layerNorm: the fused kernels (wasm) give the element-wise form\'s values and gradients, ragged widths included', function () {
-    if (!tf.getKernel('VitasLayerNorm', tf.getBackend())) this.skip();
+    if (!fusedKernelsActive()) this.skip();
     for (const [rows, dim] of [[3, 8], [50, 37], [1600, 96], [2, 1]] as const) {
       tf.tidy(() => {
         const x = tf.randomNormal([rows, dim], 1, 3, 'float32', 21) as tf.Tensor2D;

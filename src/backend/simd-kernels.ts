@@ -47,17 +47,41 @@ interface SimdExports {
 }
 
 let moduleBytes: Uint8Array | undefined;
-/** one instance per tfjs-wasm memory (each worker thread has its own) */
-const instances = new WeakMap<WasmMemory, SimdExports>();
+/** one instance per tfjs-wasm memory (each worker thread has its own); null where it cannot link */
+const instances = new WeakMap<object, SimdExports | null>();
 
-function simd(backend: WasmBackendLike): SimdExports {
-  const memory = backend.wasm.asm.memory;
+/**
+ * The SIMD kernels linked to `memory`, or null where they cannot be (a shared memory of a
+ * threaded tfjs-wasm build, or no wasm SIMD): then the stock kernels and element-wise forms run.
+ */
+export function simdKernelsFor(memory: object): SimdExports | null {
   let fns = instances.get(memory);
-  if (!fns) {
-    moduleBytes ??= Buffer.from(SIMD_WASM_BASE64, 'base64');
-    fns = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes), { env: { memory } }).exports as unknown as SimdExports;
+  if (fns === undefined) {
+    try {
+      moduleBytes ??= Buffer.from(SIMD_WASM_BASE64, 'base64');
+      fns = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes), { env: { memory: memory as WasmMemory } }).exports as unknown as SimdExports;
+    } catch {
+      fns = null;
+    }
     instances.set(memory, fns);
   }
+  return fns;
+}
+
+function simd(backend: WasmBackendLike): SimdExports | null {
+  return simdKernelsFor(backend.wasm.asm.memory);
+}
+
+/** Whether the current backend runs the fused LayerNorm and GELU kernels (wasm with the SIMD module linked). */
+export function fusedKernelsActive(): boolean {
+  if (tf.getBackend() !== 'wasm') return false;
+  return simd(tf.backend() as unknown as WasmBackendLike) !== null;
+}
+
+/** For the fused kernels, which run only where `fusedKernelsActive()`. */
+function linked(backend: WasmBackendLike): SimdExports {
+  const fns = simd(backend);
+  if (!fns) throw new Error('vitas: the SIMD kernels are not linked to this wasm backend');
   return fns;
 }
 
@@ -79,10 +103,11 @@ export function simdBatchMatMul(stock: tf.KernelFunc): tf.KernelFunc {
     if (onXnnpack || a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || !sameDims(batchDims, b.shape.slice(0, -2))) return stock(args);
     const kb = b.shape[transposeB ? ra - 1 : ra - 2]!;
     const m = b.shape[transposeB ? ra - 2 : ra - 1]!;
-    if (k !== kb) return stock(args); // the stock kernel raises tfjs's own shape error
+    const fns = simd(backend);
+    if (k !== kb || !fns) return stock(args); // the stock kernel raises tfjs's own shape error
     const out = backend.makeOutput([...batchDims, n, m], 'float32');
     if (batch * n * m === 0) return out;
-    const { bmm } = simd(backend);
+    const { bmm } = fns;
     // b copied into scratch, rows padded to whole vectors (see simd.c)
     const scratch = transposeB || m % 4 ? backend.wasm._malloc(4 * k * (Math.ceil(m / 4) * 4)) : 0;
     try {
@@ -103,12 +128,13 @@ export function simdSum(stock: tf.KernelFunc): tf.KernelFunc {
     const rank = x.shape.length;
     const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
     const leading = axes.length > 0 && axes.length < rank && axes.every((d, i) => d === i);
-    if (!leading || x.dtype !== 'float32') return stock(args);
+    const fns = simd(backend);
+    if (!leading || x.dtype !== 'float32' || !fns) return stock(args);
     const rows = x.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
     const kept = x.shape.slice(axes.length);
     const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
     const cols = kept.reduce((p, d) => p * d, 1);
-    if (cols > 0) simd(backend).colsum(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(out.dataId), rows, cols);
+    if (cols > 0) fns.colsum(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(out.dataId), rows, cols);
     return out;
   };
 }
@@ -125,7 +151,7 @@ export function layerNormKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: t
   const xhat = backend.makeOutput([rows, dim], 'float32');
   const rstd = backend.makeOutput([rows, 1], 'float32');
   const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
-  if (rows * dim > 0) simd(backend).layernorm(at(x), at(gamma), at(beta), at(y), at(xhat), at(rstd), rows, dim, (args.attrs as { eps: number }).eps);
+  if (rows * dim > 0) linked(backend).layernorm(at(x), at(gamma), at(beta), at(y), at(xhat), at(rstd), rows, dim, (args.attrs as { eps: number }).eps);
   return [y, xhat, rstd];
 }
 
@@ -138,7 +164,7 @@ export function layerNormGradKernel(args: { inputs: tf.NamedTensorInfoMap; backe
   const dgamma = backend.makeOutput([dim], 'float32');
   const dbeta = backend.makeOutput([dim], 'float32');
   const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
-  if (dim > 0) simd(backend).layernorm_grad(at(dy), at(xhat), at(rstd), at(gamma), at(dx), at(dgamma), at(dbeta), rows, dim);
+  if (dim > 0) linked(backend).layernorm_grad(at(dy), at(xhat), at(rstd), at(gamma), at(dx), at(dgamma), at(dbeta), rows, dim);
   return [dx, dgamma, dbeta];
 }
 
@@ -151,7 +177,7 @@ export function geluKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unkno
   const backend = args.backend as WasmBackendLike;
   const y = backend.makeOutput(x.shape, 'float32');
   const n = x.shape.reduce((p, d) => p * d, 1);
-  if (n > 0) simd(backend).gelu(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(y.dataId), n);
+  if (n > 0) linked(backend).gelu(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(y.dataId), n);
   return y;
 }
 
@@ -161,6 +187,6 @@ export function geluGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: u
   const backend = args.backend as WasmBackendLike;
   const dx = backend.makeOutput(x.shape, 'float32');
   const n = x.shape.reduce((p, d) => p * d, 1);
-  if (n > 0) simd(backend).gelu_grad(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(dx.dataId), n);
+  if (n > 0) linked(backend).gelu_grad(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(dx.dataId), n);
   return dx;
 }

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '../backend/gradients.js';
-import { GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from '../backend/simd-kernels.js';
+import { fusedKernelsActive, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from '../backend/simd-kernels.js';
 
 type T2 = tf.Tensor2D;
 
@@ -56,7 +56,7 @@ const geluFused = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
 
 /** GELU (tanh form): fused where the backend has the kernels. */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.getKernel(GELU, tf.getBackend()) ? geluFused(x) : geluOps(x);
+  return fusedKernelsActive() ? geluFused(x) : geluOps(x);
 }
 
 /** The element-wise form, for tests that compare the two. */
@@ -95,7 +95,7 @@ const layerNormFused = tf.customGrad(((x: T2, gamma: tf.Tensor1D, beta: tf.Tenso
 
 /** LayerNorm over the last axis of x [rows, dim]: fused where the backend has the kernels. */
 export function layerNorm(x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D): T2 {
-  return tf.getKernel(LAYER_NORM, tf.getBackend()) ? layerNormFused(x, gamma, beta) : layerNormOps(x, gamma, beta);
+  return fusedKernelsActive() ? layerNormFused(x, gamma, beta) : layerNormOps(x, gamma, beta);
 }
 
 /** The element-wise form, for tests that compare the two. */
