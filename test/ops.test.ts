@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { initBackend, linear, gelu, geluOps, layerNorm, layerNormOps, softmaxAttention, smoothedCrossEntropy, Supernet, presetSpace, Rng, sampleSpec } from '../src/index.js';
+import { initBackend, linear, gelu, geluOps, layerNorm, layerNormOps, softmaxAttention, softmaxAttentionOps, smoothedCrossEntropy, Supernet, presetSpace, Rng, sampleSpec } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 import { tinySpace, tinySpec } from './helpers.js';
 import { SIMD_WASM_BASE64 } from '../src/backend/wasm/simd-wasm.js';
@@ -116,7 +116,7 @@ describe('operators on the default backend', () => {
     const bytes = Buffer.from(SIMD_WASM_BASE64, 'base64');
     const mod = new WebAssembly.Module(bytes);
     expect(WebAssembly.Module.imports(mod)).to.deep.equal([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(mod).map((e) => e.name).sort()).to.deep.equal(['bmm', 'colsum', 'gelu', 'gelu_grad', 'layernorm', 'layernorm_grad']);
+    expect(WebAssembly.Module.exports(mod).map((e) => e.name).sort()).to.deep.equal(['attention', 'attention_grad', 'bmm', 'colsum', 'gelu', 'gelu_grad', 'layernorm', 'layernorm_grad']);
     // walk the sections: id byte, LEB128 size; 11 is the data section
     const ids: number[] = [];
     for (let at = 8; at < bytes.length; ) {
@@ -197,6 +197,22 @@ describe('operators on the default backend', () => {
         };
         const fused = run(layerNorm), ops = run(layerNormOps);
         fused.forEach((t, i) => expect(tf.max(tf.abs(tf.sub(t, ops[i]!))).dataSync()[0], `${rows}x${dim} output ${i}`).to.be.below(i === 1 ? 1e-3 : 1e-4));
+      });
+    }
+  });
+  it('softmax attention: the fused kernels (wasm) give the tfjs-ops form\'s values and gradients, ragged sizes included', function () {
+    if (!fusedKernelsActive()) this.skip();
+    for (const [b, n, heads, d] of [[2, 5, 2, 4], [3, 50, 4, 22], [1, 7, 1, 3], [4, 13, 1, 96], [2, 1, 2, 5]] as const) {
+      tf.tidy(() => {
+        const make = (seed: number): tf.Tensor3D => tf.randomNormal([b, n, heads * d], 0, 1.5, 'float32', seed) as tf.Tensor3D;
+        const q = make(41), k = make(42), v = make(43);
+        const probe = tf.randomNormal([b, n, heads * d], 0, 1, 'float32', 44);
+        const run = (f: typeof softmaxAttention): tf.Tensor[] => {
+          const { value, grads } = tf.valueAndGrads((qs: tf.Tensor, ks: tf.Tensor, vs: tf.Tensor) => tf.sum(tf.mul(f(qs as tf.Tensor3D, ks as tf.Tensor3D, vs as tf.Tensor3D, heads), probe)))([q, k, v]);
+          return [f(q, k, v, heads), value, ...grads];
+        };
+        const fused = run(softmaxAttention), ops = run(softmaxAttentionOps);
+        fused.forEach((t, i) => expect(tf.max(tf.abs(tf.sub(t, ops[i]!))).dataSync()[0], `${[b, n, heads, d]} output ${i}`).to.be.below(i === 1 ? 1e-3 : 1e-4));
       });
     }
   });

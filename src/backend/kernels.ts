@@ -12,10 +12,10 @@
  *
  * BatchMatMul and Sum: batched and transposed products, and sums over leading axes, go to a
  * SIMD module (simd-kernels.ts) instead of the stock scalar loop / a transpose first; so do
- * LayerNorm's and GELU's forward and backward, as new kernels.
+ * LayerNorm's, GELU's and softmax attention's forward and backward, as new kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GELU, GELU_GRAD, geluGradKernel, geluKernel, LAYER_NORM, LAYER_NORM_GRAD, layerNormGradKernel, layerNormKernel, simdBatchMatMul, simdSum } from './simd-kernels.js';
+import { ATTENTION, ATTENTION_GRAD, attentionGradKernel, attentionKernel, GELU, GELU_GRAD, geluGradKernel, geluKernel, LAYER_NORM, LAYER_NORM_GRAD, layerNormGradKernel, layerNormKernel, simdBatchMatMul, simdSum } from './simd-kernels.js';
 
 interface WasmTensorInfo {
   dataId: object;
@@ -98,5 +98,7 @@ export function registerWasmKernels(): void {
   tf.registerKernel({ kernelName: LAYER_NORM_GRAD, backendName: 'wasm', kernelFunc: layerNormGradKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: GELU, backendName: 'wasm', kernelFunc: geluKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: GELU_GRAD, backendName: 'wasm', kernelFunc: geluGradKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: ATTENTION, backendName: 'wasm', kernelFunc: attentionKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: ATTENTION_GRAD, backendName: 'wasm', kernelFunc: attentionGradKernel as unknown as tf.KernelFunc });
 }
 

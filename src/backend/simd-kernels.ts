@@ -11,7 +11,9 @@
  *
  * LayerNorm forward and backward, one kernel each (`VitasLayerNorm`, `VitasLayerNormGrad`, used
  * by src/supernet/ops.ts on wasm) instead of ~9 and ~13 element-wise kernels; GELU likewise
- * (`VitasGelu`, `VitasGeluGrad`) instead of 6 and 8, saving only its input for the backward.
+ * (`VitasGelu`, `VitasGeluGrad`) instead of 6 and 8, saving only its input for the backward;
+ * softmax attention likewise (`VitasAttention`, `VitasAttentionGrad`), straight on the
+ * [batch, tokens, heads·d] layout, without the transposes to [batch·heads, tokens, d] and back.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SIMD_WASM_BASE64 } from './wasm/simd-wasm.js';
@@ -44,6 +46,8 @@ interface SimdExports {
   layernorm_grad(dy: number, xhat: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, rows: number, dim: number): void;
   gelu(x: number, y: number, n: number): void;
   gelu_grad(x: number, dy: number, dx: number, n: number): void;
+  attention(q: number, k: number, v: number, out: number, a: number, scratch: number, batch: number, n: number, heads: number, d: number, scale: number): void;
+  attention_grad(dout: number, q: number, k: number, v: number, a: number, dq: number, dk: number, dv: number, scratch: number, batch: number, n: number, heads: number, d: number, scale: number): void;
 }
 
 let moduleBytes: Uint8Array | undefined;
@@ -189,4 +193,54 @@ export function geluGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: u
   const n = x.shape.reduce((p, d) => p * d, 1);
   if (n > 0) linked(backend).gelu_grad(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(dx.dataId), n);
   return dx;
+}
+
+export const ATTENTION = 'VitasAttention';
+export const ATTENTION_GRAD = 'VitasAttentionGrad';
+
+const round4 = (x: number): number => Math.ceil(x / 4) * 4;
+
+/** Runs `f` with a scratch buffer of `floats` floats on the wasm heap. */
+function withScratch(backend: WasmBackendLike, floats: number, f: (ptr: number) => void): void {
+  const ptr = backend.wasm._malloc(4 * Math.max(floats, 1));
+  try {
+    f(ptr);
+  } finally {
+    backend.wasm._free(ptr);
+  }
+}
+
+/** q, k, v [batch, n, heads·d] → out [batch, n, heads·d] and the attention maps [batch, heads, n, n]. */
+export function attentionKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfoLike[] {
+  const { q, k, v } = args.inputs as unknown as { q: TensorInfoLike; k: TensorInfoLike; v: TensorInfoLike };
+  const heads = (args.attrs as { heads: number }).heads;
+  const backend = args.backend as WasmBackendLike;
+  const [batch, n, inner] = q.shape as [number, number, number];
+  const d = inner / heads;
+  const out = backend.makeOutput([batch, n, inner], 'float32');
+  const a = backend.makeOutput([batch, heads, n, n], 'float32');
+  const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
+  if (batch * n * inner > 0) {
+    withScratch(backend, Math.max(d * round4(n), n * round4(d)), (scratch) =>
+      linked(backend).attention(at(q), at(k), at(v), at(out), at(a), scratch, batch, n, heads, d, 1 / Math.sqrt(d)),
+    );
+  }
+  return [out, a];
+}
+
+/** dy, q, k, v [batch, n, heads·d] and the maps → dq, dk, dv. */
+export function attentionGradKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfoLike[] {
+  const { dy, q, k, v, a } = args.inputs as unknown as { dy: TensorInfoLike; q: TensorInfoLike; k: TensorInfoLike; v: TensorInfoLike; a: TensorInfoLike };
+  const heads = (args.attrs as { heads: number }).heads;
+  const backend = args.backend as WasmBackendLike;
+  const [batch, n, inner] = q.shape as [number, number, number];
+  const d = inner / heads;
+  const [dq, dk, dv] = [0, 1, 2].map(() => backend.makeOutput([batch, n, inner], 'float32')) as [TensorInfoLike, TensorInfoLike, TensorInfoLike];
+  const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
+  if (batch * n * inner > 0) {
+    withScratch(backend, n * n + Math.max(d * round4(n), n * round4(d)), (scratch) =>
+      linked(backend).attention_grad(at(dy), at(q), at(k), at(v), at(a), at(dq), at(dk), at(dv), scratch, batch, n, heads, d, 1 / Math.sqrt(d)),
+    );
+  }
+  return [dq, dk, dv];
 }

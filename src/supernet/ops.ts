@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '../backend/gradients.js';
-import { fusedKernelsActive, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from '../backend/simd-kernels.js';
+import { ATTENTION, ATTENTION_GRAD, fusedKernelsActive, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from '../backend/simd-kernels.js';
 
 type T2 = tf.Tensor2D;
 
@@ -132,17 +132,38 @@ const attentionCore = tf.customGrad(((q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tens
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D) => tf.Tensor3D;
 
-/**
- * Multi-head softmax attention inside one token group: q, k, v [B, n, heads·d] → [B, n, heads·d].
- * softmax(QKᵀ/√d)V per head.
- */
-export function softmaxAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number): tf.Tensor3D {
+/** Multi-head softmax attention in tfjs ops: heads split out to [B·heads, n, d] and merged back. */
+function softmaxAttentionOps(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number): tf.Tensor3D {
   const [b, n, inner] = q.shape;
   const d = inner / heads;
   const split = (t: tf.Tensor3D): tf.Tensor3D => tf.reshape(tf.transpose(tf.reshape(t, [b, n, heads, d]), [0, 2, 1, 3]), [b * heads, n, d]);
   const out = attentionCore(split(q), split(k), split(v));
   return tf.reshape(tf.transpose(tf.reshape(out, [b, heads, n, d]), [0, 2, 1, 3]), [b, n, inner]);
 }
+
+/** The same attention in one kernel each way, on the [B, n, heads·d] layout (wasm: src/backend/simd-kernels.ts). */
+function softmaxAttentionFused(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number): tf.Tensor3D {
+  const f = tf.customGrad(((qs: tf.Tensor3D, ks: tf.Tensor3D, vs: tf.Tensor3D, save: tf.GradSaveFunc) => {
+    const [out, maps] = tf.engine().runKernel(ATTENTION, { q: qs, k: ks, v: vs }, { heads }) as tf.Tensor[];
+    save([qs, ks, vs, maps!]);
+    return {
+      value: out!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(ATTENTION_GRAD, { dy, q: saved[0]!, k: saved[1]!, v: saved[2]!, a: saved[3]! }, { heads }) as tf.Tensor[],
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D) => tf.Tensor3D;
+  return f(q, k, v);
+}
+
+/**
+ * Multi-head softmax attention inside one token group: q, k, v [B, n, heads·d] → [B, n, heads·d].
+ * softmax(QKᵀ/√d)V per head; fused where the backend has the kernels.
+ */
+export function softmaxAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number): tf.Tensor3D {
+  return fusedKernelsActive() ? softmaxAttentionFused(q, k, v, heads) : softmaxAttentionOps(q, k, v, heads);
+}
+
+/** The tfjs-ops form, for tests that compare the two. */
+export { softmaxAttentionOps };
 
 /** Cross-entropy with label smoothing, mean over the batch. */
 export function smoothedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, classes: number, smoothing: number): tf.Scalar {

@@ -32,11 +32,12 @@ static inline void store(float* c, v128_t v, int count) {
 
 /*
  * Rows r0..r0+R-1 of c = a'·b, a'[i][p] = a[i*sai + p*sap]; b is [k, m] with row stride mp, a
- * multiple of 4 (columns m..mp-1 are readable padding), so every column block is whole vectors.
+ * multiple of 4 (columns m..mp-1 are readable padding), so every column block is whole vectors;
+ * c has row stride ldc.
  */
 #define ROW_BLOCK(R)                                                                         \
   static void rows##R(const float* a, int sai, int sap, const float* b, int mp, float* c,  \
-                      int r0, int k, int m) {                                                \
+                      int ldc, int r0, int k, int m) {                                       \
     int j = 0;                                                                               \
     for (; j + 8 <= mp; j += 8) {                                                            \
       v128_t lo[R], hi[R];                                                                   \
@@ -51,8 +52,8 @@ static inline void store(float* c, v128_t v, int count) {
         }                                                                                    \
       }                                                                                      \
       for (int r = 0; r < R; r++) {                                                          \
-        store(c + (r0 + r) * m + j, lo[r], m - j);                                           \
-        store(c + (r0 + r) * m + j + 4, hi[r], m - j - 4);                                   \
+        store(c + (r0 + r) * ldc + j, lo[r], m - j);                                         \
+        store(c + (r0 + r) * ldc + j + 4, hi[r], m - j - 4);                                 \
       }                                                                                      \
     }                                                                                        \
     if (j < mp) {                                                                            \
@@ -64,12 +65,29 @@ static inline void store(float* c, v128_t v, int count) {
           acc[r] = wasm_f32x4_add(acc[r],                                                    \
                                   wasm_f32x4_mul(wasm_f32x4_splat(a[(r0 + r) * sai + p * sap]), b0)); \
       }                                                                                      \
-      for (int r = 0; r < R; r++) store(c + (r0 + r) * m + j, acc[r], m - j);                \
+      for (int r = 0; r < R; r++) store(c + (r0 + r) * ldc + j, acc[r], m - j);              \
     }                                                                                        \
   }
 
 ROW_BLOCK(4)
 ROW_BLOCK(1)
+
+/* c [n, m] (row stride ldc) = a'·b, a' read through strides, b [k, m] with row stride mp */
+static void gemm(const float* a, int sai, int sap, const float* b, int mp, float* c, int ldc, int n,
+                 int k, int m) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) rows4(a, sai, sap, b, mp, c, ldc, i, k, m);
+  for (; i < n; i++) rows1(a, sai, sap, b, mp, c, ldc, i, k, m);
+}
+
+/* dst [rows, cols_p] ← src (rows × cols, element (r, j) at src[r*sr + j*sj]), zero-padded to cols_p */
+static void pack(float* dst, const float* src, int rows, int cols, int sr, int sj, int cols_p) {
+  for (int r = 0; r < rows; r++) {
+    float* row = dst + r * cols_p;
+    for (int j = 0; j < cols; j++) row[j] = src[r * sr + j * sj];
+    for (int j = cols; j < cols_p; j++) row[j] = 0.f;
+  }
+}
 
 /* scratch holds one item of b laid out [k, mp] (4·k·mp bytes), unless b needs no copy */
 EXPORT("bmm")
@@ -86,19 +104,12 @@ void bmm(const float* a, const float* b, float* c, float* scratch, int batch, in
     const float* bt = b + (long)t * k * m;
     float* ct = c + (long)t * n * m;
     if (copy) {
-      for (int p = 0; p < k; p++) {
-        float* row = scratch + p * mp;
-        if (transpose_b) /* b stored [m, k] */
-          for (int j = 0; j < m; j++) row[j] = bt[j * k + p];
-        else
-          for (int j = 0; j < m; j++) row[j] = bt[p * m + j];
-        for (int j = m; j < mp; j++) row[j] = 0.f;
-      }
+      /* b stored [m, k] when transposed */
+      if (transpose_b) pack(scratch, bt, k, m, 1, k, mp);
+      else pack(scratch, bt, k, m, m, 1, mp);
       bt = scratch;
     }
-    int i = 0;
-    for (; i + 4 <= n; i += 4) rows4(at, sai, sap, bt, mp, ct, i, k, m);
-    for (; i < n; i++) rows1(at, sai, sap, bt, mp, ct, i, k, m);
+    gemm(at, sai, sap, bt, mp, ct, m, n, k, m);
   }
 }
 
@@ -280,4 +291,89 @@ void gelu_grad(const float* x, const float* dy, float* dx, int n) {
     const v128_t d = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_f32x4_mul(v, wasm_f32x4_mul(s, wasm_f32x4_sub(one, s))), dz2));
     store(dx + i, wasm_f32x4_mul(load_part(dy + i, n - i), d), n - i);
   }
+}
+
+/*
+ * Softmax attention over the [batch, n, heads·d] layout of q, k, v, one kernel each way, so no
+ * transposes to and from [batch·heads, n, d]: for each image b and head h, with X_bh the n × d
+ * slice of X at columns h·d… (row stride heads·d),
+ *   A_bh = softmax(Q_bh K_bhᵀ · scale) (kept in `a`, [batch, heads, n, n]), O_bh = A_bh V_bh.
+ * scratch: 4·max(d·round4(n), n·round4(d)) bytes.
+ */
+EXPORT("attention")
+void attention(const float* q, const float* k, const float* v, float* out, float* a, float* scratch,
+               int batch, int n, int heads, int d, float scale) {
+  const int hd = heads * d, np = (n + 3) & ~3, dp = (d + 3) & ~3;
+  for (int b = 0; b < batch; b++)
+    for (int h = 0; h < heads; h++) {
+      const long base = (long)b * n * hd + h * d;
+      float* ab = a + ((long)b * heads + h) * n * n;
+      /* S = Q Kᵀ: Kᵀ laid out [d, np] */
+      pack(scratch, k + base, d, n, 1, hd, np);
+      gemm(q + base, hd, 1, scratch, np, ab, n, n, d, n);
+      for (int i = 0; i < n; i++) {
+        float* row = ab + (long)i * n;
+        float mx = row[0];
+        for (int j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+        const v128_t sv = wasm_f32x4_splat(scale), mv = wasm_f32x4_splat(mx * scale);
+        v128_t acc = wasm_f32x4_splat(0.f);
+        for (int j = 0; j < n; j += 4) {
+          /* lanes past n come from load_part's zeros and are never stored */
+          const v128_t e = exp4(wasm_f32x4_sub(wasm_f32x4_mul(load_part(row + j, n - j), sv), mv));
+          const int count = n - j < 4 ? n - j : 4;
+          store(row + j, e, count);
+          if (count < 4) {
+            acc = wasm_f32x4_add(acc, wasm_f32x4_make(wasm_f32x4_extract_lane(e, 0), count > 1 ? wasm_f32x4_extract_lane(e, 1) : 0.f,
+                                                      count > 2 ? wasm_f32x4_extract_lane(e, 2) : 0.f, 0.f));
+          } else {
+            acc = wasm_f32x4_add(acc, e);
+          }
+        }
+        const v128_t inv = wasm_f32x4_splat(1.f / hsum(acc));
+        for (int j = 0; j < n; j += 4) store(row + j, wasm_f32x4_mul(load_part(row + j, n - j), inv), n - j);
+      }
+      /* O = A V: V laid out [n, dp] */
+      pack(scratch, v + base, n, d, hd, 1, dp);
+      gemm(ab, n, 1, scratch, dp, out + base, hd, n, n, d);
+    }
+}
+
+/*
+ * Its backward, per image and head: dV = Aᵀ dO, dA = dO Vᵀ, dS = A ⊙ (dA − rowsum(dA ⊙ A))·scale,
+ * dQ = dS K, dK = dSᵀ Q. scratch: 4·(n·n + max(d·round4(n), n·round4(d))) bytes.
+ */
+EXPORT("attention_grad")
+void attention_grad(const float* dout, const float* q, const float* k, const float* v, const float* a,
+                    float* dq, float* dk, float* dv, float* scratch, int batch, int n, int heads, int d,
+                    float scale) {
+  const int hd = heads * d, np = (n + 3) & ~3, dp = (d + 3) & ~3;
+  float* ds = scratch;
+  float* packed = scratch + (long)n * n;
+  for (int b = 0; b < batch; b++)
+    for (int h = 0; h < heads; h++) {
+      const long base = (long)b * n * hd + h * d;
+      const float* ab = a + ((long)b * heads + h) * n * n;
+      /* dV = Aᵀ dO */
+      pack(packed, dout + base, n, d, hd, 1, dp);
+      gemm(ab, 1, n, packed, dp, dv + base, hd, n, n, d);
+      /* dA = dO Vᵀ, into ds */
+      pack(packed, v + base, d, n, 1, hd, np);
+      gemm(dout + base, hd, 1, packed, np, ds, n, n, d, n);
+      for (int i = 0; i < n; i++) {
+        float* row = ds + (long)i * n;
+        const float* ar = ab + (long)i * n;
+        v128_t acc = wasm_f32x4_splat(0.f);
+        for (int j = 0; j < n; j += 4)
+          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(load_part(row + j, n - j), load_part(ar + j, n - j)));
+        const v128_t dot = wasm_f32x4_splat(hsum(acc)), sv = wasm_f32x4_splat(scale);
+        for (int j = 0; j < n; j += 4)
+          store(row + j, wasm_f32x4_mul(wasm_f32x4_mul(load_part(ar + j, n - j), wasm_f32x4_sub(load_part(row + j, n - j), dot)), sv), n - j);
+      }
+      /* dQ = dS K */
+      pack(packed, k + base, n, d, hd, 1, dp);
+      gemm(ds, n, 1, packed, dp, dq + base, hd, n, n, d);
+      /* dK = dSᵀ Q */
+      pack(packed, q + base, n, d, hd, 1, dp);
+      gemm(ds, 1, n, packed, dp, dk + base, hd, n, n, d);
+    }
 }
