@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { initBackend, linear, gelu, geluOps, layerNorm, layerNormOps, softmaxAttention, softmaxAttentionOps, smoothedCrossEntropy, Supernet, presetSpace, Rng, sampleSpec } from '../src/index.js';
+import { initBackend, linear, gelu, geluOps, layerNorm, layerNormOps, softmaxAttention, softmaxAttentionOps, softmaxAttentionQkv, smoothedCrossEntropy, Supernet, presetSpace, Rng, sampleSpec } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 import { tinySpace, tinySpec } from './helpers.js';
 import { SIMD_WASM_BASE64 } from '../src/backend/wasm/simd-wasm.js';
@@ -213,6 +213,12 @@ describe('operators on the default backend', () => {
         };
         const fused = run(softmaxAttention), ops = run(softmaxAttentionOps);
         fused.forEach((t, i) => expect(tf.max(tf.abs(tf.sub(t, ops[i]!))).dataSync()[0], `${[b, n, heads, d]} output ${i}`).to.be.below(i === 1 ? 1e-3 : 1e-4));
+        // from one qkv tensor (q, k, v side by side): the same output, and the gradient as the three side by side
+        const qkv = tf.concat([q, k, v], 2);
+        const { value, grads } = tf.valueAndGrads((t: tf.Tensor) => tf.sum(tf.mul(softmaxAttentionQkv(t as tf.Tensor3D, heads), probe)))([qkv]);
+        const fromQkv = [softmaxAttentionQkv(qkv, heads), value, grads[0]!];
+        const expected = [ops[0]!, ops[1]!, tf.concat(ops.slice(2), 2)];
+        fromQkv.forEach((t, i) => expect(tf.max(tf.abs(tf.sub(t, expected[i]!))).dataSync()[0], `${[b, n, heads, d]} qkv output ${i}`).to.be.below(i === 1 ? 1e-3 : 1e-4));
       });
     }
   });

@@ -46,8 +46,8 @@ interface SimdExports {
   layernorm_grad(dy: number, xhat: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, rows: number, dim: number): void;
   gelu(x: number, y: number, n: number): void;
   gelu_grad(x: number, dy: number, dx: number, n: number): void;
-  attention(q: number, k: number, v: number, out: number, a: number, scratch: number, batch: number, n: number, heads: number, d: number, scale: number): void;
-  attention_grad(dout: number, q: number, k: number, v: number, a: number, dq: number, dk: number, dv: number, scratch: number, batch: number, n: number, heads: number, d: number, scale: number): void;
+  attention(q: number, k: number, v: number, out: number, a: number, scratch: number, batch: number, n: number, heads: number, d: number, scale: number, ldIn: number, ldOut: number): void;
+  attention_grad(dout: number, q: number, k: number, v: number, a: number, dq: number, dk: number, dv: number, scratch: number, batch: number, n: number, heads: number, d: number, scale: number, ldIn: number, ldOut: number): void;
 }
 
 let moduleBytes: Uint8Array | undefined;
@@ -210,37 +210,52 @@ function withScratch(backend: WasmBackendLike, floats: number, f: (ptr: number) 
   }
 }
 
-/** q, k, v [batch, n, heads·d] → out [batch, n, heads·d] and the attention maps [batch, heads, n, n]. */
+/**
+ * Where q, k and v live: three tensors [batch, n, heads·d], or one qkv [batch, n, 3·heads·d] whose
+ * column ranges they are (the fused q/k/v product, no split). Heap offsets and the row stride.
+ */
+function qkvLayout(inputs: tf.NamedTensorInfoMap, heads: number, backend: WasmBackendLike): { q: number; k: number; v: number; ld: number; batch: number; n: number; inner: number; d: number } {
+  const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
+  const { qkv, q, k, v } = inputs as unknown as Record<string, TensorInfoLike | undefined>;
+  if (qkv) {
+    const [batch, n, all] = qkv.shape as [number, number, number];
+    const inner = all / 3;
+    const base = at(qkv);
+    return { q: base, k: base + 4 * inner, v: base + 8 * inner, ld: all, batch, n, inner, d: inner / heads };
+  }
+  const [batch, n, inner] = q!.shape as [number, number, number];
+  return { q: at(q!), k: at(k!), v: at(v!), ld: inner, batch, n, inner, d: inner / heads };
+}
+
+/** q, k, v (see `qkvLayout`) → out [batch, n, heads·d] and the attention maps [batch, heads, n, n]. */
 export function attentionKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfoLike[] {
-  const { q, k, v } = args.inputs as unknown as { q: TensorInfoLike; k: TensorInfoLike; v: TensorInfoLike };
   const heads = (args.attrs as { heads: number }).heads;
   const backend = args.backend as WasmBackendLike;
-  const [batch, n, inner] = q.shape as [number, number, number];
-  const d = inner / heads;
+  const { q, k, v, ld, batch, n, inner, d } = qkvLayout(args.inputs, heads, backend);
   const out = backend.makeOutput([batch, n, inner], 'float32');
   const a = backend.makeOutput([batch, heads, n, n], 'float32');
   const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
   if (batch * n * inner > 0) {
     withScratch(backend, Math.max(d * round4(n), n * round4(d)), (scratch) =>
-      linked(backend).attention(at(q), at(k), at(v), at(out), at(a), scratch, batch, n, heads, d, 1 / Math.sqrt(d)),
+      linked(backend).attention(q, k, v, at(out), at(a), scratch, batch, n, heads, d, 1 / Math.sqrt(d), ld, inner),
     );
   }
   return [out, a];
 }
 
-/** dy, q, k, v [batch, n, heads·d] and the maps → dq, dk, dv. */
+/** dy [batch, n, heads·d], q, k, v as given to the forward, and the maps → dq, dk, dv (or one dqkv). */
 export function attentionGradKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfoLike[] {
-  const { dy, q, k, v, a } = args.inputs as unknown as { dy: TensorInfoLike; q: TensorInfoLike; k: TensorInfoLike; v: TensorInfoLike; a: TensorInfoLike };
   const heads = (args.attrs as { heads: number }).heads;
   const backend = args.backend as WasmBackendLike;
-  const [batch, n, inner] = q.shape as [number, number, number];
-  const d = inner / heads;
-  const [dq, dk, dv] = [0, 1, 2].map(() => backend.makeOutput([batch, n, inner], 'float32')) as [TensorInfoLike, TensorInfoLike, TensorInfoLike];
+  const { dy, a, qkv } = args.inputs as unknown as { dy: TensorInfoLike; a: TensorInfoLike; qkv?: TensorInfoLike };
+  const { q, k, v, ld, batch, n, inner, d } = qkvLayout(args.inputs, heads, backend);
+  const grads = qkv ? [backend.makeOutput(qkv.shape, 'float32')] : [0, 1, 2].map(() => backend.makeOutput([batch, n, inner], 'float32'));
   const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
+  const [dq, dk, dv] = qkv ? [0, 4 * inner, 8 * inner].map((off) => at(grads[0]!) + off) : grads.map(at);
   if (batch * n * inner > 0) {
     withScratch(backend, n * n + Math.max(d * round4(n), n * round4(d)), (scratch) =>
-      linked(backend).attention_grad(at(dy), at(q), at(k), at(v), at(a), at(dq), at(dk), at(dv), scratch, batch, n, heads, d, 1 / Math.sqrt(d)),
+      linked(backend).attention_grad(at(dy), q, k, v, at(a), dq!, dk!, dv!, scratch, batch, n, heads, d, 1 / Math.sqrt(d), ld, inner),
     );
   }
-  return [dq, dk, dv];
+  return grads;
 }

@@ -141,17 +141,40 @@ function softmaxAttentionOps(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, hea
   return tf.reshape(tf.transpose(tf.reshape(out, [b, heads, n, d]), [0, 2, 1, 3]), [b, n, inner]);
 }
 
-/** The same attention in one kernel each way, on the [B, n, heads·d] layout (wasm: src/backend/simd-kernels.ts). */
-function softmaxAttentionFused(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number): tf.Tensor3D {
-  const f = tf.customGrad(((qs: tf.Tensor3D, ks: tf.Tensor3D, vs: tf.Tensor3D, save: tf.GradSaveFunc) => {
-    const [out, maps] = tf.engine().runKernel(ATTENTION, { q: qs, k: ks, v: vs }, { heads }) as tf.Tensor[];
-    save([qs, ks, vs, maps!]);
+/**
+ * The same attention in one kernel each way, on the [B, n, heads·d] layout (wasm:
+ * src/backend/simd-kernels.ts). `inputs` are q, k, v, or one qkv [B, n, 3·heads·d] holding them
+ * side by side; the gradient comes back in the same form.
+ */
+function fusedAttention(inputs: tf.Tensor3D[], heads: number): tf.Tensor3D {
+  const names = inputs.length === 1 ? ['qkv'] : ['q', 'k', 'v'];
+  const f = tf.customGrad(((...args: unknown[]) => {
+    const xs = args.slice(0, -1) as tf.Tensor3D[];
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const named = (ts: tf.Tensor[]): tf.NamedTensorMap => Object.fromEntries(names.map((n, i) => [n, ts[i]!]));
+    const [out, maps] = tf.engine().runKernel(ATTENTION, named(xs), { heads }) as tf.Tensor[];
+    save([...xs, maps!]);
     return {
       value: out!,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(ATTENTION_GRAD, { dy, q: saved[0]!, k: saved[1]!, v: saved[2]!, a: saved[3]! }, { heads }) as tf.Tensor[],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const grads = tf.engine().runKernel(ATTENTION_GRAD, { ...named(saved), dy, a: saved[saved.length - 1]! }, { heads });
+        return Array.isArray(grads) ? grads : [grads];
+      },
     };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D) => tf.Tensor3D;
-  return f(q, k, v);
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...xs: tf.Tensor3D[]) => tf.Tensor3D;
+  return f(...inputs);
+}
+
+function softmaxAttentionFused(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number): tf.Tensor3D {
+  return fusedAttention([q, k, v], heads);
+}
+
+/**
+ * Attention straight from the fused q/k/v product [B, n, 3·heads·d] (q, k, v side by side), no
+ * split and no concat of the gradient; only where `fusedKernelsActive()`.
+ */
+export function softmaxAttentionQkv(qkv: tf.Tensor3D, heads: number): tf.Tensor3D {
+  return fusedAttention([qkv], heads);
 }
 
 /**

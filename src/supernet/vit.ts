@@ -11,7 +11,8 @@ import { groupSizes } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
 import { Rng } from '../space/rng.js';
 import type { ArchSpec, AttnBlock } from '../space/spec.js';
-import { gelu, layerNorm, linear, softmaxAttention } from './ops.js';
+import { gelu, layerNorm, linear, softmaxAttention, softmaxAttentionQkv } from './ops.js';
+import { fusedKernelsActive } from '../backend/simd-kernels.js';
 
 export interface ParamSource {
   /** W [din, dout] and b [dout] of a linear layer */
@@ -108,12 +109,18 @@ function block(x: tf.Tensor2D, blk: AttnBlock, i: number, ps: ParamSource, dims:
     // larger matMul and one backward instead of three
     const [lq, lk, lv] = (['q', 'k', 'v'] as const).map((n) => ps.linear(`${p}.attn.${n}`, e, inner));
     const qkv = linear(h, tf.concat([lq!.w, lk!.w, lv!.w], 1), tf.concat([lq!.b, lk!.b, lv!.b], 0));
-    let [q, k, v] = tf.split(qkv, 3, 1).map((z) => tf.reshape(z, [b, t, inner])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
-    // the recursive pass regroups tokens after a fixed permutation (identity for G = 1: attention is permutation-equivariant)
-    const perm = pass > 0 && g > 1 ? tokenPermutation(patches, cls, i, pass) : undefined;
-    if (perm) [q, k, v] = [q, k, v].map((z) => permuteTokens(z, perm, false)) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
-    let o = groupedAttention(q, k, v, blk.heads, patches, cls, g);
-    if (perm) o = permuteTokens(o, perm, true);
+    let o: tf.Tensor3D;
+    if (g === 1 && fusedKernelsActive()) {
+      // one kernel reads q, k, v where the product put them, side by side
+      o = softmaxAttentionQkv(tf.reshape(qkv, [b, t, 3 * inner]), blk.heads);
+    } else {
+      let [q, k, v] = tf.split(qkv, 3, 1).map((z) => tf.reshape(z, [b, t, inner])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+      // the recursive pass regroups tokens after a fixed permutation (identity for G = 1: attention is permutation-equivariant)
+      const perm = pass > 0 && g > 1 ? tokenPermutation(patches, cls, i, pass) : undefined;
+      if (perm) [q, k, v] = [q, k, v].map((z) => permuteTokens(z, perm, false)) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+      o = groupedAttention(q, k, v, blk.heads, patches, cls, g);
+      if (perm) o = permuteTokens(o, perm, true);
+    }
     const po = ps.linear(`${p}.attn.proj`, inner, e);
     x = residual(x, linear(tf.reshape(o, [b * t, inner]), po.w, po.b), drop, b, rng);
     const n2 = ps.norm(`${p}.norm2`, e);

@@ -296,21 +296,22 @@ void gelu_grad(const float* x, const float* dy, float* dx, int n) {
 /*
  * Softmax attention over the [batch, n, heads·d] layout of q, k, v, one kernel each way, so no
  * transposes to and from [batch·heads, n, d]: for each image b and head h, with X_bh the n × d
- * slice of X at columns h·d… (row stride heads·d),
+ * slice of X at columns h·d… of its rows,
  *   A_bh = softmax(Q_bh K_bhᵀ · scale) (kept in `a`, [batch, heads, n, n]), O_bh = A_bh V_bh.
- * scratch: 4·max(d·round4(n), n·round4(d)) bytes.
+ * q, k, v rows are ld_in floats apart (heads·d, or 3·heads·d when they are column ranges of one
+ * qkv tensor); out rows ld_out apart. scratch: 4·max(d·round4(n), n·round4(d)) bytes.
  */
 EXPORT("attention")
 void attention(const float* q, const float* k, const float* v, float* out, float* a, float* scratch,
-               int batch, int n, int heads, int d, float scale) {
-  const int hd = heads * d, np = (n + 3) & ~3, dp = (d + 3) & ~3;
+               int batch, int n, int heads, int d, float scale, int ld_in, int ld_out) {
+  const int np = (n + 3) & ~3, dp = (d + 3) & ~3;
   for (int b = 0; b < batch; b++)
     for (int h = 0; h < heads; h++) {
-      const long base = (long)b * n * hd + h * d;
+      const long in = (long)b * n * ld_in + h * d, o = (long)b * n * ld_out + h * d;
       float* ab = a + ((long)b * heads + h) * n * n;
       /* S = Q Kᵀ: Kᵀ laid out [d, np] */
-      pack(scratch, k + base, d, n, 1, hd, np);
-      gemm(q + base, hd, 1, scratch, np, ab, n, n, d, n);
+      pack(scratch, k + in, d, n, 1, ld_in, np);
+      gemm(q + in, ld_in, 1, scratch, np, ab, n, n, d, n);
       for (int i = 0; i < n; i++) {
         float* row = ab + (long)i * n;
         float mx = row[0];
@@ -318,47 +319,43 @@ void attention(const float* q, const float* k, const float* v, float* out, float
         const v128_t sv = wasm_f32x4_splat(scale), mv = wasm_f32x4_splat(mx * scale);
         v128_t acc = wasm_f32x4_splat(0.f);
         for (int j = 0; j < n; j += 4) {
-          /* lanes past n come from load_part's zeros and are never stored */
-          const v128_t e = exp4(wasm_f32x4_sub(wasm_f32x4_mul(load_part(row + j, n - j), sv), mv));
           const int count = n - j < 4 ? n - j : 4;
+          const v128_t e = exp4(wasm_f32x4_sub(wasm_f32x4_mul(load_part(row + j, count), sv), mv));
           store(row + j, e, count);
-          if (count < 4) {
-            acc = wasm_f32x4_add(acc, wasm_f32x4_make(wasm_f32x4_extract_lane(e, 0), count > 1 ? wasm_f32x4_extract_lane(e, 1) : 0.f,
-                                                      count > 2 ? wasm_f32x4_extract_lane(e, 2) : 0.f, 0.f));
-          } else {
-            acc = wasm_f32x4_add(acc, e);
-          }
+          /* lanes past n hold exp of padding: not summed */
+          acc = wasm_f32x4_add(acc, count == 4 ? e : load_part(row + j, count));
         }
         const v128_t inv = wasm_f32x4_splat(1.f / hsum(acc));
         for (int j = 0; j < n; j += 4) store(row + j, wasm_f32x4_mul(load_part(row + j, n - j), inv), n - j);
       }
       /* O = A V: V laid out [n, dp] */
-      pack(scratch, v + base, n, d, hd, 1, dp);
-      gemm(ab, n, 1, scratch, dp, out + base, hd, n, n, d);
+      pack(scratch, v + in, n, d, ld_in, 1, dp);
+      gemm(ab, n, 1, scratch, dp, out + o, ld_out, n, n, d);
     }
 }
 
 /*
  * Its backward, per image and head: dV = Aᵀ dO, dA = dO Vᵀ, dS = A ⊙ (dA − rowsum(dA ⊙ A))·scale,
- * dQ = dS K, dK = dSᵀ Q. scratch: 4·(n·n + max(d·round4(n), n·round4(d))) bytes.
+ * dQ = dS K, dK = dSᵀ Q. dout rows ld_out apart; q, k, v, dq, dk, dv rows ld_in apart.
+ * scratch: 4·(n·n + max(d·round4(n), n·round4(d))) bytes.
  */
 EXPORT("attention_grad")
 void attention_grad(const float* dout, const float* q, const float* k, const float* v, const float* a,
                     float* dq, float* dk, float* dv, float* scratch, int batch, int n, int heads, int d,
-                    float scale) {
-  const int hd = heads * d, np = (n + 3) & ~3, dp = (d + 3) & ~3;
+                    float scale, int ld_in, int ld_out) {
+  const int np = (n + 3) & ~3, dp = (d + 3) & ~3;
   float* ds = scratch;
   float* packed = scratch + (long)n * n;
   for (int b = 0; b < batch; b++)
     for (int h = 0; h < heads; h++) {
-      const long base = (long)b * n * hd + h * d;
+      const long in = (long)b * n * ld_in + h * d, o = (long)b * n * ld_out + h * d;
       const float* ab = a + ((long)b * heads + h) * n * n;
       /* dV = Aᵀ dO */
-      pack(packed, dout + base, n, d, hd, 1, dp);
-      gemm(ab, 1, n, packed, dp, dv + base, hd, n, n, d);
+      pack(packed, dout + o, n, d, ld_out, 1, dp);
+      gemm(ab, 1, n, packed, dp, dv + in, ld_in, n, n, d);
       /* dA = dO Vᵀ, into ds */
-      pack(packed, v + base, d, n, 1, hd, np);
-      gemm(dout + base, hd, 1, packed, np, ds, n, n, d, n);
+      pack(packed, v + in, d, n, 1, ld_in, np);
+      gemm(dout + o, ld_out, 1, packed, np, ds, n, n, d, n);
       for (int i = 0; i < n; i++) {
         float* row = ds + (long)i * n;
         const float* ar = ab + (long)i * n;
@@ -370,10 +367,10 @@ void attention_grad(const float* dout, const float* q, const float* k, const flo
           store(row + j, wasm_f32x4_mul(wasm_f32x4_mul(load_part(ar + j, n - j), wasm_f32x4_sub(load_part(row + j, n - j), dot)), sv), n - j);
       }
       /* dQ = dS K */
-      pack(packed, k + base, n, d, hd, 1, dp);
-      gemm(ds, n, 1, packed, dp, dq + base, hd, n, n, d);
+      pack(packed, k + in, n, d, ld_in, 1, dp);
+      gemm(ds, n, 1, packed, dp, dq + in, ld_in, n, n, d);
       /* dK = dSᵀ Q */
-      pack(packed, q + base, n, d, hd, 1, dp);
-      gemm(ds, 1, n, packed, dp, dk + base, hd, n, n, d);
+      pack(packed, q + in, n, d, ld_in, 1, dp);
+      gemm(ds, 1, n, packed, dp, dk + in, ld_in, n, n, d);
     }
 }
