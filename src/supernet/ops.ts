@@ -1,7 +1,9 @@
 /**
  * Differentiable building blocks with hand-written gradients, shaped for the wasm backend
- * (DESIGN §2): XNNPACK is used only by plain 2-D matMuls without transpose flags, so every
- * backward here transposes explicitly and multiplies plainly.
+ * (DESIGN §2): XNNPACK is used only by plain 2-D matMuls without transpose flags, so the linear
+ * backward transposes explicitly and multiplies plainly. LayerNorm, GELU and attention each have
+ * a form in tfjs ops (any backend) and, where the SIMD module is linked (wasm), one fused kernel
+ * each way (src/backend/simd-kernels.ts); tests hold the two to the same values and gradients.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '../backend/gradients.js';
@@ -101,33 +103,20 @@ export function layerNorm(x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D): T2 {
 /** The element-wise form, for tests that compare the two. */
 export { layerNormOps };
 
-/**
- * Batched product of [G, n, k] and [G, k, m] (operands transposed as flagged). With few batch
- * items (the heads of one image: the proxy, inference) it runs one plain 2-D matMul per item,
- * which wasm hands to XNNPACK (~5× the batched kernel); with many it uses the batched kernel.
- */
-export function bmm(a: tf.Tensor3D, b: tf.Tensor3D, transposeA = false, transposeB = false): tf.Tensor3D {
-  const g = a.shape[0];
-  if (g > 16) return tf.matMul(a, b, transposeA, transposeB);
-  const as = tf.unstack(a) as tf.Tensor2D[];
-  const bs = tf.unstack(b) as tf.Tensor2D[];
-  return tf.stack(as.map((x, i) => tf.matMul(transposeA ? tf.transpose(x) : x, transposeB ? tf.transpose(bs[i]!) : bs[i]!))) as tf.Tensor3D;
-}
-
-/** softmax(QKᵀ·scale)V over [G, n, d] with a hand-written backward built from `bmm`. */
+/** softmax(QKᵀ·scale)V over [G, n, d] with a hand-written backward of batched products. */
 const attentionCore = tf.customGrad(((q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, save: tf.GradSaveFunc) => {
   const scale = 1 / Math.sqrt(q.shape[2]);
-  const a = tf.softmax(tf.mul(bmm(q, k, false, true), scale)) as tf.Tensor3D;
+  const a = tf.softmax(tf.mul(tf.matMul(q, k, false, true), scale)) as tf.Tensor3D;
   save([q, k, v, a]);
   return {
-    value: bmm(a, v),
+    value: tf.matMul(a, v),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [qs, ks, vs, as] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
       const dO = dy as tf.Tensor3D;
-      const dV = bmm(as, dO, true, false);
-      const dA = bmm(dO, vs, false, true);
+      const dV = tf.matMul(as, dO, true, false);
+      const dA = tf.matMul(dO, vs, false, true);
       const dS = tf.mul(tf.mul(as, tf.sub(dA, tf.sum(tf.mul(dA, as), -1, true))), scale) as tf.Tensor3D;
-      return [bmm(dS, ks), bmm(dS, qs, true, false), dV];
+      return [tf.matMul(dS, ks), tf.matMul(dS, qs, true, false), dV];
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D) => tf.Tensor3D;
