@@ -76,7 +76,7 @@ function simd(backend: WasmBackendLike): SimdExports | null {
   return simdKernelsFor(backend.wasm.asm.memory);
 }
 
-/** Whether the current backend runs the fused LayerNorm and GELU kernels (wasm with the SIMD module linked). */
+/** Whether the current backend runs the fused LayerNorm, GELU and attention kernels (wasm with the SIMD module linked). */
 export function fusedKernelsActive(): boolean {
   if (tf.getBackend() !== 'wasm') return false;
   return simd(tf.backend() as unknown as WasmBackendLike) !== null;
@@ -87,6 +87,18 @@ function linked(backend: WasmBackendLike): SimdExports {
   const fns = simd(backend);
   if (!fns) throw new Error('vitas: the SIMD kernels are not linked to this wasm backend');
   return fns;
+}
+
+const round4 = (x: number): number => Math.ceil(x / 4) * 4;
+
+/** Runs `f` with a scratch buffer of `floats` floats on the wasm heap. */
+function withScratch(backend: WasmBackendLike, floats: number, f: (ptr: number) => void): void {
+  const ptr = backend.wasm._malloc(4 * Math.max(floats, 1));
+  try {
+    f(ptr);
+  } finally {
+    backend.wasm._free(ptr);
+  }
 }
 
 const sameDims = (x: number[], y: number[]): boolean => x.length === y.length && x.every((d, i) => d === y[i]);
@@ -111,14 +123,10 @@ export function simdBatchMatMul(stock: tf.KernelFunc): tf.KernelFunc {
     if (k !== kb || !fns) return stock(args); // the stock kernel raises tfjs's own shape error
     const out = backend.makeOutput([...batchDims, n, m], 'float32');
     if (batch * n * m === 0) return out;
-    const { bmm } = fns;
-    // b copied into scratch, rows padded to whole vectors (see simd.c)
-    const scratch = transposeB || m % 4 ? backend.wasm._malloc(4 * k * (Math.ceil(m / 4) * 4)) : 0;
-    try {
-      bmm(backend.getMemoryOffset(a.dataId), backend.getMemoryOffset(b.dataId), backend.getMemoryOffset(out.dataId), scratch, batch, n, k, m, transposeA ? 1 : 0, transposeB ? 1 : 0);
-    } finally {
-      if (scratch) backend.wasm._free(scratch);
-    }
+    // room for one item of b laid out in rows padded to whole vectors, where it needs that (see simd.c)
+    withScratch(backend, transposeB || m % 4 ? k * round4(m) : 0, (scratch) =>
+      fns.bmm(backend.getMemoryOffset(a.dataId), backend.getMemoryOffset(b.dataId), backend.getMemoryOffset(out.dataId), scratch, batch, n, k, m, transposeA ? 1 : 0, transposeB ? 1 : 0),
+    );
     return out;
   };
 }
@@ -197,18 +205,6 @@ export function geluGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: u
 
 export const ATTENTION = 'VitasAttention';
 export const ATTENTION_GRAD = 'VitasAttentionGrad';
-
-const round4 = (x: number): number => Math.ceil(x / 4) * 4;
-
-/** Runs `f` with a scratch buffer of `floats` floats on the wasm heap. */
-function withScratch(backend: WasmBackendLike, floats: number, f: (ptr: number) => void): void {
-  const ptr = backend.wasm._malloc(4 * Math.max(floats, 1));
-  try {
-    f(ptr);
-  } finally {
-    backend.wasm._free(ptr);
-  }
-}
 
 /**
  * Where q, k and v live: three tensors [batch, n, heads·d], or one qkv [batch, n, 3·heads·d] whose
