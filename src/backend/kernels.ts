@@ -15,7 +15,7 @@
  * LayerNorm's, GELU's and softmax attention's forward and backward, as new kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ATTENTION, ATTENTION_GRAD, attentionGradKernel, attentionKernel, GELU, GELU_GRAD, geluGradKernel, geluKernel, LAYER_NORM, LAYER_NORM_GRAD, layerNormGradKernel, layerNormKernel, simdBatchMatMul, simdSum } from './simd-kernels.js';
+import { FUSED_KERNELS, simdBatchMatMul, simdSum } from './simd-kernels.js';
 
 interface WasmTensorInfo {
   dataId: object;
@@ -94,11 +94,6 @@ export function registerWasmKernels(): void {
   wrap('Identity', identityKernel);
   wrap('BatchMatMul', simdBatchMatMul);
   wrap('Sum', simdSum);
-  tf.registerKernel({ kernelName: LAYER_NORM, backendName: 'wasm', kernelFunc: layerNormKernel as unknown as tf.KernelFunc });
-  tf.registerKernel({ kernelName: LAYER_NORM_GRAD, backendName: 'wasm', kernelFunc: layerNormGradKernel as unknown as tf.KernelFunc });
-  tf.registerKernel({ kernelName: GELU, backendName: 'wasm', kernelFunc: geluKernel as unknown as tf.KernelFunc });
-  tf.registerKernel({ kernelName: GELU_GRAD, backendName: 'wasm', kernelFunc: geluGradKernel as unknown as tf.KernelFunc });
-  tf.registerKernel({ kernelName: ATTENTION, backendName: 'wasm', kernelFunc: attentionKernel as unknown as tf.KernelFunc });
-  tf.registerKernel({ kernelName: ATTENTION_GRAD, backendName: 'wasm', kernelFunc: attentionGradKernel as unknown as tf.KernelFunc });
+  for (const [kernelName, kernelFunc] of FUSED_KERNELS) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
 }
 

@@ -91,15 +91,19 @@ function linked(backend: WasmBackendLike): SimdExports {
 
 const round4 = (x: number): number => Math.ceil(x / 4) * 4;
 
-/** Runs `f` with a scratch buffer of `floats` floats on the wasm heap. */
+/** Runs `f` with a scratch buffer of `floats` floats on the wasm heap (none when 0). */
 function withScratch(backend: WasmBackendLike, floats: number, f: (ptr: number) => void): void {
-  const ptr = backend.wasm._malloc(4 * Math.max(floats, 1));
+  if (floats <= 0) return f(0); // (the kernel reads no scratch then)
+  const ptr = backend.wasm._malloc(4 * floats);
   try {
     f(ptr);
   } finally {
     backend.wasm._free(ptr);
   }
 }
+
+/** Where each tensor's data starts on the wasm heap. */
+const heapOffset = (backend: WasmBackendLike) => (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
 
 const sameDims = (x: number[], y: number[]): boolean => x.length === y.length && x.every((d, i) => d === y[i]);
 
@@ -123,9 +127,10 @@ export function simdBatchMatMul(stock: tf.KernelFunc): tf.KernelFunc {
     if (k !== kb || !fns) return stock(args); // the stock kernel raises tfjs's own shape error
     const out = backend.makeOutput([...batchDims, n, m], 'float32');
     if (batch * n * m === 0) return out;
+    const at = heapOffset(backend);
     // room for one item of b laid out in rows padded to whole vectors, where it needs that (see simd.c)
     withScratch(backend, transposeB || m % 4 ? k * round4(m) : 0, (scratch) =>
-      fns.bmm(backend.getMemoryOffset(a.dataId), backend.getMemoryOffset(b.dataId), backend.getMemoryOffset(out.dataId), scratch, batch, n, k, m, transposeA ? 1 : 0, transposeB ? 1 : 0),
+      fns.bmm(at(a), at(b), at(out), scratch, batch, n, k, m, transposeA ? 1 : 0, transposeB ? 1 : 0),
     );
     return out;
   };
@@ -146,7 +151,7 @@ export function simdSum(stock: tf.KernelFunc): tf.KernelFunc {
     const kept = x.shape.slice(axes.length);
     const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
     const cols = kept.reduce((p, d) => p * d, 1);
-    if (cols > 0) fns.colsum(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(out.dataId), rows, cols);
+    if (cols > 0) fns.colsum(heapOffset(backend)(x), heapOffset(backend)(out), rows, cols);
     return out;
   };
 }
@@ -162,7 +167,7 @@ export function layerNormKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: t
   const y = backend.makeOutput([rows, dim], 'float32');
   const xhat = backend.makeOutput([rows, dim], 'float32');
   const rstd = backend.makeOutput([rows, 1], 'float32');
-  const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
+  const at = heapOffset(backend);
   if (rows * dim > 0) linked(backend).layernorm(at(x), at(gamma), at(beta), at(y), at(xhat), at(rstd), rows, dim, (args.attrs as { eps: number }).eps);
   return [y, xhat, rstd];
 }
@@ -175,7 +180,7 @@ export function layerNormGradKernel(args: { inputs: tf.NamedTensorInfoMap; backe
   const dx = backend.makeOutput([rows, dim], 'float32');
   const dgamma = backend.makeOutput([dim], 'float32');
   const dbeta = backend.makeOutput([dim], 'float32');
-  const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
+  const at = heapOffset(backend);
   if (dim > 0) linked(backend).layernorm_grad(at(dy), at(xhat), at(rstd), at(gamma), at(dx), at(dgamma), at(dbeta), rows, dim);
   return [dx, dgamma, dbeta];
 }
@@ -189,7 +194,7 @@ export function geluKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unkno
   const backend = args.backend as WasmBackendLike;
   const y = backend.makeOutput(x.shape, 'float32');
   const n = x.shape.reduce((p, d) => p * d, 1);
-  if (n > 0) linked(backend).gelu(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(y.dataId), n);
+  if (n > 0) linked(backend).gelu(heapOffset(backend)(x), heapOffset(backend)(y), n);
   return y;
 }
 
@@ -199,7 +204,8 @@ export function geluGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: u
   const backend = args.backend as WasmBackendLike;
   const dx = backend.makeOutput(x.shape, 'float32');
   const n = x.shape.reduce((p, d) => p * d, 1);
-  if (n > 0) linked(backend).gelu_grad(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(dx.dataId), n);
+  const at = heapOffset(backend);
+  if (n > 0) linked(backend).gelu_grad(at(x), at(dy), at(dx), n);
   return dx;
 }
 
@@ -211,7 +217,7 @@ export const ATTENTION_GRAD = 'VitasAttentionGrad';
  * column ranges they are (the fused q/k/v product, no split). Heap offsets and the row stride.
  */
 function qkvLayout(inputs: tf.NamedTensorInfoMap, heads: number, backend: WasmBackendLike): { q: number; k: number; v: number; ld: number; batch: number; n: number; inner: number; d: number } {
-  const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
+  const at = heapOffset(backend);
   const { qkv, q, k, v } = inputs as unknown as Record<string, TensorInfoLike | undefined>;
   if (qkv) {
     const [batch, n, all] = qkv.shape as [number, number, number];
@@ -230,7 +236,7 @@ export function attentionKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: t
   const { q, k, v, ld, batch, n, inner, d } = qkvLayout(args.inputs, heads, backend);
   const out = backend.makeOutput([batch, n, inner], 'float32');
   const a = backend.makeOutput([batch, heads, n, n], 'float32');
-  const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
+  const at = heapOffset(backend);
   if (batch * n * inner > 0) {
     withScratch(backend, Math.max(d * round4(n), n * round4(d)), (scratch) =>
       linked(backend).attention(q, k, v, at(out), at(a), scratch, batch, n, heads, d, 1 / Math.sqrt(d), ld, inner),
@@ -246,7 +252,7 @@ export function attentionGradKernel(args: { inputs: tf.NamedTensorInfoMap; attrs
   const { dy, a, qkv } = args.inputs as unknown as { dy: TensorInfoLike; a: TensorInfoLike; qkv?: TensorInfoLike };
   const { q, k, v, ld, batch, n, inner, d } = qkvLayout(args.inputs, heads, backend);
   const grads = qkv ? [backend.makeOutput(qkv.shape, 'float32')] : [0, 1, 2].map(() => backend.makeOutput([batch, n, inner], 'float32'));
-  const at = (t: TensorInfoLike): number => backend.getMemoryOffset(t.dataId);
+  const at = heapOffset(backend);
   const [dq, dk, dv] = qkv ? [0, 4 * inner, 8 * inner].map((off) => at(grads[0]!) + off) : grads.map(at);
   if (batch * n * inner > 0) {
     withScratch(backend, n * n + Math.max(d * round4(n), n * round4(d)), (scratch) =>
@@ -255,3 +261,13 @@ export function attentionGradKernel(args: { inputs: tf.NamedTensorInfoMap; attrs
   }
   return grads;
 }
+
+/** The new kernels, for registration on the wasm backend. */
+export const FUSED_KERNELS: [string, (args: never) => TensorInfoLike | TensorInfoLike[]][] = [
+  [LAYER_NORM, layerNormKernel],
+  [LAYER_NORM_GRAD, layerNormGradKernel],
+  [GELU, geluKernel],
+  [GELU_GRAD, geluGradKernel],
+  [ATTENTION, attentionKernel],
+  [ATTENTION_GRAD, attentionGradKernel],
+];

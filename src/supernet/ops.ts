@@ -154,10 +154,6 @@ function fusedAttention(inputs: tf.Tensor3D[], heads: number): tf.Tensor3D {
   return f(...inputs);
 }
 
-function softmaxAttentionFused(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number): tf.Tensor3D {
-  return fusedAttention([q, k, v], heads);
-}
-
 /**
  * Attention straight from the fused q/k/v product [B, n, 3·heads·d] (q, k, v side by side), no
  * split and no concat of the gradient; only where `fusedKernelsActive()`.
@@ -171,7 +167,7 @@ export function softmaxAttentionQkv(qkv: tf.Tensor3D, heads: number): tf.Tensor3
  * softmax(QKᵀ/√d)V per head; fused where the backend has the kernels.
  */
 export function softmaxAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number): tf.Tensor3D {
-  return fusedKernelsActive() ? softmaxAttentionFused(q, k, v, heads) : softmaxAttentionOps(q, k, v, heads);
+  return fusedKernelsActive() ? fusedAttention([q, k, v], heads) : softmaxAttentionOps(q, k, v, heads);
 }
 
 /** The tfjs-ops form, for tests that compare the two. */
