@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   initBackend, Supernet, MaskedAdamW, trainStep, DataParallelStep, extractSubnet, buildModel, trainSupernet, syntheticDataset, splitValidation,
   searchIdentityProbability, meanCost, presetSpace, checkMemory, reachableRange, VitasError, loadSupernet, evaluateSubnet,
   paramShapes, paramList, sampleSpec, Rng, learningCurveSvg, learningRate, runSupernetTraining, evaluateSupernetRun,
-  type ArchSpec, type AttnBlock,
+  type ArchSpec, type AttnBlock, type StageRecord,
 } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 import { tinySpace, tinySpec } from './helpers.js';
@@ -248,6 +248,12 @@ describe('super-transformer', () => {
       expect(rows.map((r) => r.valAccuracy)).to.deep.equal(run.scores.map((s) => s.valAccuracy));
       expect(existsSync(join(dir, 'run', 'curve.svg'))).to.equal(true);
       run.result.supernet.dispose();
+      // a new stage: config.json says what the run now trains with, and lists both invocations
+      const stage = await runSupernetTraining({ config: join(dir, 'def.json'), out: join(dir, 'run'), threads: 1, valImages: 0, evaluate: false, resume: true, epochs: 2, sandwich: true, restartLr: 5e-4 });
+      stage.result.supernet.dispose();
+      const config = JSON.parse(readFileSync(join(dir, 'run', 'config.json'), 'utf8')) as { recipe: { sandwich: boolean; epochs: number }; stages: StageRecord[] };
+      expect([config.recipe.sandwich, config.recipe.epochs]).to.deep.equal([true, 2]);
+      expect(config.stages.map((s) => [s.fromEpoch, s.toEpoch, s.sandwich, s.restartLr])).to.deep.equal([[1, 1, false, undefined], [2, 2, true, 5e-4]]);
     });
 
     it('switches the sandwich rule on at a resume, as a new stage of the same run', async () => {
@@ -274,9 +280,16 @@ describe('super-transformer', () => {
       expect(lrs[lrs.length - 1]).to.be.below(lrs[perEpoch]!).and.to.be.above(1e-5);
       // a later resume keeps the restart (it is in the checkpoint's recipe): the cosine now ends at epoch 4
       const later: number[] = [];
-      const third = await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, epochs: 4 }, out: dir, resume: true, events: { onStep: (e) => void later.push(e.lr) } });
+      let stages: readonly StageRecord[] = [];
+      const third = await trainSupernet({ space: tinySpace, data, recipe: { ...recipe, epochs: 4 }, out: dir, resume: true, events: { onStep: (e) => void later.push(e.lr), onStart: (e) => void (stages = e.stages ?? []) } });
       third.supernet.dispose();
       expect(later[0]).to.be.closeTo(1e-5 + 0.5 * (5e-3 - 1e-5) * (1 + Math.cos((Math.PI * 2) / 3)), 1e-12);
+      // every invocation is on record in the checkpoint, the restart with the stage that began with it
+      expect(stages).to.deep.equal([
+        { fromEpoch: 1, fromStep: 0, toEpoch: 1, sandwich: false, threads: 1 },
+        { fromEpoch: 2, fromStep: 0, toEpoch: 3, sandwich: false, restartLr: 5e-3, threads: 1 },
+        { fromEpoch: 4, fromStep: 0, toEpoch: 4, sandwich: false, threads: 1 },
+      ]);
     });
 
     it('refuses a restart at the end of the schedule', async () => {

@@ -53,6 +53,19 @@ export interface LrRestart {
   lr: number;
 }
 
+/** One invocation of a run (a fresh start or a `--resume`), kept in the checkpoint so a staged run's history is on record. */
+export interface StageRecord {
+  /** 1-based epoch and 0-based step the invocation started at */
+  fromEpoch: number;
+  fromStep: number;
+  /** the run's last epoch as this invocation set it (`--epochs`) */
+  toEpoch: number;
+  sandwich: boolean;
+  /** `--restart-lr`: the warm restart this invocation began with */
+  restartLr?: number;
+  threads: number;
+}
+
 /** DESIGN §5: AdamW lr 1e-3, weight decay 0.05, warm-up then cosine, label smoothing 0.1. */
 export const DEFAULT_TRAINING: TrainingRecipe = {
   epochs: 10,
@@ -102,7 +115,8 @@ export interface EpochValidation {
 }
 
 export interface TrainEvents {
-  onStart?(e: { epochs: number; stepsPerEpoch: number; startEpoch: number; startStep: number; pId: number | undefined }): void;
+  /** `recipe` and `stages`: what a supernet run actually trains with, after a resume merged the checkpoint's recipe */
+  onStart?(e: { epochs: number; stepsPerEpoch: number; startEpoch: number; startStep: number; pId: number | undefined; recipe?: SupernetRecipe; stages?: readonly StageRecord[] }): void;
   onStep?(e: StepEvent): void;
   onEpoch?(e: EpochRecord, history?: readonly EpochRecord[]): void;
   onLog?(message: string): void;
@@ -151,6 +165,8 @@ interface CheckpointMeta {
   epochLossSum: number;
   /** threads of the process that wrote it (a different count changes float rounding only) */
   threads?: number;
+  /** every invocation so far (absent in checkpoints written before stages were recorded) */
+  stages?: StageRecord[];
 }
 
 /** Linear warm-up to `lr`, then cosine down to `minLr`, per step; after a restart, a new cosine from the restart's lr. */
@@ -237,6 +253,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
   let startStep = 0;
   let history: EpochRecord[] = [];
   let epochLossSum = 0;
+  let stages: StageRecord[] = [];
   if (o.resume) {
     if (!ckptPath) throw new VitasError('--resume needs --out (the run folder holding supernet.ckpt)');
     const ck = loadCheckpoint<CheckpointMeta>(ckptPath);
@@ -259,20 +276,22 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     }
     ({ epoch: startEpoch, step: startStep, history, epochLossSum } = ck.meta);
     pId = ck.meta.pId ?? undefined;
+    stages = ck.meta.stages ?? [];
     log(`resumed from ${ckptPath} at epoch ${startEpoch + 1}, step ${startStep}`);
     if ((ck.meta.threads ?? 1) !== threads) log(`note: the checkpoint was written with ${ck.meta.threads ?? 1} thread(s), this run uses ${threads}: losses match up to float rounding, not bit for bit`);
   }
+  stages.push({ fromEpoch: startEpoch + 1, fromStep: startStep, toEpoch: recipe.epochs, sandwich: recipe.sandwich, ...(o.resume && o.resumeWith?.lr !== undefined ? { restartLr: o.resumeWith.lr } : {}), threads });
   const stepper = new DataParallelStep(net, threads);
   const save = (epoch: number, step: number): void => {
     if (!ckptPath) return;
-    const meta: CheckpointMeta = { space: space.name, recipe, epoch, step, pId: pId ?? null, history, epochLossSum, threads };
+    const meta: CheckpointMeta = { space: space.name, recipe, epoch, step, pId: pId ?? null, history, epochLossSum, threads, stages };
     saveCheckpoint(ckptPath, meta, stateTensors(net, opt));
   };
 
   const stepsPerEpoch = batchesPerEpoch(data.train, recipe.batch);
   const ends = { min: range.minSpec, max: range.maxSpec };
   const losses: number[] = [];
-  o.events?.onStart?.({ epochs: recipe.epochs, stepsPerEpoch, startEpoch, startStep, pId });
+  o.events?.onStart?.({ epochs: recipe.epochs, stepsPerEpoch, startEpoch, startStep, pId, recipe, stages });
   for (let epoch = startEpoch; epoch < recipe.epochs; epoch++) {
     const dataRng = new Rng(`data:${recipe.seed}:${epoch}`);
     const netRng = new Rng(`subnets:${recipe.seed}:${epoch}`);
