@@ -280,7 +280,8 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     log(`resumed from ${ckptPath} at epoch ${startEpoch + 1}, step ${startStep}`);
     if ((ck.meta.threads ?? 1) !== threads) log(`note: the checkpoint was written with ${ck.meta.threads ?? 1} thread(s), this run uses ${threads}: losses match up to float rounding, not bit for bit`);
   }
-  stages.push({ fromEpoch: startEpoch + 1, fromStep: startStep, toEpoch: recipe.epochs, sandwich: recipe.sandwich, ...(o.resume && o.resumeWith?.lr !== undefined ? { restartLr: o.resumeWith.lr } : {}), threads });
+  // a resume with nothing left to train is not a stage
+  if (startEpoch < recipe.epochs) stages.push({ fromEpoch: startEpoch + 1, fromStep: startStep, toEpoch: recipe.epochs, sandwich: recipe.sandwich, ...(o.resume && o.resumeWith?.lr !== undefined ? { restartLr: o.resumeWith.lr } : {}), threads });
   const stepper = new DataParallelStep(net, threads);
   const save = (epoch: number, step: number): void => {
     if (!ckptPath) return;
