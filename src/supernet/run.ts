@@ -12,7 +12,7 @@ import { validateSpace, type SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
 import { readJson, writeAtomic } from '../io.js';
 import { budgetWindow, loadDefinition, type SearchDefinition } from '../search/definition.js';
-import { evaluateSubnet, loadSupernet, trainSupernet, type EpochRecord, type StageRecord, type TrainEvents, type TrainResult } from './trainer.js';
+import { evaluateSubnet, loadSupernet, trainSupernet, type EpochRecord, type TrainEvents, type TrainResult } from './trainer.js';
 import { reachableCheck } from './budget-check.js';
 import { scatterSvg, type Point } from '../report/svg.js';
 import { specKey } from '../space/spec.js';
@@ -76,16 +76,13 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   mkdirSync(out, { recursive: true });
   const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) });
   const recipe = { ...def.supernet, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.sandwich !== undefined ? { sandwich: o.sandwich } : {}) };
-  // config.json says what the run trains with: after a resume that is the checkpoint's recipe and its stages, not the definition's
-  const writeConfig = (effective: object, stages?: readonly StageRecord[]): void =>
-    writeAtomic(join(out, 'config.json'), JSON.stringify({ definition: def, budget, recipe: effective, ...(stages ? { stages } : {}), data: { train: data.train.count, val: data.val.count } }, null, 2) + '\n');
-  if (!o.resume) writeConfig(recipe);
   const refs = referenceSubnets(space, def.supernet?.seed ?? 0);
   const valImages = o.valImages ?? 1000;
   const events: TrainEvents = {
     ...o.events,
     onStart(e) {
-      if (e.recipe) writeConfig(e.recipe, e.stages);
+      // what the run trains with: after a resume, the checkpoint's recipe and its stages, not the definition's
+      writeAtomic(join(out, 'config.json'), JSON.stringify({ definition: def, budget, recipe: e.recipe, stages: e.stages, data: { train: data.train.count, val: data.val.count } }, null, 2) + '\n');
       o.events?.onStart?.(e);
     },
     onEpoch(e, history) {
