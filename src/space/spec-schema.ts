@@ -47,6 +47,7 @@ export const archSpecSchema = {
               features: posInt,
               tokenMlp: posInt,
               lpi: { type: 'boolean' },
+              conv: { type: 'boolean' },
             },
           },
         ],
@@ -94,6 +95,7 @@ function checkBlock(b: AttnBlock, path: string, patches: number, pos: ArchSpec['
   if (!needsFeatures && b.features !== undefined) fail(`${path}.features`, `is only allowed for performer, linformer, nystrom`);
   if (b.attention === 'mixer' && b.tokenMlp === undefined) fail(`${path}.tokenMlp`, 'is required for attention "mixer"');
   if (b.attention !== 'mixer' && b.tokenMlp !== undefined) fail(`${path}.tokenMlp`, 'is only allowed for attention "mixer"');
+  if (b.conv && b.attention !== 'nystrom') fail(`${path}.conv`, 'is only allowed for attention "nystrom"');
   if (b.groups !== undefined) {
     if (b.groups.length !== r) fail(`${path}.groups`, `has ${b.groups.length} entries; needs one per recursion pass (${r})`);
     b.groups.forEach((g, k) => {
