@@ -11,7 +11,7 @@
  */
 import type { ArchSpec } from './spec.js';
 import type { Convention, Kind } from './operators/decl.js';
-import { walkNetwork, type NetworkVisitor } from './operators/network.js';
+import { layerName, walkNetwork, type NetworkVisitor } from './operators/network.js';
 
 export type { Convention } from './operators/decl.js';
 export const CONVENTIONS: readonly Convention[] = ['macs', 'vitas'];
@@ -27,20 +27,23 @@ export interface LayerCost extends Cost {
 
 const size = (kind: Kind, d0: number, d1?: number): number => (kind.trainable ? d0 * (d1 ?? 1) : 0);
 
-// the totals path: one visitor, reused
-let accMacs = 0;
-let accParams = 0;
+// the totals path: one visitor, reused, summing into [MACs, params]
+const acc = new Float64Array(2);
 const totals: NetworkVisitor = {
-  emit: (_p, _l, kind, d0, d1) => void (accParams += size(kind, d0, d1)),
-  layer: (_name, macs) => void (accMacs += macs),
+  emit: (_p, _l, kind, d0, d1) => {
+    if (kind.trainable) acc[1] += d1 === undefined ? d0 : d0 * d1;
+  },
+  layer: (_p, _pass, _l, macs) => {
+    acc[0] += macs;
+  },
 };
 
 /** Total MACs and parameters of a spec. */
 export function costOf(spec: ArchSpec, convention: Convention = 'macs'): Cost {
-  accMacs = 0;
-  accParams = 0;
+  acc[0] = 0;
+  acc[1] = 0;
   walkNetwork(spec, convention, totals);
-  return { macs: accMacs, params: accParams };
+  return { macs: acc[0]!, params: acc[1]! };
 }
 
 export function macsOf(spec: ArchSpec, convention: Convention = 'macs'): number {
@@ -58,8 +61,8 @@ export function costReport(spec: ArchSpec, convention: Convention = 'macs'): { l
   let pending = 0;
   walkNetwork(spec, convention, {
     emit: (_p, _l, kind, d0, d1) => void (pending += size(kind, d0, d1)),
-    layer: (layer, macs) => {
-      layers.push({ layer, macs, params: pending });
+    layer: (prefix, pass, local, macs, groups) => {
+      layers.push({ layer: layerName(prefix, pass, local, groups), macs, params: pending });
       total.macs += macs;
       total.params += pending;
       pending = 0;
