@@ -11,6 +11,8 @@ import { RESIDUAL_SCALARS } from '../space/operators/network.js';
 import { VitasError } from '../space/errors.js';
 import type { Rng } from '../space/rng.js';
 import type { ArchSpec, AttnBlock } from '../space/spec.js';
+import { conv3x3 } from './fn/conv.js';
+import { rope2d } from './fn/rope.js';
 import { MIXER_FORWARDS } from './operators/index.js';
 import type { MixCtx } from './operators/mixing.js';
 import { normOf, weightOf, type ParamSource } from './operators/source.js';
@@ -20,12 +22,9 @@ export type { ParamSource } from './operators/source.js';
 
 /** Rejects, with one line naming `where`, what the network cannot run yet (the cost model prices more). */
 export function assertRunnable(spec: ArchSpec, where = 'spec'): void {
-  if (spec.stem !== 'linear') throw new VitasError(`${where}: stem: "${spec.stem}" is not implemented in the network yet; use "linear"`);
-  if (spec.pos === 'rope') throw new VitasError(`${where}: pos: "rope" is not implemented in the network yet; use "learned" or "none"`);
   spec.blocks.forEach((b, i) => {
     if (b.op !== 'attn') return;
-    if (!MIXER_FORWARDS[b.attention]) throw new VitasError(`${where}: blocks[${i}].attention: "${b.attention}" is not implemented in the network yet (cost model only); implemented: ${Object.keys(MIXER_FORWARDS).join(', ')}`);
-    if (b.lpi) throw new VitasError(`${where}: blocks[${i}].lpi: not implemented in the network yet`);
+    if (b.lpi) throw new VitasError(`${where}: blocks[${i}].lpi: not implemented in the network yet (cost model only)`);
   });
 }
 
@@ -61,11 +60,12 @@ function mixing(h: tf.Tensor2D, c: MixCtx): tf.Tensor2D {
   const [lq, lk, lv] = (['q', 'k', 'v'] as const).map((n) => weightOf(ps, `${k.prefix}.attn.${n}`));
   const qkv = linear(h, tf.concat([lq!.w, lk!.w, lv!.w], 1), tf.concat([lq!.b, lk!.b, lv!.b], 0));
   let o: tf.Tensor3D;
-  if (k.b.attention === 'softmax' && c.groups === 1 && fusedKernelsActive()) {
+  if (k.b.attention === 'softmax' && c.groups === 1 && !c.rope && fusedKernelsActive()) {
     // one kernel reads q, k, v where the product put them, side by side
     o = softmaxAttentionQkv(tf.reshape(qkv, [B, T, 3 * I]), k.b.heads);
   } else {
-    const [q, kk, v] = tf.split(qkv, 3, 1).map((z) => tf.reshape(z, [B, T, I])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    let [q, kk, v] = tf.split(qkv, 3, 1).map((z) => tf.reshape(z, [B, T, I])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    if (c.rope) [q, kk] = [rope2d(q, k.b.heads, c.gh, c.gw, c.cls), rope2d(kk, k.b.heads, c.gh, c.gw, c.cls)];
     o = fwd.forward(q, kk, v, c);
   }
   const po = weightOf(ps, `${k.prefix}.attn.proj`);
@@ -102,12 +102,30 @@ function block(x: tf.Tensor2D, blk: AttnBlock, i: number, base: Omit<MixCtx, 'k'
   return x;
 }
 
-/** Patch tokens [B·P, E] from NHWC images: patchify + one 2-D matMul. */
+/** Channel LayerNorm + GELU of a stem feature map [B, H, W, C]. */
+function stemAct(x: tf.Tensor4D, ps: ParamSource, name: string): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  return tf.reshape(gelu(norm(tf.reshape(x, [b * h * w, c]), ps, name)), [b, h, w, c]);
+}
+
+/**
+ * Patch tokens [B·P, E] from NHWC images: patchify + one 2-D matMul; the conv stem first runs two
+ * 3×3 stride-2 convolutions (im2col + matMul), each with a channel LayerNorm and GELU, and
+ * patchifies by p/4.
+ */
 function stem(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource): tf.Tensor2D {
-  const [b, hh, ww, c] = images.shape;
-  const p = spec.patch;
+  let x = images;
+  let p = spec.patch;
+  if (spec.stem === 'conv') {
+    const c1 = weightOf(ps, 'stem.conv1');
+    x = stemAct(conv3x3(x, c1.w, c1.b, 2), ps, 'stem.norm1');
+    const c2 = weightOf(ps, 'stem.conv2');
+    x = stemAct(conv3x3(x, c2.w, c2.b, 2), ps, 'stem.norm2');
+    p /= 4;
+  }
+  const [b, hh, ww, c] = x.shape;
   const gh = hh / p, gw = ww / p;
-  const flat = tf.reshape(tf.transpose(tf.reshape(images, [b, gh, p, gw, p, c]), [0, 1, 3, 2, 4, 5]), [b * gh * gw, p * p * c]);
+  const flat = tf.reshape(tf.transpose(tf.reshape(x, [b, gh, p, gw, p, c]), [0, 1, 3, 2, 4, 5]), [b * gh * gw, p * p * c]);
   const pe = weightOf(ps, 'patch_embed');
   return linear(flat as tf.Tensor2D, pe.w, pe.b);
 }
@@ -123,7 +141,7 @@ export function vitForward(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource,
   if (cls) tokens = tf.concat([tf.tile(tf.reshape(ps.get('cls'), [1, 1, E]), [B, 1, 1]) as tf.Tensor3D, tokens], 1);
   if (spec.pos === 'learned') tokens = tf.add(tokens, tf.reshape(ps.get('pos'), [1, T, E])) as tf.Tensor3D;
   let x = tf.reshape(tokens, [B * T, E]) as tf.Tensor2D;
-  const base = { B, T, E, P, cls, ps };
+  const base = { B, T, E, P, cls, gh: net.gh, gw: net.gw, rope: spec.pos === 'rope', ps };
   const depth = spec.blocks.filter((blk) => blk.op === 'attn').length;
   let k = 0;
   spec.blocks.forEach((blk, i) => {

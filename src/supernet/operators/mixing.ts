@@ -13,6 +13,11 @@ export interface MixCtx {
   /** patch tokens and class tokens */
   P: number;
   cls: number;
+  /** the patch grid (RoPE's rows and columns) */
+  gh: number;
+  gw: number;
+  /** rotate q and k (pos "rope") */
+  rope: boolean;
   k: Blk;
   /** block index and recursive pass (0-based): SReT's fixed token permutation depends on both */
   block: number;
