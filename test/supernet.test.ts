@@ -177,7 +177,7 @@ describe('super-transformer', () => {
       } catch (e) {
         err = e;
       }
-      expect((err as Error).message).to.match(/performer.*not implemented in the network yet/);
+      expect((err as Error).message).to.match(/^spec: blocks\[0\]\.attention: "performer" is outside space "tiny"; allowed: "softmax"$/);
     } finally {
       await parallel.dispose();
       net.dispose();

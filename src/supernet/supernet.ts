@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Share } from '../space/operators/decl.js';
 import { VitasError } from '../space/errors.js';
+import { encode } from '../space/genome.js';
 import { paramList, type ParamEntry } from '../space/params.js';
 import { spaceMaxima, type SearchSpace } from '../space/space.js';
 import type { ArchSpec, AttnBlock, BlockSpec } from '../space/spec.js';
@@ -172,6 +173,7 @@ export class Supernet {
   usage(specs: ArchSpec[], slicing: Slicing): Usage {
     const usage: Usage = new Map();
     for (const spec of specs) {
+      this.check(spec);
       for (const side of slicing === 'left' ? (['left'] as const) : (['left', 'right'] as const)) {
         for (const e of paramList(spec)) if (e.kind.trainable) record(usage, this.resolve(e, spec, side));
       }
@@ -217,8 +219,14 @@ export class Supernet {
     };
   }
 
+  /** Throws a one-line error naming the first field of `spec` that lies outside this supernet's space. */
+  check(spec: ArchSpec): void {
+    encode(this.space, spec);
+  }
+
   /** Logits of subnet `spec`: left slices, or (two-sided) the sum of left- and right-slice logits. */
   forward(images: tf.Tensor4D, spec: ArchSpec, slicing: Slicing = 'left', usage?: Usage, leaves?: Leaves): tf.Tensor2D {
+    this.check(spec);
     assertRunnable(spec);
     const left = vitForward(images, spec, this.source(spec, 'left', usage, leaves));
     if (slicing === 'left') return left;
