@@ -3,7 +3,7 @@ import { initBackend, Rng, VitasError, softmaxAttention } from '../src/index.js'
 import { tf } from '../src/backend/index.js';
 import { orthogonalFeatures, performerAttention, PERFORMER_EPS } from '../src/supernet/fn/performer.js';
 import { linformerAttention } from '../src/supernet/fn/linformer.js';
-import { nystromAttention } from '../src/supernet/fn/nystrom.js';
+import { iterativePinv, nystromAttention } from '../src/supernet/fn/nystrom.js';
 import { xnormAttention } from '../src/supernet/fn/xnorm.js';
 import { assemble, checkGradients, get, head, mat, maxDiff, mul, randn, softmaxRows, tr, type Mat } from './fn-helpers.js';
 
@@ -195,6 +195,31 @@ describe('X-former attention functions (src/supernet/fn)', () => {
       const omega = tf.tensor2d(orthogonalFeatures(m, d, new Rng(14)), [m, d]);
       checkGradients((q, k, v) => performerAttention(q as T3, k as T3, v as T3, heads, omega), qkv(b, n, heads * d, 15, 0.5), 16);
     });
+    it('backward equals autodiff of the formula in plain tfjs ops, the stabilisers\' gradient included as in the reference', () => {
+      const [b, n, heads, d, m] = [2, 6, 2, 4, 9];
+      const omega = tf.tensor2d(orthogonalFeatures(m, d, new Rng(18)), [m, d]);
+      // large inputs: exp(z) comes near ε, where the stabilisers' gradient path matters
+      const inputs = qkv(b, n, heads * d, 19, 2);
+      const phi = (x: tf.Tensor, isQuery: boolean): tf.Tensor => {
+        const xs = tf.mul(tf.reshape(tf.transpose(tf.reshape(x, [b, n, heads, d]), [0, 2, 1, 3]), [b * heads, n, d]), d ** -0.25);
+        const dash = tf.matMul(xs, omega, false, true);
+        const half = tf.mul(tf.sum(tf.mul(xs, xs), -1, true), 0.5);
+        return tf.mul(tf.add(tf.exp(tf.sub(tf.sub(dash, half), isQuery ? tf.max(dash, -1, true) : tf.max(dash))), PERFORMER_EPS), m ** -0.5);
+      };
+      const plain = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => {
+        const fq = phi(q, true), fk = phi(k, false);
+        const vh = tf.reshape(tf.transpose(tf.reshape(v, [b, n, heads, d]), [0, 2, 1, 3]), [b * heads, n, d]);
+        const out = tf.div(tf.matMul(fq, tf.matMul(fk, vh, true, false)), tf.matMul(fq, tf.sum(fk, 1, true), false, true));
+        return tf.reshape(tf.transpose(tf.reshape(out, [b, heads, n, d]), [0, 2, 1, 3]), [b, n, heads * d]);
+      };
+      const probe = randn([b, n, heads * d], 20);
+      const grads = (f: (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor): tf.Tensor[] => tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(f(q, k, v), probe)))(inputs);
+      const ours = grads((q, k, v) => performerAttention(q as T3, k as T3, v as T3, heads, omega)), theirs = grads(plain);
+      ours.forEach((g, i) => {
+        const scale = Math.max(...Array.from(theirs[i]!.dataSync(), Math.abs));
+        expect(maxDiff(g.dataSync(), theirs[i]!.dataSync()) / scale, `input ${i}`).to.be.below(1e-4);
+      });
+    });
     it('leaks no tensor and rejects an Ω of the wrong width', () => {
       const [q, k, v] = qkv(1, 4, 8, 17);
       const omega = tf.tensor2d(orthogonalFeatures(5, 4, new Rng(1)), [5, 4]);
@@ -249,6 +274,25 @@ describe('X-former attention functions (src/supernet/fn)', () => {
       // a kernel longer than the padded sequence
       const long = randn([heads, 33], 42, 0.1) as tf.Tensor2D;
       expect(maxDiff(nystromAttention(q, k, v, heads, m, { conv: long }).dataSync(), nystromRef(q, k, v, heads, m, 6, long))).to.be.below(2e-4);
+    });
+    it('iterativePinv: its backward equals autodiff of the iteration in plain tfjs ops', () => {
+      const [g, m] = [3, 5];
+      const a = tf.softmax(randn([g, m, m], 48, 2)) as T3;
+      const plain = (x: tf.Tensor): tf.Tensor => {
+        const abs = tf.abs(x);
+        let z = tf.div(tf.transpose(x, [0, 2, 1]), tf.mul(tf.max(tf.sum(abs, -1)), tf.max(tf.sum(abs, -2))));
+        const eye = tf.eye(m);
+        for (let i = 0; i < 6; i++) {
+          const az = tf.matMul(x, z);
+          z = tf.mul(tf.matMul(z, tf.sub(tf.mul(eye, 13), tf.matMul(az, tf.sub(tf.mul(eye, 15), tf.matMul(az, tf.sub(tf.mul(eye, 7), az)))))), 0.25);
+        }
+        return z;
+      };
+      const probe = randn([g, m, m], 49);
+      const grad = (f: (x: tf.Tensor) => tf.Tensor): Float32Array => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(f(x), probe)))(a).dataSync() as Float32Array;
+      expect(maxDiff(iterativePinv(a, 6).dataSync(), plain(a).dataSync())).to.be.below(1e-4);
+      const theirs = grad(plain);
+      expect(maxDiff(grad((x) => iterativePinv(x as T3, 6)), theirs) / Math.max(...Array.from(theirs, Math.abs))).to.be.below(1e-4);
     });
     it('backward matches finite differences for q, k, v and the conv kernel, with padding', () => {
       const [b, n, heads, d, m] = [2, 5, 2, 2, 2];

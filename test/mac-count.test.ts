@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { initBackend, linear, softmaxAttention, Rng } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 import { countMacs, type MacCount } from '../src/backend/mac-count.js';
+import { peakMemory } from '../src/backend/memory-peak.js';
 import { fnetMixing, fnetProducts } from '../src/supernet/fn/fnet.js';
 import { orthogonalFeatures, performerAttention } from '../src/supernet/fn/performer.js';
 import { linformerAttention } from '../src/supernet/fn/linformer.js';
@@ -108,5 +109,37 @@ describe('countMacs', () => {
       expect(macsOf(() => depthwiseConv3x3(x, randn([9, 3], 32) as tf.Tensor2D, randn([3], 33) as tf.Tensor1D))).to.equal(0);
       expect(macsOf(() => rope2d(randn([b, 5, 8], 34) as T3, 2, 2, 2, 1))).to.equal(0);
     });
+  });
+});
+
+describe('peakMemory', () => {
+  before(async () => {
+    await initBackend();
+  });
+
+  it('reports the high-water marks of distinct buffers and of numBytes (a reshape shares its buffer) above the start', () => {
+    const x = tf.ones([1000]);
+    const peak = peakMemory(() =>
+      tf.tidy(() => {
+        const a = tf.add(x, x); // 4000 bytes
+        const b = tf.reshape(a, [10, 100]); // the same buffer, counted again by numBytes
+        tf.dispose(tf.mul(b, b)); // 4000 more
+      }),
+    );
+    expect(peak).to.deep.equal({ bufferBytes: 8000, numBytes: 12000 });
+    x.dispose();
+  });
+  it('sees temporaries freed before the function returns, and restores the kernels and the engine', () => {
+    const before = tf.getKernel('Add', tf.getBackend())?.kernelFunc;
+    const peak = peakMemory(() => {
+      for (let i = 0; i < 3; i++) tf.dispose(tf.tidy(() => tf.add(tf.zeros([500]), 1)));
+    });
+    expect(peak.bufferBytes).to.be.within(4000, 4008); // one zeros + one sum live at a time (+ the scalar)
+    expect(tf.getKernel('Add', tf.getBackend())?.kernelFunc).to.equal(before);
+    expect(Object.keys(tf.engine())).to.not.include.members(['trackTensor', 'removeDataId']);
+    expect(() => peakMemory(() => {
+      throw new Error('boom');
+    })).to.throw('boom');
+    expect(Object.keys(tf.engine())).to.not.include.members(['trackTensor', 'removeDataId']);
   });
 });

@@ -56,15 +56,19 @@ export function conv3x3(x: tf.Tensor4D, w: tf.Tensor2D, b: tf.Tensor1D, stride: 
   return tf.tidy(() => tf.reshape(linear(im2col3x3(x, stride), w, b), [batch, outSide(h, stride), outSide(wd, stride), w.shape[1]]));
 }
 
-/** Σ_r slice_r(xp) · wr(r) over the nine taps of a padded [B, H+2, W+2, C]. */
+/** Σ_r slice_r(xp) · w[r] over the nine taps of a padded [B, H+2, W+2, C], summed as it goes (three buffers live at most). */
 function nineTaps(xp: tf.Tensor4D, w: tf.Tensor2D, h: number, wd: number, flip: boolean): tf.Tensor4D {
   const [b, , , c] = xp.shape;
-  const terms: tf.Tensor[] = [];
+  let acc: tf.Tensor4D | undefined;
   for (let r = 0; r < 9; r++) {
-    const row = tf.reshape(tf.slice(w, [flip ? 8 - r : r, 0], [1, c]), [c]);
-    terms.push(tf.mul(tf.slice(xp, [0, Math.floor(r / 3), r % 3, 0], [b, h, wd, c]), row));
+    const next = tf.tidy(() => {
+      const term = tf.mul(tf.slice(xp, [0, Math.floor(r / 3), r % 3, 0], [b, h, wd, c]), tf.reshape(tf.slice(w, [flip ? 8 - r : r, 0], [1, c]), [c]));
+      return (acc ? tf.add(acc, term) : term) as tf.Tensor4D;
+    });
+    acc?.dispose();
+    acc = next;
   }
-  return tf.addN(terms) as tf.Tensor4D;
+  return acc!;
 }
 
 const padded = (x: tf.Tensor4D): tf.Tensor4D => tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
@@ -82,7 +86,7 @@ const depthwise = tf.customGrad(((x: tf.Tensor4D, w: tf.Tensor2D, save: tf.GradS
       const dx = nineTaps(padded(g), ws, h, wd, true);
       // dw[r] = Σ over batch and positions of dy · x shifted by tap r
       const xp = padded(xs);
-      const dw = tf.stack(Array.from({ length: 9 }, (_, r) => tf.sum(tf.mul(tf.slice(xp, [0, Math.floor(r / 3), r % 3, 0], [b, h, wd, c]), g), [0, 1, 2])));
+      const dw = tf.stack(Array.from({ length: 9 }, (_, r) => tf.tidy(() => tf.sum(tf.mul(tf.slice(xp, [0, Math.floor(r / 3), r % 3, 0], [b, h, wd, c]), g), [0, 1, 2]))));
       return [dx, dw];
     },
   };

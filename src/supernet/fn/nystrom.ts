@@ -25,19 +25,65 @@ export interface NystromOptions {
   conv?: tf.Tensor2D;
 }
 
+/** One step Z ← ¼Z(13I − P(15I − P(7I − P))), P = AZ, and its parts. */
+function pinvStep(a: tf.Tensor3D, z: tf.Tensor3D, eye: tf.Tensor2D): { p: tf.Tensor3D; u: tf.Tensor3D; v: tf.Tensor3D; w: tf.Tensor3D; next: tf.Tensor3D } {
+  const p = tf.matMul(a, z) as tf.Tensor3D;
+  const u = tf.sub(tf.mul(eye, 7), p) as tf.Tensor3D;
+  const v = tf.sub(tf.mul(eye, 15), tf.matMul(p, u)) as tf.Tensor3D;
+  const w = tf.sub(tf.mul(eye, 13), tf.matMul(p, v)) as tf.Tensor3D;
+  return { p, u, v, w, next: tf.mul(tf.matMul(z, w), 0.25) as tf.Tensor3D };
+}
+
+/**
+ * The iterations from Z₀, with a hand-written backward that saves only the iterates and
+ * recomputes each step's parts in a tidy (autodiff would hold ~20 m×m gradients per step to the
+ * end of the backward). Per step, from dZ′: dZ = ¼dZ′Wᵀ, dW = ¼ZᵀdZ′, dP = −dW·Vᵀ − dV·Uᵀ − dU
+ * with dV = −PᵀdW, dU = −PᵀdV; then dA += dP·Zᵀ, dZ += AᵀdP.
+ */
+function pinvIterations(a: tf.Tensor3D, z0: tf.Tensor3D, iters: number): tf.Tensor3D {
+  if (iters === 0) return z0;
+  const eye = (): tf.Tensor2D => tf.eye(a.shape[1]);
+  const op = tf.customGrad(((av: tf.Tensor3D, zv: tf.Tensor3D, save: tf.GradSaveFunc) => {
+    const e = eye();
+    const zs = [zv];
+    for (let i = 0; i < iters; i++) zs.push(pinvStep(av, zs[i]!, e).next);
+    save([av, ...zs.slice(0, -1)]);
+    return {
+      value: zs[iters]!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [as, ...iterates] = saved as tf.Tensor3D[];
+        const e2 = eye();
+        let dz = dy as tf.Tensor3D;
+        let da: tf.Tensor3D | undefined;
+        for (let i = iters - 1; i >= 0; i--) {
+          const [nextDz, nextDa] = tf.tidy(() => {
+            const z = iterates[i]!;
+            const { p, u, v, w } = pinvStep(as!, z, e2);
+            const dw = tf.mul(tf.matMul(z, dz, true, false), 0.25);
+            const dv = tf.neg(tf.matMul(p, dw, true, false));
+            const du = tf.neg(tf.matMul(p, dv, true, false));
+            const dp = tf.neg(tf.add(tf.add(tf.matMul(dw, v, false, true), tf.matMul(dv, u, false, true)), du));
+            const dzPrev = tf.add(tf.mul(tf.matMul(dz, w, false, true), 0.25), tf.matMul(as!, dp, true, false)) as tf.Tensor3D;
+            const daStep = tf.matMul(dp, z, false, true);
+            return [dzPrev, (da ? tf.add(da, daStep) : daStep) as tf.Tensor3D];
+          });
+          if (dz !== dy) dz.dispose();
+          da?.dispose();
+          dz = nextDz;
+          da = nextDa;
+        }
+        return [da!, dz];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: tf.Tensor3D, z: tf.Tensor3D) => tf.Tensor3D;
+  return op(a, z0);
+}
+
 /** Z ≈ A⁺ for a [G, m, m] by the reference's iteration. */
 export function iterativePinv(a: tf.Tensor3D, iters: number): tf.Tensor3D {
-  const m = a.shape[1];
   const abs = tf.abs(a);
   const scale = tf.mul(tf.max(tf.sum(abs, -1)), tf.max(tf.sum(abs, -2)));
-  let z = tf.div(tf.transpose(a, [0, 2, 1]), scale) as tf.Tensor3D;
-  const eye = tf.eye(m);
-  for (let i = 0; i < iters; i++) {
-    const az = tf.matMul(a, z);
-    const inner = tf.sub(tf.mul(eye, 15), tf.matMul(az, tf.sub(tf.mul(eye, 7), az)));
-    z = tf.mul(tf.matMul(z, tf.sub(tf.mul(eye, 13), tf.matMul(az, inner))), 0.25);
-  }
-  return z;
+  return pinvIterations(a, tf.div(tf.transpose(a, [0, 2, 1]), scale) as tf.Tensor3D, iters);
 }
 
 /** Segment means: [G, m·l, d] → [G, m, d]. */

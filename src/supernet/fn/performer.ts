@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../../space/rng.js';
 import { VitasError } from '../../space/errors.js';
-import { checkQkv, checkShape, mergeHeads } from './common.js';
+import { checkQkv, checkShape, mergeHeads, splitHeads } from './common.js';
 
 /** The reference's ε inside the features. */
 export const PERFORMER_EPS = 1e-4;
@@ -62,19 +62,75 @@ export function orthogonalFeatures(m: number, d: number, rng: Rng): Float32Array
   return out;
 }
 
-/** φ of q or k [B, N, h·d] → [B·h, N, m]. */
-function features(x: tf.Tensor3D, heads: number, omegaT: tf.Tensor2D, isQuery: boolean): tf.Tensor3D {
-  const [b, n, inner] = x.shape;
-  const d = inner / heads;
-  const m = omegaT.shape[1];
-  // rows (b, n, h) of x'; the projection is one plain 2-D product
-  const xs = tf.mul(tf.reshape(x, [b * n * heads, d]), d ** -0.25);
-  const dash = tf.matMul(xs, omegaT); // [B·N·h, m]
-  const half = tf.mul(tf.sum(tf.mul(xs, xs), 1, true), 0.5);
-  const stab = isQuery ? tf.max(dash, 1, true) : tf.max(dash);
-  const phi = tf.mul(tf.add(tf.exp(tf.sub(tf.sub(dash, half), stab)), PERFORMER_EPS), m ** -0.5);
-  return tf.reshape(tf.transpose(tf.reshape(phi, [b, n, heads, m]), [0, 2, 1, 3]), [b * heads, n, m]);
+/**
+ * φ of rows x [R, d] → [R, m], with a hand-written backward: autodiff keeps ~10 [R, m] tensors
+ * and takes the max's gradient through a broadcast Equal (~100 ns per element on wasm). Saves
+ * x', φ and the argmax; the stabiliser's gradient (the reference does not detach it) goes to
+ * the ω row of the argmax: d x' += dc·ω_argmax.
+ */
+function features(x: tf.Tensor2D, omega: tf.Tensor2D, isQuery: boolean): tf.Tensor2D {
+  const [rows, d] = x.shape;
+  const m = omega.shape[0];
+  const c = d ** -0.25, r = m ** -0.5;
+  const op = tf.customGrad(((xin: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const xs = tf.mul(xin, c) as tf.Tensor2D;
+    const dash = tf.matMul(xs, tf.transpose(omega)); // [R, m], one plain 2-D product
+    const half = tf.mul(tf.sum(tf.mul(xs, xs), 1, true), 0.5);
+    const stab = isQuery ? tf.max(dash, 1, true) : tf.max(dash);
+    const at = isQuery ? tf.argMax(dash, 1) : tf.argMax(tf.reshape(dash, [-1]));
+    // r·exp(z) = exp(z + ln r): the ratio rides in the shift, one pass fewer
+    const phi = tf.add(tf.exp(tf.sub(dash, tf.sub(tf.add(half, stab), Math.log(r)))), r * PERFORMER_EPS);
+    save([xs, phi, at]);
+    return {
+      value: phi,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+        const [xsv, phiv, atv] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor];
+        const g = tf.mul(dy, tf.sub(phiv, r * PERFORMER_EPS)); // dL/dz
+        const gsum = tf.sum(g, 1, true);
+        // z = ωᵀx' − ‖x'‖²/2 − c: dx' = g·Ω − (Σg)·x' + dc·ω_argmax, dc = −Σ g over the max's group
+        let dxs = tf.sub(tf.matMul(g, omega), tf.mul(gsum, xsv));
+        if (isQuery) dxs = tf.sub(dxs, tf.mul(gsum, tf.gather(omega, atv)));
+        else {
+          const mi = tf.scalar(m, 'int32');
+          const row = tf.reshape(tf.oneHot(tf.floorDiv(atv, mi), rows), [rows, 1]);
+          const col = tf.reshape(tf.gather(omega, tf.mod(atv, mi)), [1, d]);
+          dxs = tf.sub(dxs, tf.mul(tf.mul(tf.sum(gsum), row), col));
+        }
+        return [tf.mul(dxs, c)];
+      }),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
+  return op(x);
 }
+
+/**
+ * out = φ(Q)(φ(K)ᵀV) / (φ(Q)·φ(K)ᵀ1) per group, fq and fk [G, N, m], v [G, N, d], with a
+ * hand-written backward that keeps only the m-sized context and sums and frees its temporaries
+ * as it goes (autodiff would hold every intermediate gradient to the end of the backward):
+ *   dnum = dO/den, dden = −Σ_d dO·out/den, dφ(Q) = dnum·ctxᵀ + dden·ksum,
+ *   dctx = φ(Q)ᵀdnum, dksum = ddenᵀφ(Q), dφ(K) = v·dctxᵀ + dksum, dv = φ(K)·dctx.
+ */
+const linearAttention = tf.customGrad(((fq: tf.Tensor3D, fk: tf.Tensor3D, v: tf.Tensor3D, save: tf.GradSaveFunc) => {
+  const ctx = tf.matMul(fk, v, true, false); // φ(K)ᵀV [G, m, d]
+  const ksum = tf.sum(fk, 1, true); // [G, 1, m]
+  const den = tf.matMul(fq, ksum, false, true); // φ(Q)·φ(K)ᵀ1 [G, N, 1] (a product, so the MAC count sees it)
+  const out = tf.div(tf.matMul(fq, ctx), den) as tf.Tensor3D;
+  save([fq, fk, v, ctx, ksum, den, out]);
+  return {
+    value: out,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [fqs, fks, vs, ctxs, ks, dens, outs] = saved as tf.Tensor3D[];
+        const dnum = tf.div(dy, dens!) as tf.Tensor3D;
+        const dden = tf.neg(tf.sum(tf.mul(dnum, outs!), 2, true)) as tf.Tensor3D; // [G, N, 1]
+        const dfq = tf.add(tf.matMul(dnum, ctxs!, false, true), tf.mul(dden, ks!));
+        const dctx = tf.matMul(fqs!, dnum, true, false); // [G, m, d]
+        const dks = tf.matMul(dden, fqs!, true, false); // [G, 1, m]
+        const dfk = tf.add(tf.matMul(vs!, dctx, false, true), dks);
+        return [dfq, dfk, tf.matMul(fks!, dctx)];
+      }),
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (fq: tf.Tensor3D, fk: tf.Tensor3D, v: tf.Tensor3D) => tf.Tensor3D;
 
 /**
  * Multi-head FAVOR+ attention: q, k, v [B, N, heads·d] and Ω [m, d] (shared by the heads) →
@@ -85,13 +141,8 @@ export function performerAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
   checkShape('performerAttention', 'omega', omega, [omega.shape[0], d]);
   return tf.tidy(() => {
     const [b, n] = q.shape;
-    const omegaT = tf.transpose(omega);
-    const fq = features(q, heads, omegaT, true);
-    const fk = features(k, heads, omegaT, false);
-    const vh = tf.reshape(tf.transpose(tf.reshape(v, [b, n, heads, d]), [0, 2, 1, 3]), [b * heads, n, d]);
-    const context = tf.matMul(fk, vh, true, false); // φ(K)ᵀV [B·h, m, d]
-    const ksum = tf.sum(fk, 1, true); // [B·h, 1, m]
-    const den = tf.matMul(fq, ksum, false, true); // φ(Q)·φ(K)ᵀ1 [B·h, N, 1] (a product, so the MAC count sees it)
-    return mergeHeads(tf.div(tf.matMul(fq, context), den) as tf.Tensor3D, heads);
+    const m = omega.shape[0];
+    const phi = (x: tf.Tensor3D, isQuery: boolean): tf.Tensor3D => tf.reshape(features(tf.reshape(splitHeads(x, heads), [heads * b * n, d]), omega, isQuery), [heads * b, n, m]);
+    return mergeHeads(linearAttention(phi(q, true), phi(k, false), splitHeads(v, heads)), heads);
   });
 }

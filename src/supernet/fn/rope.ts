@@ -45,8 +45,8 @@ function rotateHalf(x: tf.Tensor3D): tf.Tensor3D {
 
 /** x [B, T, heads·d] → the same with the 2-D axial rotation applied per head (class tokens unchanged). */
 export function rope2d(x: tf.Tensor3D, heads: number, gridH: number, gridW: number, cls: number): tf.Tensor3D {
-  const [, t, width] = x.shape;
   if (x.rank !== 3) throw new VitasError(`rope2d: x must be [batch, tokens, heads·d], got [${x.shape.join(', ')}]`);
+  const [, t, width] = x.shape;
   if (cls !== 0 && cls !== 1) throw new VitasError(`rope2d: cls must be 0 or 1, got ${cls}`);
   if (!Number.isInteger(heads) || heads < 1 || width % heads !== 0 || (width / heads) % 4 !== 0)
     throw new VitasError(`rope2d: the head dim (width ${width} / heads ${heads}) must be a whole multiple of 4`);

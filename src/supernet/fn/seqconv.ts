@@ -15,16 +15,23 @@ function perColumn(w: tf.Tensor2D, d: number): tf.Tensor2D {
   return tf.reshape(tf.mul(tf.reshape(tf.transpose(w), [kernel, heads, 1]), tf.ones([1, 1, d])), [kernel, heads * d]);
 }
 
-/** Σ_r x[:, r : r + n, :] · wc[r] over the K taps, x already padded to n + K − 1 tokens. */
+/**
+ * Σ_r x[:, r : r + n, :] · wc[r] over the K taps, x already padded to n + K − 1 tokens; summed
+ * as it goes, so at most three [B, n, C] buffers live at once whatever K is.
+ */
 function taps(xp: tf.Tensor3D, wc: tf.Tensor2D, n: number, flip: boolean): tf.Tensor3D {
   const [b, , c] = xp.shape;
   const kernel = wc.shape[0];
-  const terms: tf.Tensor[] = [];
+  let acc: tf.Tensor3D | undefined;
   for (let r = 0; r < kernel; r++) {
-    const row = tf.slice(wc, [flip ? kernel - 1 - r : r, 0], [1, c]);
-    terms.push(tf.mul(tf.slice(xp, [0, r, 0], [b, n, c]), row));
+    const next = tf.tidy(() => {
+      const term = tf.mul(tf.slice(xp, [0, r, 0], [b, n, c]), tf.slice(wc, [flip ? kernel - 1 - r : r, 0], [1, c]));
+      return (acc ? tf.add(acc, term) : term) as tf.Tensor3D;
+    });
+    acc?.dispose();
+    acc = next;
   }
-  return tf.addN(terms) as tf.Tensor3D;
+  return acc!;
 }
 
 const conv = tf.customGrad(((x: tf.Tensor3D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
@@ -43,7 +50,7 @@ const conv = tf.customGrad(((x: tf.Tensor3D, w: tf.Tensor2D, save: tf.GradSaveFu
       const dx = taps(tf.pad(g, [[0, 0], [kernel - 1 - p, p], [0, 0]]), perColumn(ws, d), n, true);
       // dw[h, r] = Σ over batch, tokens and the head's columns of dy · x shifted by r
       const xp = tf.pad(xs, [[0, 0], [p, kernel - 1 - p], [0, 0]]);
-      const cols = Array.from({ length: kernel }, (_, r) => tf.sum(tf.mul(tf.slice(xp, [0, r, 0], [b, n, c]), g), [0, 1]));
+      const cols = Array.from({ length: kernel }, (_, r) => tf.tidy(() => tf.sum(tf.mul(tf.slice(xp, [0, r, 0], [b, n, c]), g), [0, 1])));
       const dw = tf.transpose(tf.sum(tf.reshape(tf.stack(cols), [kernel, heads, d]), 2));
       return [dx, dw];
     },

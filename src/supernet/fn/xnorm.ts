@@ -8,10 +8,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkQkv, checkShape, mergeHeads, splitHeads } from './common.js';
 
-/** γ·x/‖x‖ over the last axis of x [B, h, rows, d], γ [h]. */
+/** γ·x/‖x‖ over the last axis of x [h, B, rows, d], γ [h]. */
 function xnorm(x: tf.Tensor4D, gamma: tf.Tensor1D, eps: number): tf.Tensor4D {
   const inv = tf.rsqrt(tf.add(tf.sum(tf.mul(x, x), -1, true), eps * eps));
-  return tf.mul(tf.mul(x, inv), tf.reshape(gamma, [1, gamma.shape[0], 1, 1]));
+  return tf.mul(x, tf.mul(inv, tf.reshape(gamma, [gamma.shape[0], 1, 1, 1])));
 }
 
 /** q, k, v [B, N, heads·d], γ [heads] → [B, N, heads·d]. */
@@ -20,9 +20,9 @@ export function xnormAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, h
   checkShape('xnormAttention', 'gamma', gamma, [heads]);
   return tf.tidy(() => {
     const [b, n] = q.shape;
-    const kv = tf.matMul(splitHeads(k, heads), splitHeads(v, heads), true, false); // [B·h, d, d]
-    const qn = xnorm(tf.reshape(splitHeads(q, heads), [b, heads, n, d]), gamma, eps);
-    const kvn = xnorm(tf.reshape(kv, [b, heads, d, d]), gamma, eps);
-    return mergeHeads(tf.matMul(tf.reshape(qn, [b * heads, n, d]), tf.reshape(kvn, [b * heads, d, d])), heads);
+    const kv = tf.matMul(splitHeads(k, heads), splitHeads(v, heads), true, false); // [h·B, d, d]
+    const qn = xnorm(tf.reshape(splitHeads(q, heads), [heads, b, n, d]), gamma, eps);
+    const kvn = xnorm(tf.reshape(kv, [heads, b, d, d]), gamma, eps);
+    return mergeHeads(tf.matMul(tf.reshape(qn, [heads * b, n, d]), tf.reshape(kvn, [heads * b, d, d])), heads);
   });
 }
