@@ -9,7 +9,7 @@ import {
   VERSION, VitasError, type Candidate, type DataConfig, type EvaluatorRef, type JobData, type StandaloneJob,
 } from '../src/index.js';
 import { fixture, ROOT, tinySpace, tinySpec } from './helpers.js';
-import { REDIS_HINT, testRedis, type TestRedis } from './redis.js';
+import { freePort, REDIS_HINT, testRedis, type TestRedis } from './redis.js';
 
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'vitas-queue-'));
@@ -62,6 +62,15 @@ describe('queue jobs', () => {
     expect(() => parseQueueUrl('http://127.0.0.1:6379')).to.throw(VitasError, /^--queue: "http:\/\/127\.0\.0\.1:6379": scheme http: is not allowed; allowed: redis:\/\/HOST:PORT\[\/DB\]$/);
     expect(() => parseQueueUrl('redis://127.0.0.1:6379/x')).to.throw(VitasError, /database "x" must be a whole number/);
     expect(parseQueueUrl('redis://127.0.0.1:7000/3')).to.include({ host: '127.0.0.1', port: 7000, db: 3 });
+  });
+});
+
+describe('vitas queue status without Redis', () => {
+  it('says in one line that no Redis answers at --queue, exit 2', async () => {
+    const port = await freePort(); // nothing listens there
+    const r = await vitas(['queue', 'status', '--queue', `redis://127.0.0.1:${port}`]).done;
+    expect(r.code).to.equal(2);
+    expect(r.err.trim()).to.equal(`vitas: --queue: cannot reach Redis at redis://127.0.0.1:${port} (connect ECONNREFUSED 127.0.0.1:${port}); start one (redis-server) or fix the URL`);
   });
 });
 

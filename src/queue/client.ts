@@ -35,18 +35,23 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** A queue handle after checking Redis answers (ioredis would otherwise retry silently forever). */
 export async function openQueue(url: string): Promise<Queue> {
   const queue = new Queue(QUEUE_NAME, { connection: parseQueueUrl(url) });
-  queue.on('error', () => undefined); // connection errors surface through the timeout below
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new VitasError(`--queue: no Redis answered at ${describeQueue(url)} within ${CONNECT_TIMEOUT_MS / 1000} s; start one (redis-server) or fix the URL`)), CONNECT_TIMEOUT_MS);
+  let onError: (e: Error) => void = () => undefined;
+  // always listened to: ioredis reports every failed reconnect, and reconnects by itself
+  queue.on('error', (e) => onError(e));
+  const unreachable = new Promise<never>((_, reject) => {
+    const fail = (why: string): void => reject(new VitasError(`--queue: cannot reach Redis at ${describeQueue(url)} (${why}); start one (redis-server) or fix the URL`));
+    timer = setTimeout(() => fail(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`), CONNECT_TIMEOUT_MS);
+    onError = (e) => fail(e.message);
   });
   try {
-    await Promise.race([queue.waitUntilReady(), timeout]);
+    await Promise.race([queue.waitUntilReady(), unreachable]);
   } catch (e) {
-    await queue.disconnect();
+    await queue.close();
     throw e;
   } finally {
     clearTimeout(timer);
+    onError = () => undefined;
   }
   return queue;
 }
@@ -63,6 +68,7 @@ export async function runJobs<R>(url: string, jobs: JobData[], o: QueueRunOption
   let ticker: NodeJS.Timeout | undefined;
   try {
     await events.waitUntilReady(); // listening before submitting, so no completion is missed
+    queue.setMaxListeners(unique.size + 10); // each job waited for listens for the queue closing
     const handles = new Map<string, Job>();
     for (const [id, data] of unique) handles.set(id, await submit(queue, id, data, o, report));
     log(`queue: ${report.jobs} job(s): ${report.added} new, ${report.reattached} re-attached (${report.alreadyDone} already done)${report.retried ? `, ${report.retried} failed before and retried` : ''}`);

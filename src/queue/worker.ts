@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { VitasError } from '../space/errors.js';
+import { openQueue } from './client.js';
 import { parseQueueUrl, QUEUE_NAME } from './connection.js';
 import { describeJob, type JobData } from './jobs.js';
 
@@ -54,6 +55,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     maxStalledCount: o.maxStalledCount ?? WORKER_DEFAULTS.maxStalledCount,
   };
   if (!Number.isInteger(s.concurrency) || s.concurrency < 1) throw new VitasError(`--concurrency: ${s.concurrency} must be a positive whole number`);
+  await (await openQueue(o.url)).close(); // fail now, in one line, when no Redis answers
   const name = o.name ?? `${hostname()}:${process.pid}`;
   const log = (m: string): void => o.onLog?.(m);
   const active = new Map<string, Job<JobData>>();
