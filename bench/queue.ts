@@ -65,38 +65,56 @@ const redis = await testRedis();
 if (!redis) throw new Error('bench:queue needs redis-server on PATH (apt-get install redis-server) or VITAS_REDIS_URL');
 const url = redis.url(9);
 await redis.flush(9);
-const rows: string[][] = [];
-const row = (what: string, r: { perSecond: number; seconds: number }, perCandidateMs?: number): void => {
-  rows.push([what, r.perSecond.toFixed(2), r.seconds.toFixed(2), perCandidateMs === undefined ? '' : (1000 / r.perSecond - perCandidateMs).toFixed(1)]);
-};
-
-const local = new ProxyEvaluator(space, { seed: 0, batch: 1 });
-await local.evaluate(fresh(4));
-const one = await rate(local, fresh(N));
-local.dispose();
-const perCandidateMs = 1000 / one.perSecond;
-row('in process, 1 thread', one);
-const threads = new ParallelProxyEvaluator(space, { seed: 0, batch: 1, workers: 2 });
-await threads.evaluate(fresh(4));
-row('in process, 2 worker threads (vitas search)', await rate(threads, fresh(N)));
-threads.dispose();
+const ROUNDS = 3;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const rates: Record<string, number[]> = { one: [], threads: [], q1: [], q2: [] };
 
 const workers: ChildProcess[] = [await startWorker(url, 'w1')];
-const queued = new QueueEvaluator(url, { name: 'proxy', space, seed: 0, batch: 1 });
 await warm(url, 'w1');
-row('queue, 1 worker', await rate(queued, fresh(N)), perCandidateMs);
+const local = new ProxyEvaluator(space, { seed: 0, batch: 1 });
+await local.evaluate(fresh(4));
+const threads = new ParallelProxyEvaluator(space, { seed: 0, batch: 1, workers: 2 });
+await threads.evaluate(fresh(4));
+// every row of a round scores the same specs, new to every evaluator: the 2-worker rows use another
+// proxy seed, so no job process has them cached (a proxy score's cost does not depend on its seed)
+const sets = Array.from({ length: ROUNDS }, () => fresh(N));
+const q1 = new QueueEvaluator(url, { name: 'proxy', space, seed: 1, batch: 1 });
+await q1.evaluate(fresh(2));
+for (const specs of sets) {
+  rates.one!.push((await rate(local, specs)).perSecond);
+  rates.threads!.push((await rate(threads, specs)).perSecond);
+  rates.q1!.push((await rate(q1, specs)).perSecond);
+}
+local.dispose();
+threads.dispose();
 workers.push(await startWorker(url, 'w2'));
 await warm(url, 'w2');
-row('queue, 2 workers', await rate(queued, fresh(N)), perCandidateMs / 2);
+const q2 = new QueueEvaluator(url, { name: 'proxy', space, seed: 2, batch: 1 });
+await q2.evaluate(fresh(4));
+for (const specs of sets) rates.q2!.push((await rate(q2, specs)).perSecond);
 
 // overhead: jobs whose work is nothing (cost model, microseconds), one per spec
 const cost = new QueueEvaluator(url, { name: 'cost', metric: 'macs', convention: 'macs' });
 await cost.evaluate(fresh(10));
-const trivial = await rate(cost, fresh(200));
+const trivial = await rate(cost, fresh(300));
 for (const w of workers) w.kill('SIGINT');
 await Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
 await redis.stop();
 
-console.log(`proxy on the fmnist space, ${N} fresh candidates per row, one spec per job; ${perCandidateMs.toFixed(1)} ms per candidate in one thread\n`);
-console.log(markdownTable(['scored', 'candidates/s', 'seconds', 'overhead ms/candidate'], rows, ['left', 'right', 'right', 'right']));
-console.log(`\nper-job overhead (200 cost-model jobs, 2 workers, no work in them): ${trivial.perSecond.toFixed(0)} jobs/s, ${(1000 / trivial.perSecond).toFixed(2)} ms per job`);
+const perCandidateMs = 1000 / median(rates.one!);
+const rows: [string, number, number?][] = [
+  ['in process, 1 thread', median(rates.one!)],
+  ['in process, 2 worker threads (vitas search)', median(rates.threads!)],
+  ['queue, 1 worker', median(rates.q1!), perCandidateMs],
+  ['queue, 2 workers', median(rates.q2!), perCandidateMs / 2],
+];
+console.log(`proxy on the fmnist space: ${ROUNDS} rounds of ${N} fresh candidates (the same ones in every row of a round), one spec per job; median of the rounds\n`);
+console.log(
+  markdownTable(
+    ['scored', 'candidates/s', 'vs 1 thread', 'extra ms/candidate'],
+    rows.map(([what, v, ideal]) => [what, v.toFixed(2), `${(v / median(rates.one!)).toFixed(2)}×`, ideal === undefined ? '' : (1000 / v - ideal).toFixed(1)]),
+    ['left', 'right', 'right', 'right'],
+  ),
+);
+console.log(`\nrounds (candidates/s): ${Object.entries(rates).map(([k, v]) => `${k} ${v.map((x) => x.toFixed(1)).join(' / ')}`).join('; ')}`);
+console.log(`per-job overhead (300 cost-model jobs, 2 workers, no work in them): ${trivial.perSecond.toFixed(0)} jobs/s, ${(1000 / trivial.perSecond).toFixed(2)} ms per job`);
