@@ -19,7 +19,7 @@ export const WORKER_DEFAULTS = {
   lockDurationMs: 30_000,
   /** how often a worker looks for jobs whose lock has expired */
   stalledIntervalMs: 15_000,
-  /** a job whose worker died this many times ends failed instead of being re-run again */
+  /** a job is put back after at most this many worker deaths; the next one fails it */
   maxStalledCount: 2,
 };
 
