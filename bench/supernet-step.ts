@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { initBackend, presetSpace, referenceSubnets, Supernet, MaskedAdamW, trainStep, DataParallelStep, defaultStepThreads, costOf, formatMacs, markdownTable, type ArchSpec } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
@@ -18,7 +19,8 @@ const STEPS = Number(process.env.BENCH_STEPS ?? 8);
 /** steps run before timing: a fresh worker thread's JIT needs ~20 to reach the speed it trains at */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 const TORCH = '/usr/bin/python3';
-const YARDSTICK = join(process.cwd(), '..', 'shared', 'bench', 'torch_vit_step.py');
+/** bench/torch_vit_step.py of this repository (this file runs as dist/bench/supernet-step.js) */
+const YARDSTICK = fileURLToPath(new URL('../../bench/torch_vit_step.py', import.meta.url));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -10,6 +10,7 @@ import { validateSpec } from './space/spec-schema.js';
 import type { ArchSpec } from './space/spec.js';
 
 export * from './space/index.js';
+export { countMacs, type MacCount } from './backend/mac-count.js';
 export { initBackend, selectBackend, parseBackendName, BACKENDS, type BackendInfo, type BackendName, type BackendLoader } from './backend/index.js';
 export { markdownTable, withCommas } from './report/markdown.js';
 export { writeAtomic, readJson } from './io.js';

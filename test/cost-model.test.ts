@@ -76,16 +76,16 @@ describe('cost model', () => {
   });
 
   describe('recursion', () => {
-    it('adds each extra pass and its LayerNorm + ratio-1 MLP', () => {
+    it('runs the block r times, each pass followed by its own LayerNorm + ratio-1 MLP (SReT: B → NLL₁ → B → NLL₂ …)', () => {
       const s = tiny();
       const one = costOf(s);
       const blockMacs = one.macs - costOf({ ...s, blocks: [] }).macs;
       Object.assign(s.blocks[0]!, { recursion: 3, groups: [1, 1, 1] });
       const three = costOf(s);
       const N = 17, E = 32;
-      expect(three.macs - one.macs).to.equal(2 * blockMacs + 2 * (2 * N * E * E));
-      // the shared weights are not counted twice; each NLL adds LN + two E×E linears + α, β
-      expect(three.params - one.params).to.equal(2 * (2 * E + 2 * (E * E + E) + 2));
+      expect(three.macs - one.macs).to.equal(2 * blockMacs + 3 * (2 * N * E * E));
+      // the shared weights are not counted twice; each of the 3 NLLs adds LN + two E×E linears + α, β; the block's residuals get α₁, β₁, α₂, β₂
+      expect(three.params - one.params).to.equal(3 * (2 * E + 2 * (E * E + E) + 2) + 4);
     });
     it('may use another G on the recursive pass', () => {
       const s = tiny();
@@ -111,10 +111,10 @@ describe('cost model', () => {
       const base = macsOf(tiny()) - 2 * 16 * 17 * 17;
       expect(macsOf(withOp({ attention: 'xnorm' }))).to.equal(base + 2 * 17 * 16 * 8);
     });
-    it('gives fnet no projections and 2·N·E² + 2·N²·E mixing', () => {
+    it('gives fnet no projections and the published FFT cost N·E·(⌈log₂N⌉ + ⌈log₂E⌉)', () => {
       const s = withOp({ attention: 'fnet', heads: 1, qkv: 0 });
       const row = costReport(s).layers.find((l) => l.layer.endsWith('fnet.mixing'))!;
-      expect(row.macs).to.equal(2 * 17 * 32 * 32 + 2 * 17 * 17 * 32);
+      expect(row.macs).to.equal(17 * 32 * (5 + 5));
       expect(costReport(s).layers.some((l) => l.layer.includes('qkv'))).to.equal(false);
     });
     it('prices every operator above zero', () => {

@@ -116,7 +116,7 @@ describe('search', () => {
     } catch (e) {
       err = e;
     }
-    expect((err as Error).message).to.equal('--budget: window [90G, 100G] is outside what space "fmnist" can reach: 78.8K – 104M MACs (convention macs)');
+    expect((err as Error).message).to.equal('--budget: window [90G, 100G] is outside what space "fmnist" can reach: 78.8K – 111M MACs (convention macs)');
     let bad: unknown;
     try {
       await search({ budget: '1.3Q' });

@@ -10,7 +10,8 @@ import { specKey, type ArchSpec } from '../space/spec.js';
 import type { SearchSpace } from '../space/space.js';
 import { smoothedCrossEntropy } from '../supernet/ops.js';
 import { Supernet } from '../supernet/supernet.js';
-import { paramList, vitForward, type ParamSource } from '../supernet/vit.js';
+import { paramList } from '../space/params.js';
+import { vitForward, type ParamSource } from '../supernet/vit.js';
 import type { Evaluator } from './evaluator.js';
 
 export class ProxyEvaluator implements Evaluator {
@@ -43,19 +44,17 @@ export class ProxyEvaluator implements Evaluator {
   /** Gradients are taken w.r.t. the subnet's slices directly, so nothing is padded to supernet size. */
   score(spec: ArchSpec): number {
     return tf.tidy(() => {
-      const params = paramList(spec);
-      const slices = params.map(({ name, shape }) => {
-        const { param, region } = this.net.resolve(name, shape, spec, 'left');
+      // trainable parameters are differentiated; buffers (fixed features) are constants
+      const params = paramList(spec).filter((e) => e.kind.trainable);
+      const slices = params.map((e) => {
+        const { param, region } = this.net.resolve(e, spec, 'left');
         return tf.slice(param.v, region.begin, region.size);
       });
       const byName = new Map(params.map((p, i) => [p.name, slices[i]!]));
+      const buffers = this.net.source(spec, 'left');
       const f = (...xs: tf.Tensor[]): tf.Scalar => {
-        const get = (n: string): tf.Tensor => xs[params.findIndex((p) => p.name === n)]!;
-        const src: ParamSource = {
-          linear: (n) => ({ w: get(`${n}.w`) as tf.Tensor2D, b: get(`${n}.b`) as tf.Tensor1D }),
-          norm: (n) => ({ gamma: get(`${n}.gamma`) as tf.Tensor1D, beta: get(`${n}.beta`) as tf.Tensor1D }),
-          tensor: (n) => get(n),
-        };
+        const index = new Map(params.map((p, i) => [p.name, i]));
+        const src: ParamSource = { get: (n) => (index.has(n) ? xs[index.get(n)!]! : buffers.get(n)) };
         return smoothedCrossEntropy(vitForward(this.x, spec, src), this.y, spec.classes, 0);
       };
       const grads = tf.grads(f)(slices);

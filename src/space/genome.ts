@@ -67,6 +67,8 @@ function isActiveGene(space: SearchSpace, g: Genome, sh: Shape, i: number): bool
 /** Zero genes that do not affect the network, and pull the depth into [min, max], so equal networks get equal genomes. */
 function canonicalize(space: SearchSpace, g: Genome, rng: Rng): Genome {
   const sh = shapeOf(space);
+  // the conv stem's two stride-2 convolutions need a patch size that is a multiple of 4
+  if (space.stem[g[G_STEM]!] === 'conv' && space.patch[g[G_PATCH]!]! % 4 !== 0) g[G_STEM] = space.stem.indexOf('linear');
   if (space.identity === 'anywhere') {
     const active = (i: number): boolean => g[blockBase(sh, i) + B_ACTIVE] === 1;
     let count = 0;

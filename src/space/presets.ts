@@ -109,6 +109,31 @@ const RAW_SPACES: Record<string, SearchSpace> = {
     recursion: [1, 2],
     groups: [1, 2, 4],
   },
+  // The same data with every runnable operator of the catalogue as a search choice (Vision
+  // X-formers, UFO-ViT's XNorm), the conv stem and the position encodings. qkv in multiples of 48
+  // keeps every head dim a multiple of 4 (RoPE's two axes of pairs); the conv stem needs patch 4.
+  'fmnist-x': {
+    name: 'fmnist-x',
+    description: 'fmnist with the operator catalogue: patch {2,4,7}, stem {linear,conv}, pos {learned,rope,none}, attention {softmax,performer,linformer,nystrom,xnorm,fnet,mixer}',
+    input: [28, 28, 1],
+    classes: 10,
+    patch: [2, 4, 7],
+    stem: ['linear', 'conv'],
+    pos: ['learned', 'rope', 'none'],
+    readout: ['cls'],
+    embed: [32, 48, 64, 80, 96],
+    blocks: 8,
+    depth: { min: 1, max: 8 },
+    identity: 'anywhere',
+    attention: ['softmax', 'performer', 'linformer', 'nystrom', 'xnorm', 'fnet', 'mixer'],
+    heads: [1, 2, 4],
+    qkv: multiples(48, 288),
+    mlp: multiples(32, 384),
+    recursion: [1, 2],
+    groups: [1, 2, 4],
+    features: [8, 16, 32],
+    tokenMlp: [32, 64, 128],
+  },
 };
 
 export const SPACES: Readonly<Record<string, SearchSpace>> = Object.fromEntries(

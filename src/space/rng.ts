@@ -51,3 +51,18 @@ export class Rng {
     return this.prng.state();
   }
 }
+
+/**
+ * A seed for a tfjs random op, derived from a run seed and labels (e.g. a parameter name). Never 0:
+ * tfjs-core treats a seed of 0 as "no seed" and draws from Math.random.
+ */
+export function tensorSeed(seed: number | string, ...labels: (string | number)[]): number {
+  // FNV-1a over the text, folded into [1, 2^31 − 1]
+  let h = 0x811c9dc5;
+  const text = [seed, ...labels].join('\u0000');
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return (h % 0x7ffffffe) + 1;
+}

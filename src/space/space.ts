@@ -129,9 +129,10 @@ export function validateSpace(data: unknown, where = 'space'): SearchSpace {
   let minPatches = Infinity;
   for (const [i, p] of s.patch.entries()) {
     if (h % p !== 0 || w % p !== 0) fail(`patch[${i}]`, `${p} does not divide the input ${h}×${w}`);
-    if (s.stem.includes('conv') && p % 4 !== 0) fail(`patch[${i}]`, `${p} must be a multiple of 4 when stem "conv" is allowed`);
     minPatches = Math.min(minPatches, (h / p) * (w / p));
   }
+  if (!s.stem.includes('linear')) for (const [i, p] of s.patch.entries()) if (p % 4 !== 0) fail(`patch[${i}]`, `${p} must be a multiple of 4: stem "conv" is the only stem`);
+  if (s.stem.includes('conv') && !s.patch.some((p) => p % 4 === 0)) fail('stem', '"conv" needs a patch size that is a multiple of 4 (two stride-2 convolutions); subnets with other patch sizes use "linear"');
   if (s.depth.min > s.depth.max) fail('depth', `min ${s.depth.min} exceeds max ${s.depth.max}`);
   if (s.depth.max > s.blocks) fail('depth.max', `${s.depth.max} exceeds blocks = ${s.blocks}`);
   if (Array.isArray(s.qkv)) {
@@ -152,7 +153,7 @@ export function validateSpace(data: unknown, where = 'space'): SearchSpace {
   if (s.pos.includes('rope')) {
     for (const hd of s.heads) {
       const dims = Array.isArray(s.qkv) ? s.qkv.map((q) => q / 3 / hd) : s.qkv.headDim;
-      if (dims.some((d) => d % 2 !== 0)) fail('pos', `"rope" needs even head dims; heads ${hd} gives an odd one`);
+      if (dims.some((d) => d % 4 !== 0)) fail('pos', `"rope" needs head dims that are multiples of 4 (two axes of rotated pairs); heads ${hd} gives one that is not`);
     }
   }
   return s;

@@ -47,6 +47,7 @@ export const archSpecSchema = {
               features: posInt,
               tokenMlp: posInt,
               lpi: { type: 'boolean' },
+              conv: { type: 'boolean' },
             },
           },
         ],
@@ -87,13 +88,14 @@ function checkBlock(b: AttnBlock, path: string, patches: number, pos: ArchSpec['
     if (b.qkv === 0 || b.qkv % 3 !== 0) fail(`${path}.qkv`, `${b.qkv} must be a positive multiple of 3 (q, k and v widths together)`);
     const inner = b.qkv / 3;
     if (inner % b.heads !== 0) fail(`${path}.heads`, `${b.heads} does not divide qkv/3 = ${inner}`);
-    if (pos === 'rope' && (inner / b.heads) % 2 !== 0) fail(`${path}.heads`, `head dim ${inner / b.heads} must be even for pos "rope"`);
+    if (pos === 'rope' && (inner / b.heads) % 4 !== 0) fail(`${path}.heads`, `head dim ${inner / b.heads} must be a multiple of 4 for pos "rope" (two axes of rotated pairs)`);
   }
   const needsFeatures = b.attention === 'performer' || b.attention === 'linformer' || b.attention === 'nystrom';
   if (needsFeatures && b.features === undefined) fail(`${path}.features`, `is required for attention "${b.attention}"`);
   if (!needsFeatures && b.features !== undefined) fail(`${path}.features`, `is only allowed for performer, linformer, nystrom`);
   if (b.attention === 'mixer' && b.tokenMlp === undefined) fail(`${path}.tokenMlp`, 'is required for attention "mixer"');
   if (b.attention !== 'mixer' && b.tokenMlp !== undefined) fail(`${path}.tokenMlp`, 'is only allowed for attention "mixer"');
+  if (b.conv && b.attention !== 'nystrom') fail(`${path}.conv`, 'is only allowed for attention "nystrom"');
   if (b.groups !== undefined) {
     if (b.groups.length !== r) fail(`${path}.groups`, `has ${b.groups.length} entries; needs one per recursion pass (${r})`);
     b.groups.forEach((g, k) => {

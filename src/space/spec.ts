@@ -33,6 +33,8 @@ export interface AttnBlock {
   tokenMlp?: number;
   /** XCiT local patch interaction after the mixer. */
   lpi?: boolean;
+  /** nystrom: the reference's depthwise convolution along the sequence on V, added to the output */
+  conv?: boolean;
 }
 
 export interface IdentityBlock {
@@ -101,6 +103,7 @@ function canonicalBlock(b: BlockSpec): BlockSpec {
   if (b.features !== undefined) out.features = b.features;
   if (b.tokenMlp !== undefined) out.tokenMlp = b.tokenMlp;
   if (b.lpi) out.lpi = true;
+  if (b.conv) out.conv = true;
   return out;
 }
 

@@ -1,22 +1,14 @@
 /** Fail early, with a clear message, when a training step would not fit the wasm heap (4 GB, never shrinks). */
 import * as tf from '@tensorflow/tfjs-core';
 import { VitasError } from '../space/errors.js';
+import { activationFloats } from '../space/operators/network.js';
 import type { ArchSpec } from '../space/spec.js';
 
 export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
 
-/** Rough bytes of activations a training step keeps for backward (float32, with a 2× margin for temporaries). */
+/** Rough bytes of activations a training step keeps for backward (float32, with a 2× margin for temporaries), from the operator declarations. */
 export function activationBytes(spec: ArchSpec, batch: number): number {
-  const patches = (spec.input[0] / spec.patch) * (spec.input[1] / spec.patch);
-  const t = patches + (spec.readout === 'cls' ? 1 : 0);
-  let floats = batch * patches * spec.patch * spec.patch * spec.input[2] * 2;
-  for (const b of spec.blocks) {
-    if (b.op !== 'attn') continue;
-    const passes = b.recursion ?? 1;
-    const perPass = batch * t * (6 * spec.embed + 5 * (b.qkv / 3) + 3 * b.mlp) + 3 * batch * b.heads * t * t;
-    floats += passes * perPass + (passes - 1) * batch * t * 5 * spec.embed;
-  }
-  return 2 * 4 * floats;
+  return 2 * 4 * batch * activationFloats(spec);
 }
 
 export async function checkMemory(spec: ArchSpec, batch: number): Promise<void> {

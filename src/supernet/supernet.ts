@@ -1,17 +1,25 @@
 /**
  * The super-transformer (DESIGN §5): weights allocated at the space's maxima; a subnet runs on
- * slices of them. Slicing rules, one per parameter kind, all in `resolve`:
- * - linear W[maxIn, maxOut] → W[off(in) : +in, off(out) : +out], b likewise; off = 0 ("left") or max − size ("right");
- * - LayerNorm γ, β[maxE] → the same channel slice as the embed;
- * - private patch embedding, class token and position embedding per patch size (`p{patch}.…`);
- * - private Q and K projections per head-count choice (`….attn.q.h{heads}`), V and proj shared;
- * - position embedding [P + 1, maxE]: rows from the end (the class row is row 0), columns by side.
+ * slices of them. Nothing here names a layer: which variables exist, their shapes and how a
+ * subnet's parameter maps onto one are all derived from the operator declarations
+ * (src/space/operators) and their sharing rules:
+ * - a parameter is one variable at the maxima, served to a subnet as W[off : off + size] per axis,
+ *   off = 0 ("left") or max − size ("right");
+ * - `patch` / `patch-token`: one variable per patch size (`….p{patch}.…`); `heads` / `heads-qk`: one
+ *   per head-count choice (`….h{heads}.…`) — the `-token` and `-qk` ones only while ViTAS's private
+ *   class tokens and attention maps are on (the ablations switch them off);
+ * - position rows: row 0 is the class token's, so a subnet without one starts at row 1;
+ * - buffers (Performer's fixed features) are not variables: drawn from the seed on first use.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { Share } from '../space/operators/decl.js';
 import { VitasError } from '../space/errors.js';
+import { encode } from '../space/genome.js';
+import { paramList, type ParamEntry } from '../space/params.js';
 import { spaceMaxima, type SearchSpace } from '../space/space.js';
-import type { ArchSpec } from '../space/spec.js';
-import { assertRunnable, paramList, vitForward, type ParamSource } from './vit.js';
+import type { ArchSpec, AttnBlock, BlockSpec } from '../space/spec.js';
+import { initialValue } from './init.js';
+import { assertRunnable, vitForward, type ParamSource } from './vit.js';
 
 export type Side = 'left' | 'right';
 /** `left`: prefix slices; `two-sided`: ViTAS/BCNet — left and right slices, logits summed. */
@@ -56,6 +64,31 @@ interface Param {
   decay: boolean;
 }
 
+/**
+ * One spec per combination of the choices that decide which variables exist (patch size, stem,
+ * mixer, head count), every other dimension at its maximum: the union of their declared
+ * parameters is the supernet.
+ */
+function* allocationSpecs(space: SearchSpace): Generator<ArchSpec> {
+  const max = spaceMaxima(space);
+  const features = Math.max(0, ...(space.features ?? []));
+  for (const patch of space.patch)
+    for (const stem of space.stem)
+      for (const attention of space.attention) {
+        const projections = attention !== 'fnet' && attention !== 'mixer';
+        for (const heads of projections ? space.heads : [1]) {
+          const blk: AttnBlock = { op: 'attn', attention, heads, qkv: projections ? max.qkv : 0, mlp: max.mlp, recursion: max.recursion };
+          if (attention === 'performer' || attention === 'linformer' || attention === 'nystrom') blk.features = features;
+          if (attention === 'mixer') blk.tokenMlp = max.tokenMlp;
+          if (attention === 'nystrom') blk.conv = true;
+          if (space.lpi?.includes(true)) blk.lpi = true;
+          const blocks: BlockSpec[] = Array.from({ length: space.blocks }, () => ({ ...blk }));
+          // a class token and a learned position table always: row 0 of the table is the class token's
+          yield { version: 1, input: space.input, classes: space.classes, patch, stem, embed: max.embed, pos: 'learned', blocks, readout: 'cls' };
+        }
+      }
+}
+
 let instances = 0;
 
 export class Supernet {
@@ -64,103 +97,85 @@ export class Supernet {
   readonly space: SearchSpace;
   readonly params = new Map<string, Param>();
   readonly maxima: ReturnType<typeof spaceMaxima>;
-
   readonly options: SupernetOptions;
+  readonly seed: number;
+  /** buffers by name and shape, drawn on first use */
+  private readonly buffers = new Map<string, tf.Tensor>();
 
   constructor(space: SearchSpace, opts: { seed?: number } & Partial<SupernetOptions> = {}) {
     this.space = space;
     this.options = { privateTokens: opts.privateTokens ?? true, privateAttention: opts.privateAttention ?? true };
     this.maxima = spaceMaxima(space);
-    let seed = opts.seed ?? 0;
-    const { embed: E, qkv, mlp: H } = this.maxima;
-    const I = qkv / 3;
-    const [, , c] = space.input;
-    const weight = (name: string, shape: number[]): void => this.add(name, tf.truncatedNormal(shape, 0, 0.02, 'float32', seed++), true);
-    const fixed = (name: string, t: tf.Tensor): void => this.add(name, t, false);
-    const lin = (name: string, din: number, dout: number): void => {
-      weight(`${name}.w`, [din, dout]);
-      fixed(`${name}.b`, tf.zeros([dout]));
-    };
-    const norm = (name: string, dim: number): void => {
-      fixed(`${name}.gamma`, tf.ones([dim]));
-      fixed(`${name}.beta`, tf.zeros([dim]));
-    };
-    for (const p of space.patch) {
-      const patches = (space.input[0] / p) * (space.input[1] / p);
-      lin(`p${p}.patch_embed`, p * p * c, E);
-      if (!this.options.privateTokens) continue;
-      fixed(`p${p}.cls`, tf.truncatedNormal([E], 0, 0.02, 'float32', seed++));
-      fixed(`p${p}.pos`, tf.truncatedNormal([patches + 1, E], 0, 0.02, 'float32', seed++));
-    }
-    if (!this.options.privateTokens) {
-      // ablation: one class token and one position table (sliced to the sequence length) for every patch size
-      const most = Math.max(...space.patch.map((p) => (space.input[0] / p) * (space.input[1] / p)));
-      fixed('shared.cls', tf.truncatedNormal([E], 0, 0.02, 'float32', seed++));
-      fixed('shared.pos', tf.truncatedNormal([most + 1, E], 0, 0.02, 'float32', seed++));
-    }
-    for (let i = 0; i < space.blocks; i++) {
-      const b = `blocks.${i}`;
-      norm(`${b}.norm1`, E);
-      for (const h of this.options.privateAttention ? space.heads : ['shared']) {
-        lin(`${b}.attn.q.h${h}`, E, I);
-        lin(`${b}.attn.k.h${h}`, E, I);
-      }
-      lin(`${b}.attn.v`, E, I);
-      lin(`${b}.attn.proj`, I, E);
-      norm(`${b}.norm2`, E);
-      lin(`${b}.mlp.fc1`, E, H);
-      lin(`${b}.mlp.fc2`, H, E);
-      for (let k = 1; k < this.maxima.recursion; k++) {
-        norm(`${b}.nll${k}.norm`, E);
-        lin(`${b}.nll${k}.fc1`, E, E);
-        lin(`${b}.nll${k}.fc2`, E, E);
-        fixed(`${b}.nll${k}.alpha`, tf.ones([1]));
-        fixed(`${b}.nll${k}.beta`, tf.ones([1]));
+    this.seed = opts.seed ?? 0;
+    const shapes = new Map<string, { shape: number[]; entry: ParamEntry }>();
+    for (const spec of allocationSpecs(space)) {
+      for (const e of paramList(spec)) {
+        if (!e.kind.trainable) continue;
+        const key = this.key(e, spec);
+        const had = shapes.get(key);
+        shapes.set(key, { shape: had ? had.shape.map((s, i) => Math.max(s, e.shape[i]!)) : e.shape, entry: e });
       }
     }
-    norm('norm', E);
-    lin('head', E, space.classes);
-  }
-
-  private add(name: string, init: tf.Tensor, decay: boolean): void {
-    this.params.set(name, { v: tf.variable(init, true, `${this.prefix}/${name}`), decay });
-    init.dispose();
-  }
-
-  /** Supernet variable name for a subnet parameter name (private tokens per patch, private Q/K per head count). */
-  private key(name: string, spec: ArchSpec): string {
-    if (/^patch_embed\b/.test(name) || (this.options.privateTokens && /^(cls|pos)$/.test(name))) return `p${spec.patch}.${name}`;
-    if (/^(cls|pos)$/.test(name)) return `shared.${name}`;
-    const m = /^blocks\.(\d+)\.attn\.([qk])\.(w|b)$/.exec(name);
-    if (m) {
-      const blk = spec.blocks[Number(m[1])];
-      if (!blk || blk.op !== 'attn') throw new Error(`no attention block ${m[1]}`);
-      return `blocks.${m[1]}.attn.${m[2]}.h${this.options.privateAttention ? blk.heads : 'shared'}.${m[3]}`;
+    for (const [key, { shape, entry }] of [...shapes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const init = initialValue(entry.kind.init, shape, this.seed, `supernet/${key}`);
+      this.params.set(key, { v: tf.variable(init, true, `${this.prefix}/${key}`), decay: entry.kind.decay });
+      init.dispose();
     }
-    return name;
   }
 
-  /** The variable and slice serving `name` at `shape` for this spec and side. */
-  resolve(name: string, shape: number[], spec: ArchSpec, side: Side): { param: Param; key: string; region: Region } {
-    const key = this.key(name, spec);
+  private active(t: Share): boolean {
+    if (t === 'patch-token') return this.options.privateTokens;
+    if (t === 'heads-qk') return this.options.privateAttention;
+    return true;
+  }
+
+  /** Supernet variable of a subnet parameter: its name with the private tags of its sharing rule before the last segment. */
+  private key(e: ParamEntry, spec: ArchSpec): string {
+    const tags = e.kind.share.filter((t) => this.active(t));
+    if (tags.length === 0) return e.name;
+    const labels = tags.map((t) => {
+      if (t === 'patch' || t === 'patch-token') return `p${spec.patch}`;
+      const blk = spec.blocks[e.block];
+      if (!blk || blk.op !== 'attn') throw new Error(`${e.name}: a per-head parameter outside an attention block`);
+      return `h${blk.heads}`;
+    });
+    const cut = e.name.lastIndexOf('.');
+    return cut < 0 ? `${labels.join('.')}.${e.name}` : `${e.name.slice(0, cut)}.${labels.join('.')}${e.name.slice(cut)}`;
+  }
+
+  /** The variable and slice serving parameter `e` of `spec` on `side`. */
+  resolve(e: ParamEntry, spec: ArchSpec, side: Side): { param: Param; key: string; region: Region } {
+    const key = this.key(e, spec);
     const param = this.params.get(key);
     if (!param) throw new VitasError(`supernet of space "${this.space.name}" has no parameter ${key} (is the spec inside the space?)`);
     const full = param.v.shape;
+    const shape = e.shape;
     if (full.length !== shape.length || shape.some((s, i) => s > full[i]!)) {
-      throw new VitasError(`spec needs ${name} of shape [${shape}] but the supernet holds [${full}] (is the spec inside space "${this.space.name}"?)`);
+      throw new VitasError(`spec needs ${e.name} of shape [${shape}] but the supernet holds [${full}] (is the spec inside space "${this.space.name}"?)`);
     }
-    // position rows: the class row is row 0, so a subnet without a class token starts at row 1
-    const isPos = /^pos$/.test(name);
-    const begin = shape.map((s, i) => (isPos && i === 0 ? (spec.readout === 'cls' ? 0 : 1) : side === 'left' ? 0 : full[i]! - s));
+    const cls = spec.readout === 'cls' ? 1 : 0;
+    const begin = shape.map((s, i) => (e.kind.classRowFirst && i === 0 ? 1 - cls : side === 'left' ? 0 : full[i]! - s));
     return { param, key, region: { begin, size: shape } };
+  }
+
+  /** A buffer (fixed random features) of `spec`, the same for every subnet that has its name and shape. */
+  buffer(e: ParamEntry): tf.Tensor {
+    const id = `${e.name}:${e.shape.join('x')}`;
+    let t = this.buffers.get(id);
+    if (!t) {
+      t = tf.keep(initialValue(e.kind.init, e.shape, this.seed, `supernet/${id}`));
+      this.buffers.set(id, t);
+    }
+    return t;
   }
 
   /** The slices `specs` use, known from the specs alone (before anything runs). */
   usage(specs: ArchSpec[], slicing: Slicing): Usage {
     const usage: Usage = new Map();
     for (const spec of specs) {
+      this.check(spec);
       for (const side of slicing === 'left' ? (['left'] as const) : (['left', 'right'] as const)) {
-        for (const { name, shape } of paramList(spec)) record(usage, this.resolve(name, shape, spec, side));
+        for (const e of paramList(spec)) if (e.kind.trainable) record(usage, this.resolve(e, spec, side));
       }
     }
     return usage;
@@ -184,27 +199,34 @@ export class Supernet {
 
   /** A parameter source slicing this supernet (or its `leaves`) for `spec`; records what it used into `usage`. */
   source(spec: ArchSpec, side: Side, usage?: Usage, leaves?: Leaves): ParamSource {
-    const get = (name: string, shape: number[]): tf.Tensor => {
-      const r = this.resolve(name, shape, spec, side);
-      const { param, key, region } = r;
-      if (usage) record(usage, r);
-      const leaf = leaves?.get(key);
-      if (leaf) {
-        if (sameRegion(leaf.at, region)) return leaf.t;
-        return tf.slice(leaf.t, region.begin.map((b, i) => b - leaf.at.begin[i]!), region.size);
-      }
-      const full = param.v.shape;
-      return region.size.every((s, i) => s === full[i]) ? param.v : tf.slice(param.v, region.begin, region.size);
-    };
+    const entries = new Map(paramList(spec).map((e) => [e.name, e]));
     return {
-      linear: (name, din, dout) => ({ w: get(`${name}.w`, [din, dout]) as tf.Tensor2D, b: get(`${name}.b`, [dout]) as tf.Tensor1D }),
-      norm: (name, dim) => ({ gamma: get(`${name}.gamma`, [dim]) as tf.Tensor1D, beta: get(`${name}.beta`, [dim]) as tf.Tensor1D }),
-      tensor: (name, shape) => get(name, shape),
+      get: (name: string): tf.Tensor => {
+        const e = entries.get(name);
+        if (!e) throw new Error(`spec has no parameter ${name}`);
+        if (!e.kind.trainable) return this.buffer(e);
+        const r = this.resolve(e, spec, side);
+        const { param, key, region } = r;
+        if (usage) record(usage, r);
+        const leaf = leaves?.get(key);
+        if (leaf) {
+          if (sameRegion(leaf.at, region)) return leaf.t;
+          return tf.slice(leaf.t, region.begin.map((b, i) => b - leaf.at.begin[i]!), region.size);
+        }
+        const full = param.v.shape;
+        return region.size.every((s, i) => s === full[i]) ? param.v : tf.slice(param.v, region.begin, region.size);
+      },
     };
+  }
+
+  /** Throws a one-line error naming the first field of `spec` that lies outside this supernet's space. */
+  check(spec: ArchSpec): void {
+    encode(this.space, spec);
   }
 
   /** Logits of subnet `spec`: left slices, or (two-sided) the sum of left- and right-slice logits. */
   forward(images: tf.Tensor4D, spec: ArchSpec, slicing: Slicing = 'left', usage?: Usage, leaves?: Leaves): tf.Tensor2D {
+    this.check(spec);
     assertRunnable(spec);
     const left = vitForward(images, spec, this.source(spec, 'left', usage, leaves));
     if (slicing === 'left') return left;
@@ -224,6 +246,8 @@ export class Supernet {
   dispose(): void {
     for (const p of this.params.values()) p.v.dispose();
     this.params.clear();
+    for (const t of this.buffers.values()) t.dispose();
+    this.buffers.clear();
   }
 }
 

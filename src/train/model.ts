@@ -1,60 +1,64 @@
 /**
  * The standalone network of a spec: exact-size weights, no slicing, the same forward code as the
- * supernet (`vitForward`). `extractSubnet` copies a subnet's inherited weights out of a supernet.
+ * supernet (`vitForward`). Its parameters, their init and decay come from the operator
+ * declarations (`paramList`). `extractSubnet` copies a subnet's inherited weights out of a supernet.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { paramList, type ParamEntry } from '../space/params.js';
 import { validateSpec } from '../space/spec-schema.js';
 import type { ArchSpec } from '../space/spec.js';
+import { initialValue } from '../supernet/init.js';
 import type { Side, Supernet } from '../supernet/supernet.js';
-import { assertRunnable, paramList, vitForward, type ForwardOptions, type ParamSource } from '../supernet/vit.js';
-
-const NO_DECAY = /(\.b|\.gamma|\.beta|\.alpha|^cls|^pos)$/;
-
-/** Unit norm scales and residual scalars (SReT α, β), zero biases, trunc-normal 0.02 for the rest. */
-function initialValue(name: string, shape: number[], seed: number): tf.Tensor {
-  if (/\.(gamma|alpha)$|\.nll\d+\.beta$/.test(name)) return tf.ones(shape);
-  if (/\.(b|beta)$/.test(name)) return tf.zeros(shape);
-  return tf.truncatedNormal(shape, 0, 0.02, 'float32', seed);
-}
+import { assertRunnable, vitForward, type ForwardOptions, type ParamSource } from '../supernet/vit.js';
 
 let instances = 0;
 
 export class StandaloneModel {
   private readonly prefix = `model${instances++}`;
   readonly spec: ArchSpec;
+  /** every parameter and buffer, by name (buffers are not trainable: see `trainable`) */
   readonly weights = new Map<string, tf.Variable>();
+  private readonly entries = new Map<string, ParamEntry>();
 
-  constructor(spec: ArchSpec, init: Map<string, tf.Tensor> | { seed: number }) {
-    this.spec = validateSpec(spec);
-    assertRunnable(this.spec);
-    let seed = 'seed' in init ? (init as { seed: number }).seed : 0;
-    for (const { name, shape } of paramList(this.spec)) {
+  constructor(spec: ArchSpec, init: Map<string, tf.Tensor> | { seed: number }, where = 'spec') {
+    this.spec = validateSpec(spec, where);
+    assertRunnable(this.spec, where);
+    for (const e of paramList(this.spec)) {
+      this.entries.set(e.name, e);
       let value: tf.Tensor;
       if (init instanceof Map) {
-        const t = init.get(name);
-        if (!t) throw new Error(`missing weight ${name}`);
+        const t = init.get(e.name);
+        if (!t) throw new Error(`missing weight ${e.name}`);
+        if (t.shape.join() !== e.shape.join()) throw new Error(`weight ${e.name} has shape [${t.shape}], the spec needs [${e.shape}]`);
         value = t;
-      } else value = initialValue(name, shape, seed++);
-      this.weights.set(name, tf.variable(value, true, `${this.prefix}/${name}`));
+      } else value = initialValue(e.kind.init, e.shape, init.seed, `model/${e.name}`);
+      this.weights.set(e.name, tf.variable(value, e.kind.trainable, `${this.prefix}/${e.name}`));
       if (!(init instanceof Map)) value.dispose();
     }
   }
 
   /** Whether AdamW decays this weight (not biases, norms, tokens, position embeddings, scalars). */
-  static decays(name: string): boolean {
-    return !NO_DECAY.test(name);
+  decays(name: string): boolean {
+    return this.entries.get(name)?.kind.decay ?? false;
+  }
+
+  /** Whether training updates it (buffers such as Performer's fixed features are not). */
+  trainable(name: string): boolean {
+    return this.entries.get(name)?.kind.trainable ?? false;
+  }
+
+  /** The trainable variables, by name. */
+  trainableWeights(): [string, tf.Variable][] {
+    return [...this.weights].filter(([n]) => this.trainable(n));
   }
 
   private source(): ParamSource {
-    const get = (name: string, shape: number[]): tf.Tensor => {
-      const v = this.weights.get(name);
-      if (!v || v.shape.join() !== shape.join()) throw new Error(`standalone model has no ${name} of shape [${shape}]`);
-      return v;
-    };
     return {
-      linear: (name, din, dout) => ({ w: get(`${name}.w`, [din, dout]) as tf.Tensor2D, b: get(`${name}.b`, [dout]) as tf.Tensor1D }),
-      norm: (name, dim) => ({ gamma: get(`${name}.gamma`, [dim]) as tf.Tensor1D, beta: get(`${name}.beta`, [dim]) as tf.Tensor1D }),
-      tensor: (name, shape) => get(name, shape),
+      get: (name) => {
+        const v = this.weights.get(name);
+        if (!v) throw new Error(`standalone model has no ${name}`);
+        return v;
+      },
     };
   }
 
@@ -63,9 +67,10 @@ export class StandaloneModel {
     return vitForward(images, this.spec, this.source(), opts);
   }
 
+  /** Trainable parameters (what the cost model counts). */
   paramCount(): number {
     let n = 0;
-    for (const v of this.weights.values()) n += v.size;
+    for (const [name, v] of this.weights) if (this.trainable(name)) n += v.size;
     return n;
   }
 
@@ -75,17 +80,21 @@ export class StandaloneModel {
   }
 }
 
-/** A fresh network of exactly the spec's shapes (trunc-normal 0.02 weights, zero biases, unit norms). */
+/** A fresh network of exactly the spec's shapes (declared inits: trunc-normal 0.02 weights, zero biases, unit norms …). */
 export function buildModel(spec: ArchSpec, seed = 0): StandaloneModel {
   return new StandaloneModel(spec, { seed });
 }
 
-/** The subnet `spec` as a standalone model holding copies of its inherited supernet weights. */
+/** The subnet `spec` as a standalone model holding copies of its inherited supernet weights (and the supernet's buffers). */
 export function extractSubnet(supernet: Supernet, spec: ArchSpec, side: Side = 'left'): StandaloneModel {
   const copies = new Map<string, tf.Tensor>();
-  for (const { name, shape } of paramList(spec)) {
-    const { param, region } = supernet.resolve(name, shape, spec, side);
-    copies.set(name, tf.slice(param.v, region.begin, region.size));
+  for (const e of paramList(spec)) {
+    if (!e.kind.trainable) {
+      copies.set(e.name, tf.clone(supernet.buffer(e)));
+      continue;
+    }
+    const { param, region } = supernet.resolve(e, spec, side);
+    copies.set(e.name, tf.slice(param.v, region.begin, region.size));
   }
   const model = new StandaloneModel(spec, copies);
   for (const t of copies.values()) t.dispose();

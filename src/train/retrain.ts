@@ -69,14 +69,14 @@ interface Meta {
 
 export function standaloneStep(model: StandaloneModel, opt: MaskedAdamW, x: tf.Tensor4D, y: tf.Tensor1D, lr: number, r: Pick<RetrainRecipe, 'labelSmoothing' | 'dropPath'>, rng: Rng): number {
   return tf.tidy(() => {
-    const vars = [...model.weights.values()];
-    const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(model.forward(x, { dropPath: r.dropPath, rng }), y, model.spec.classes, r.labelSmoothing), vars);
+    const trainable = model.trainableWeights();
+    const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(model.forward(x, { dropPath: r.dropPath, rng }), y, model.spec.classes, r.labelSmoothing), trainable.map(([, v]) => v));
     const loss = value.dataSync()[0]!;
     if (!Number.isFinite(loss)) return loss;
-    for (const [name, v] of model.weights) {
+    for (const [name, v] of trainable) {
       const g = grads[v.name];
       const all = { begin: v.shape.map(() => 0), size: v.shape };
-      if (g) opt.update(name, v, g, all, [all], lr, StandaloneModel.decays(name));
+      if (g) opt.update(name, v, g, all, [all], lr, model.decays(name));
     }
     return loss;
   });

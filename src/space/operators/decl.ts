@@ -1,0 +1,130 @@
+/**
+ * The vocabulary every operator declaration is written in (pure: no tensors). An operator states
+ * its parameters once — name, shape for the subnet at hand, init, weight decay and its sharing rule
+ * in the supernet — together with its MACs and the activations a training step keeps. The cost
+ * model, the supernet's allocation, the standalone model and the memory guard are all derived from
+ * these declarations (src/space/operators/network.ts walks them).
+ */
+import type { ArchSpec, AttnBlock } from '../spec.js';
+
+/**
+ * What makes a parameter private in the supernet (otherwise one tensor at the space's maxima serves
+ * every subnet through a slice):
+ * - `patch`: its shape depends on the token count (patch embedding, Linformer's E, Mixer's token MLP);
+ * - `patch-token`: ViTAS's private class token and position embedding (an ablation can share them);
+ * - `heads`: a per-head parameter (XNorm's γ, Nyström's conv);
+ * - `heads-qk`: ViTAS's private attention maps: Q and K per head count (an ablation can share them).
+ */
+export type Share = 'patch' | 'patch-token' | 'heads' | 'heads-qk';
+
+/**
+ * `normal`: truncated normal, std 0.02; `seq`: normal, std 1/√rows (a projection along the sequence);
+ * `zeros`, `ones`; `features`: fixed random features drawn from the seed (a buffer, never trained).
+ */
+export type Init = 'normal' | 'seq' | 'zeros' | 'ones' | 'features';
+
+export interface Kind {
+  readonly init: Init;
+  /** AdamW decays it (weights), or not (biases, norms, tokens, position embeddings, scalars) */
+  readonly decay: boolean;
+  readonly share: readonly Share[];
+  /** false for buffers (Performer's Ω): saved with a model, never updated */
+  readonly trainable: boolean;
+  /** rows of a position table: row 0 is the class token's, so a subnet without one starts at row 1 */
+  readonly classRowFirst?: boolean;
+}
+
+const kind = (init: Init, decay: boolean, share: readonly Share[] = [], trainable = true): Kind => ({ init, decay, share, trainable });
+
+export const WEIGHT = kind('normal', true);
+export const BIAS = kind('zeros', false);
+export const GAMMA = kind('ones', false);
+export const BETA = kind('zeros', false);
+export const SCALAR = kind('ones', false);
+export const PATCH_WEIGHT = kind('normal', true, ['patch']);
+export const PATCH_BIAS = kind('zeros', false, ['patch']);
+export const QK_WEIGHT = kind('normal', true, ['heads-qk']);
+export const QK_BIAS = kind('zeros', false, ['heads-qk']);
+export const TOKEN = kind('normal', false, ['patch-token']);
+export const POS: Kind = { ...kind('normal', false, ['patch-token']), classRowFirst: true };
+export const SEQ_WEIGHT = kind('seq', true, ['patch']);
+export const HEAD_SCALE = kind('ones', false, ['heads']);
+export const HEAD_WEIGHT = kind('normal', true, ['heads']);
+export const FEATURES = kind('features', false, [], false);
+
+/**
+ * Receives one parameter: `prefix` + `.` + `local` is its name (prefix '' for top-level ones);
+ * shape [d0] or [d0, d1]. Passing numbers, not arrays, keeps the cost model's hot path free of
+ * allocations.
+ */
+export type Emit = (prefix: string, local: string, kind: Kind, d0: number, d1?: number) => void;
+
+/** Network-wide dimensions of a spec. */
+export interface Net {
+  readonly spec: ArchSpec;
+  readonly E: number;
+  /** patch tokens */
+  readonly P: number;
+  /** class tokens (0 or 1) */
+  readonly cls: number;
+  /** tokens the network holds: P + cls */
+  readonly T: number;
+  readonly gh: number;
+  readonly gw: number;
+  readonly C: number;
+}
+
+export function netOf(spec: ArchSpec): Net {
+  const gh = spec.input[0] / spec.patch;
+  const gw = spec.input[1] / spec.patch;
+  const cls = spec.readout === 'cls' ? 1 : 0;
+  return { spec, E: spec.embed, P: gh * gw, cls, T: gh * gw + cls, gh, gw, C: spec.input[2] };
+}
+
+export type Convention = 'macs' | 'vitas';
+
+/** How a convention counts tokens: `n` tokens in every token-wise product, the head at `head` tokens. */
+export interface Counting {
+  readonly n: number;
+  readonly clsCounted: number;
+  readonly head: number;
+}
+
+export function countingOf(net: Net, convention: Convention): Counting {
+  const clsCounted = convention === 'macs' ? net.cls : 0;
+  return { n: net.P + clsCounted, clsCounted, head: convention === 'vitas' ? net.P : 1 };
+}
+
+/** One block's dimensions. */
+export interface Blk {
+  readonly b: AttnBlock;
+  /** parameter-name prefix, `blocks.{i}` */
+  readonly prefix: string;
+  /** width of each of q, k, v (qkv / 3) */
+  readonly I: number;
+  /** head dim */
+  readonly d: number;
+}
+
+const prefixes: string[] = [];
+/** `blocks.{i}`, built once per index (the cost model's hot path builds no strings). */
+export function blockPrefix(i: number): string {
+  return (prefixes[i] ??= `blocks.${i}`);
+}
+
+export function blkOf(b: AttnBlock, i: number): Blk {
+  const I = b.qkv / 3;
+  return { b, prefix: blockPrefix(i), I, d: b.heads > 0 ? I / b.heads : 0 };
+}
+
+/** A token mixer (DESIGN §6): what it adds to a block beyond the norms and the MLP. */
+export interface MixerDecl {
+  /** whether it uses the block's q, k, v and output projections (shared across the mixers that have them) */
+  readonly projections: boolean;
+  /** the mixer's own parameters (the projections are declared by attention.ts) */
+  params(net: Net, k: Blk, emit: Emit): void;
+  /** MACs of the mixing itself in one pass over `n` counted tokens, `groups` sliced groups */
+  macs(net: Net, k: Blk, c: Counting, groups: number): number;
+  /** floats per image a training step keeps for the backward of one pass */
+  acts(net: Net, k: Blk): number;
+}

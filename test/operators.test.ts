@@ -1,0 +1,177 @@
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  initBackend, SPACES, presetSpace, sampleSpec, Rng, costOf, paramList, buildModel, extractSubnet, countMacs, fnetImplementationMacs,
+  Supernet, MaskedAdamW, trainStep, smoothedCrossEntropy, netOf, nystromLength, NYSTROM_KERNEL, type ArchSpec, type AttnBlock,
+} from '../src/index.js';
+import { OPERATOR_BLOCKS, STEM_POS, tinyXSpace, tinyXSpec } from './helpers.js';
+
+/** The MACs a spec states beyond what its product kernels run: FFT-priced FNet is run as DFT products; the Nyström conv is element-wise. */
+function uncountedByKernels(spec: ArchSpec): number {
+  const net = netOf(spec);
+  let d = 0;
+  for (const b of spec.blocks) {
+    if (b.op !== 'attn') continue;
+    const r = b.recursion ?? 1;
+    if (b.attention === 'fnet') {
+      const stated = net.T * net.E * (Math.ceil(Math.log2(net.T)) + Math.ceil(Math.log2(net.E)));
+      d += r * (stated - fnetImplementationMacs(net.T, net.E));
+    }
+    if (b.attention === 'nystrom' && b.conv) d += r * nystromLength(net.T, b.features!) * (b.qkv / 3) * NYSTROM_KERNEL;
+  }
+  return d;
+}
+
+const SMALL = ['fmnist', 'fmnist-x'];
+const every = Object.keys(SPACES);
+
+describe('operator catalogue', function () {
+  this.timeout(600_000);
+  before(async () => {
+    await initBackend();
+  });
+
+  it('states the parameters buildModel holds: 50 random specs of every preset space', () => {
+    for (const name of every) {
+      const space = presetSpace(name);
+      const rng = new Rng(`params-${name}`);
+      for (let i = 0; i < 50; i++) {
+        const spec = sampleSpec(space, rng);
+        const declared = paramList(spec).filter((e) => e.kind.trainable).reduce((a, e) => a + e.shape.reduce((p, s) => p * s, 1), 0);
+        expect(costOf(spec).params, `${name} #${i}`).to.equal(declared);
+        // the 224² spaces' models take seconds each to allocate: every spec of the CPU spaces, the first two of the others
+        if (SMALL.includes(name) || i < 2) {
+          const model = buildModel(spec, i);
+          expect(model.paramCount(), `${name} #${i}`).to.equal(costOf(spec).params);
+          model.dispose();
+        }
+      }
+    }
+  });
+
+  it('states the MACs its forward runs, counted on the product kernels (FNet and the Nyström conv differ by exactly their stated amounts)', () => {
+    for (const name of every) {
+      const space = presetSpace(name);
+      const rng = new Rng(`macs-${name}`);
+      // a 224² forward takes seconds on wasm: 50 specs of the CPU spaces, one of each other
+      for (let i = 0; i < (SMALL.includes(name) ? 50 : 1); i++) {
+        const spec = sampleSpec(space, rng);
+        const model = buildModel(spec, i);
+        const x = tf.zeros([1, ...spec.input]) as tf.Tensor4D;
+        const counted = countMacs(() => void tf.tidy(() => model.forward(x))).macs;
+        expect(counted + uncountedByKernels(spec), `${name} #${i}: ${JSON.stringify(spec.blocks.map((b) => b.op === 'attn' ? b.attention : 'id'))}`).to.equal(costOf(spec, 'macs').macs);
+        x.dispose();
+        model.dispose();
+      }
+    }
+  });
+
+  it('differs for FNet by the DFT products it runs instead of an FFT: 2NE² + 2N²E − NE(⌈log₂N⌉ + ⌈log₂E⌉)', () => {
+    const spec = tinyXSpec({}, OPERATOR_BLOCKS.fnet!);
+    const model = buildModel(spec, 1);
+    const x = tf.zeros([1, 8, 8, 1]) as tf.Tensor4D;
+    const counted = countMacs(() => void tf.tidy(() => model.forward(x))).macs;
+    const N = 17, E = 16;
+    expect(counted - costOf(spec).macs).to.equal(2 * N * E * E + 2 * N * N * E - N * E * (5 + 4));
+    x.dispose();
+    model.dispose();
+  });
+
+  describe('every operator, inside the supernet and standalone', () => {
+    let net: Supernet;
+    before(() => {
+      net = new Supernet(tinyXSpace, { seed: 7 });
+    });
+    after(() => net.dispose());
+    const x = (): tf.Tensor4D => tf.randomNormal([3, 8, 8, 1], 0, 1, 'float32', 11) as tf.Tensor4D;
+
+    for (const [op, block] of Object.entries(OPERATOR_BLOCKS))
+      for (const [variant, overrides] of Object.entries(STEM_POS)) {
+        const spec = tinyXSpec(overrides, block);
+        const label = `${op} (${variant})`;
+
+        it(`${label}: the supernet forward equals the extracted standalone model within 1e-5`, () => {
+          tf.tidy(() => {
+            const model = extractSubnet(net, spec);
+            const images = x();
+            const diff = tf.max(tf.abs(tf.sub(net.forward(images, spec), model.forward(images)))).dataSync()[0]!;
+            expect(diff).to.be.below(1e-5);
+            model.dispose();
+          });
+        });
+
+        it(`${label}: a training step changes exactly the slices and private weights the subnet uses`, () => {
+          const before = new Map([...net.params].map(([k, p]) => [k, p.v.dataSync().slice() as Float32Array]));
+          const usage = net.usage([spec], 'left');
+          const opt = new MaskedAdamW();
+          const images = x(), labels = tf.tensor1d([0, 1, 2], 'int32');
+          trainStep(net, opt, images, labels, [spec], 1e-2, { slicing: 'left', labelSmoothing: 0.1 });
+          for (const [key, p] of net.params) {
+            const a = before.get(key)!, b = p.v.dataSync();
+            const regions = usage.get(key) ?? [];
+            const shape = p.v.shape;
+            let movedInside = 0;
+            for (let i = 0; i < a.length; i++) {
+              const idx = shape.length === 1 ? [i] : [Math.floor(i / shape[1]!), i % shape[1]!];
+              const inside = regions.some((r) => idx.every((v, d) => v >= r.begin[d]! && v < r.begin[d]! + r.size[d]!));
+              if (!inside) expect(b[i], `${key}[${idx}] outside the subnet's slices`).to.equal(a[i]);
+              else if (b[i] !== a[i]) movedInside++;
+            }
+            if (regions.length) expect(movedInside, `${key} is used but did not move`).to.be.greaterThan(0);
+          }
+          // the operator's own weights are among those used (private to it, and to the patch size or head count where declared)
+          const own = paramList(spec).filter((e) => e.kind.trainable && /\.(performer|linformer|nystrom|xnorm|mixer)\./.test(e.name));
+          for (const e of own) expect([...usage.keys()].some((k) => k.startsWith(e.name.slice(0, e.name.lastIndexOf('.')))), e.name).to.equal(true);
+          images.dispose(); labels.dispose(); opt.dispose();
+          // put the weights back for the next operator's checks
+          for (const [key, p] of net.params) p.v.assign(tf.tensor(before.get(key)!, p.v.shape));
+        });
+
+        it(`${label}: forward and backward match finite differences on the default backend`, () => {
+          const model = buildModel(spec, 3);
+          const images = x();
+          const r = tf.randomNormal([3, 4], 0, 1, 'float32', 5);
+          const loss = (): tf.Scalar => tf.sum(tf.mul(model.forward(images), r)) as tf.Scalar;
+          // three weights per block-0 parameter group the operator reads, largest |gradient| first (float32: well above rounding)
+          const names = model.trainableWeights().map(([n]) => n).filter((n) => n.startsWith('blocks.0.') || n.startsWith('stem.') || n === 'patch_embed.w');
+          const { grads } = tf.variableGrads(loss, names.map((n) => model.weights.get(n)!));
+          for (const n of names) {
+            const v = model.weights.get(n)!;
+            const g = grads[v.name]!.dataSync();
+            const order = [...g.keys()].sort((i, j) => Math.abs(g[j]!) - Math.abs(g[i]!)).slice(0, 2);
+            for (const i of order) {
+              if (Math.abs(g[i]!) < 1e-3) continue;
+              const values = v.dataSync().slice() as Float32Array;
+              const h = 4e-3 * Math.max(1, Math.abs(values[i]!));
+              const at = (delta: number): number => {
+                const w = values.slice();
+                w[i] = values[i]! + delta;
+                v.assign(tf.tensor(w, v.shape));
+                return tf.tidy(() => loss().dataSync()[0]!);
+              };
+              // central differences at h and h/2, Richardson-combined: truncation O(h⁴), so float32 rounding dominates
+              const d1 = (at(h) - at(-h)) / (2 * h);
+              const d2 = (at(h / 2) - at(-h / 2)) / h;
+              const fd = (4 * d2 - d1) / 3;
+              v.assign(tf.tensor(values, v.shape));
+              expect(Math.abs(fd - g[i]!), `${n}[${i}]: analytic ${g[i]} vs finite difference ${fd}`).to.be.below(2e-2 * Math.max(1, Math.abs(g[i]!)));
+            }
+          }
+          Object.values(grads).forEach((t) => t.dispose());
+          images.dispose(); r.dispose(); model.dispose();
+        });
+      }
+  });
+
+  it('evaluates each operator for real in the proxy: a performer spec does not score as its softmax twin', async () => {
+    const { ProxyEvaluator } = await import('../src/evaluators/proxy.js');
+    const proxy = new ProxyEvaluator(tinyXSpace, { seed: 3 });
+    const scores = Object.entries(OPERATOR_BLOCKS).map(([, b]) => proxy.score(tinyXSpec({}, b)));
+    expect(new Set(scores.map((s) => s.toFixed(6))).size).to.equal(scores.length);
+    proxy.dispose();
+  });
+});
+
+// keep the type import used when the test list changes
+export type { AttnBlock };
+void smoothedCrossEntropy;
