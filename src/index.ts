@@ -61,3 +61,4 @@ export * from './search/evolution.js';
 export * from './search/run.js';
 export * from './report/svg.js';
 export * from './ablation/index.js';
+export * from './queue/index.js';

@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { loadData } from '../data/load.js';
+import { loadData, type DataConfig } from '../data/load.js';
 import { SupernetEvaluator } from '../evaluators/supernet.js';
 import { writeAtomic } from '../io.js';
 import { markdownTable } from '../report/markdown.js';
@@ -19,12 +19,13 @@ import { loadSpace } from '../space/load.js';
 import { presetSpace, SPACES } from '../space/presets.js';
 import { Rng } from '../space/rng.js';
 import type { SearchSpace } from '../space/space.js';
-import { specKey, type ArchSpec } from '../space/spec.js';
+import { canonicalSpec, specKey, type ArchSpec } from '../space/spec.js';
 import { searchIdentityProbability } from '../supernet/identity-search.js';
 import { evaluateSubnet, trainSupernet, type TrainEvents } from '../supernet/trainer.js';
 import { defaultStepThreads } from '../supernet/data-parallel.js';
 import { evaluateModel } from '../train/evaluate.js';
 import { retrain } from '../train/retrain.js';
+import { absoluteData, fileRef, QueueEvaluator, runJobs, type StandaloneJob, type StandaloneResult } from '../queue/index.js';
 import { kendallTau } from './kendall.js';
 import { armName, arms as allArms, loadAblation, type AblationDefinition, type FactorValue } from './definition.js';
 
@@ -53,7 +54,7 @@ function armSpace(base: SearchSpace, arm: Record<string, FactorValue>): SearchSp
   return base;
 }
 
-export async function runAblation(definition: string | AblationDefinition, opts: { out: string; events?: AblationEvents }): Promise<AblationResult> {
+export async function runAblation(definition: string | AblationDefinition, opts: { out: string; events?: AblationEvents; queue?: string }): Promise<AblationResult> {
   const { def, base, baseDir } = loadAblation(definition);
   const log = (m: string): void => opts.events?.onLog?.(m);
   const out = opts.out;
@@ -83,8 +84,11 @@ export async function runAblation(definition: string | AblationDefinition, opts:
     }
     subnets = subnets.sort((a, b) => costOf(a).macs - costOf(b).macs);
     log(`${subnets.length} subnets in [${formatMacs(window.min)}, ${formatMacs(window.max)}]: training each stand-alone for ${k.epochs} epoch(s)`);
-    for (const [i, s] of subnets.entries()) {
-      const r = await retrain({ spec: s, train: data.train, val: data.val, recipe: { epochs: k.epochs, seed, warmupEpochs: Math.min(1, k.epochs / 2) } });
+    const recipe = { epochs: k.epochs, seed, warmupEpochs: Math.min(1, k.epochs / 2) };
+    // through the queue: all K at once on the workers
+    if (opts.queue) standalone = (await runJobs<StandaloneResult>(opts.queue, subnets.map((s) => standaloneJob(s, base.data, recipe, false)), { onLog: log })).results.map((r) => r.bestValAccuracy);
+    else for (const [i, s] of subnets.entries()) {
+      const r = await retrain({ spec: s, train: data.train, val: data.val, recipe });
       standalone.push(r.bestValAccuracy);
       r.model.dispose();
       log(`stand-alone ${i + 1}/${subnets.length}: ${formatMacs(costOf(s).macs)} → ${(100 * r.bestValAccuracy).toFixed(2)} %`);
@@ -116,12 +120,18 @@ export async function runAblation(definition: string | AblationDefinition, opts:
     if (def.metrics.search) {
       const s = base.search ?? {};
       const cfg = { ...DEFAULT_EVOLUTION, ...Object.fromEntries(Object.entries(s).filter(([key]) => key !== 'valImages')), strategy: (arm.strategy as 'evolution' | 'random' | undefined) ?? 'evolution', ...(space.identity === 'anywhere' ? { pId: searchIdentityProbability(space, window, { seed }).pId } : {}) };
-      const evaluator = new SupernetEvaluator(net, data.val, { slicing: recipe.slicing ?? 'left', ...(s.valImages ? { limit: s.valImages } : {}) });
+      const slicing = recipe.slicing ?? 'left';
+      const evaluator = opts.queue && trained.checkpoint
+        ? new QueueEvaluator(opts.queue, { name: 'supernet', space, checkpoint: await fileRef(trained.checkpoint), data: absoluteData(base.data), slicing, ...(s.valImages ? { limit: s.valImages } : {}) }, { onLog: log })
+        : new SupernetEvaluator(net, data.val, { slicing, ...(s.valImages ? { limit: s.valImages } : {}) });
       const st = await runSearch(space, evaluator, initialState(cfg, { macs: window }));
       const best = bestOf(st.history)!;
       res.search = { spec: best.spec, macs: best.macs, inherited: best.score };
       log(`arm ${name}: searched ${formatMacs(best.macs)} spec, inherited ${(100 * best.score).toFixed(2)} %`);
-      if (def.metrics.retrain) {
+      if (def.metrics.retrain && opts.queue) {
+        const [r] = (await runJobs<StandaloneResult>(opts.queue, [standaloneJob(best.spec, base.data, { epochs: def.metrics.retrain.epochs, seed }, true)], { onLog: log })).results;
+        res.retrain = { valAccuracy: r!.bestValAccuracy, testAccuracy: r!.test?.top1 ?? NaN };
+      } else if (def.metrics.retrain) {
         const r = await retrain({ spec: best.spec, train: data.train, val: data.val, recipe: { epochs: def.metrics.retrain.epochs, seed } });
         const test = loadData(base.data, { withTest: true }).test;
         res.retrain = { valAccuracy: r.bestValAccuracy, testAccuracy: test ? evaluateModel(r.model, test, 'test').top1 : NaN };
@@ -134,6 +144,10 @@ export async function runAblation(definition: string | AblationDefinition, opts:
   }
   writeReports(out, def, results, window);
   return { name: def.name, out, arms: results };
+}
+
+function standaloneJob(spec: ArchSpec, data: DataConfig, recipe: StandaloneJob['recipe'], test: boolean): StandaloneJob {
+  return { kind: 'standalone', spec: canonicalSpec(spec), data: absoluteData(data), recipe, test };
 }
 
 const pct = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '–' : `${(100 * v).toFixed(2)} %`);

@@ -20,6 +20,7 @@ import {
   runAblation,
 } from '../index.js';
 import { trainingProgress, searchProgress } from './progress.js';
+import { addQueueCommands, QUEUE_FLAG_HELP, retrainSeveral, seedList } from './queue-commands.js';
 
 function convention(value: string): Convention {
   if (!(CONVENTIONS as readonly string[]).includes(value)) throw new VitasError(`--convention: "${value}" is not allowed; allowed: ${CONVENTIONS.join(', ')}`);
@@ -173,7 +174,8 @@ export function buildProgram(program: Command): Command {
     .option('--resume', 'continue the search saved in --out exactly')
     .option('--json', 'print the best spec and its figures as JSON on stdout')
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
-    .action(async (o: { budget?: string; min?: string; config?: string; space?: string; data?: string; supernet?: string; evaluator?: string; strategy: string; population?: number; generations?: number; seed?: number; convention?: string; minParams?: string; maxParams?: string; maxLatencyMs?: number; out?: string; resume?: boolean; json?: boolean; backend?: string }) => {
+    .option('--queue <url>', QUEUE_FLAG_HELP)
+    .action(async (o: { budget?: string; min?: string; config?: string; space?: string; data?: string; supernet?: string; evaluator?: string; strategy: string; population?: number; generations?: number; seed?: number; convention?: string; minParams?: string; maxParams?: string; maxLatencyMs?: number; out?: string; resume?: boolean; json?: boolean; backend?: string; queue?: string }) => {
       if (o.evaluator !== undefined && o.evaluator !== 'supernet' && o.evaluator !== 'proxy') throw new VitasError(`--evaluator: "${o.evaluator}" is not allowed; allowed: supernet, proxy`);
       if (o.strategy !== 'evolution' && o.strategy !== 'random') throw new VitasError(`--strategy: "${o.strategy}" is not allowed; allowed: evolution, random`);
       const info = await initBackend(o.backend);
@@ -182,7 +184,7 @@ export function buildProgram(program: Command): Command {
       const progress = searchProgress();
       try {
         const r = await search({
-          ...pick(o, ['budget', 'min', 'config', 'space', 'data', 'supernet', 'population', 'generations', 'seed', 'out', 'resume', 'backend', 'minParams', 'maxParams', 'maxLatencyMs']),
+          ...pick(o, ['budget', 'min', 'config', 'space', 'data', 'supernet', 'population', 'generations', 'seed', 'out', 'resume', 'backend', 'minParams', 'maxParams', 'maxLatencyMs', 'queue']),
           ...(o.evaluator ? { evaluator: o.evaluator as 'supernet' | 'proxy' } : {}),
           strategy: o.strategy as 'evolution' | 'random',
           ...(o.convention ? { convention: convention(o.convention) } : {}),
@@ -210,7 +212,7 @@ export function buildProgram(program: Command): Command {
   program
     .command('retrain')
     .description('train the standalone network of a spec from scratch (or from supernet weights); saves model.json + weights.bin, evaluates the test split once at the end')
-    .argument('<spec>', 'arch spec JSON, e.g. runs/<run>/best-arch.json')
+    .argument('<spec...>', 'arch spec JSON, e.g. runs/<run>/best-arch.json (several: one run each, under --out)')
     .requiredOption('--data <name|dir>', 'fashion-mnist, mnist, cifar10, cifar100, or a folder')
     .option('--epochs <n>', 'epochs (10)', (v) => positiveInt(v, '--epochs'))
     .option('--batch <n>', 'batch size (64)', (v) => positiveInt(v, '--batch'))
@@ -222,14 +224,18 @@ export function buildProgram(program: Command): Command {
     .option('--out <dir>', 'output folder (default runs/retrain-<spec name>)')
     .option('--resume', 'continue from --out\'s checkpoint')
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
-    .action(async (file: string, o: { data: string; epochs?: number; batch?: number; lr?: number; dropPath?: number; seed?: number; validation?: number; initFromSupernet?: string; out?: string; resume?: boolean; backend?: string }) => {
+    .option('--seeds <list>', 'several seeds, e.g. 0,1,2: one run per spec and seed, under --out', seedList)
+    .option('--queue <url>', QUEUE_FLAG_HELP)
+    .action(async (files: string[], o: { data: string; epochs?: number; batch?: number; lr?: number; dropPath?: number; seed?: number; validation?: number; initFromSupernet?: string; out?: string; resume?: boolean; backend?: string; seeds?: number[]; queue?: string }) => {
       const info = await initBackend(o.backend);
       console.error(`backend: ${info.name}`);
+      const recipe = { ...(o.batch ? { batch: o.batch } : {}), ...(o.lr ? { lr: o.lr } : {}), ...(o.dropPath !== undefined ? { dropPath: o.dropPath } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
+      if (files.length > 1 || o.seeds || o.queue) return retrainSeveral(files, o, recipe);
+      const file = files[0]!;
       const spec = loadSpec(file);
       const { signal, release } = stopOnInterrupt('stopping after this step and saving a checkpoint (Ctrl-C again to abort)…');
       const progress = trainingProgress('retrain');
       try {
-        const recipe = { ...(o.batch ? { batch: o.batch } : {}), ...(o.lr ? { lr: o.lr } : {}), ...(o.dropPath !== undefined ? { dropPath: o.dropPath } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
         const r = await runRetrain({
           spec, data: o.data, recipe, out: o.out ?? `runs/retrain-${file.replace(/^.*\//, '').replace(/\.json$/, '')}`, version: VERSION,
           ...pick(o, ['epochs', 'validation', 'initFromSupernet', 'resume']),
@@ -271,13 +277,15 @@ export function buildProgram(program: Command): Command {
     .argument('<definition>', 'ablation definition JSON')
     .option('--out <dir>', 'output folder (default runs/ablation-<name>)')
     .option('--backend <name>', 'force a backend')
-    .action(async (file: string, o: { out?: string; backend?: string }) => {
+    .option('--queue <url>', QUEUE_FLAG_HELP)
+    .action(async (file: string, o: { out?: string; backend?: string; queue?: string }) => {
       await initBackend(o.backend);
       const name = file.replace(/^.*\//, '').replace(/\.json$/, '');
-      const r = await runAblation(file, { out: o.out ?? `runs/ablation-${name}`, events: { onLog: (m) => console.error(`ablate: ${m}`), training: trainingProgress('supernet') } });
+      const r = await runAblation(file, { out: o.out ?? `runs/ablation-${name}`, ...(o.queue ? { queue: o.queue } : {}), events: { onLog: (m) => console.error(`ablate: ${m}`), training: trainingProgress('supernet') } });
       console.log(readFileSync(`${r.out}/report.md`, 'utf8'));
     });
 
+  addQueueCommands(program);
   return program;
 }
 

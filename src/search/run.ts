@@ -21,6 +21,7 @@ import { budgetWindow, loadDefinition, type SearchDefinition } from './definitio
 import { bestOf, DEFAULT_EVOLUTION, initialState, runSearch, type Candidate, type EvolutionConfig, type SearchEvents, type SearchState } from './evolution.js';
 import { writeReport } from './report.js';
 import { loadSpace } from '../space/load.js';
+import { absoluteData, describeQueue, fileRef, QueueEvaluator, type QueueEvaluatorOptions } from '../queue/index.js';
 
 export interface SearchOptions {
   budget?: string;
@@ -45,6 +46,9 @@ export interface SearchOptions {
   backend?: string;
   /** evaluator built by the caller (ablations, notebooks) instead of the default choice */
   customEvaluator?: Evaluator;
+  /** `redis://HOST:PORT`: score on `vitas worker` processes through the queue instead of in process */
+  queue?: string;
+  queueOptions?: QueueEvaluatorOptions;
   events?: SearchEvents & { onLog?(m: string): void; training?: TrainEvents };
   signal?: { stop: boolean };
 }
@@ -76,12 +80,14 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
   // the evaluator, and why
   let evaluator: Evaluator;
   let reason: string;
+  const queueOpts: QueueEvaluatorOptions = { ...o.queueOptions, onLog: log };
   const wanted = o.evaluator ?? (o.customEvaluator ? undefined : def || o.supernet ? 'supernet' : 'proxy');
   if (o.customEvaluator) {
     evaluator = o.customEvaluator;
     reason = 'given by the caller';
   } else if (wanted === 'proxy') {
-    evaluator = new ParallelProxyEvaluator(space, { seed: o.seed ?? def?.search?.seed ?? 0, batch: 1, ...(o.backend ? { backend: o.backend } : {}) });
+    const seed = o.seed ?? def?.search?.seed ?? 0;
+    evaluator = o.queue ? new QueueEvaluator(o.queue, { name: 'proxy', space, seed, batch: 1 }, queueOpts) : new ParallelProxyEvaluator(space, { seed, batch: 1, ...(o.backend ? { backend: o.backend } : {}) });
     reason = o.evaluator ? '--evaluator proxy' : 'no --config and no --supernet: no data and no trained weights, so a training-free proxy';
   } else {
     if (!def) throw new VitasError('--evaluator supernet: needs --config (the data to score subnets on)');
@@ -99,9 +105,13 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
       reason = `inherited weights of the supernet trained for this search (${ckpt})`;
     }
     const limit = def.search?.valImages;
-    evaluator = new SupernetEvaluator(loadSupernet(space, ckpt), data.val, { slicing: def.supernet?.slicing ?? 'left', ...(limit ? { limit } : {}) });
+    const slicing = def.supernet?.slicing ?? 'left';
+    evaluator = o.queue
+      ? new QueueEvaluator(o.queue, { name: 'supernet', space, checkpoint: await fileRef(ckpt), data: absoluteData({ ...def.data, ...(o.data ? { dir: o.data } : {}) }), slicing, ...(limit ? { limit } : {}) }, queueOpts)
+      : new SupernetEvaluator(loadSupernet(space, ckpt), data.val, { slicing, ...(limit ? { limit } : {}) });
     reason = `supernet: top-1 on ${limit ? `${Math.min(limit, data.val.count)} of ` : ''}${data.val.count} validation images with ${reason}`;
   }
+  if (o.queue) reason += `; scored by vitas workers through the queue at ${describeQueue(o.queue)}`;
   log(`evaluator: ${evaluator.name} — ${reason}`);
 
   let state: SearchState;

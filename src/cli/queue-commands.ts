@@ -1,0 +1,90 @@
+/** `vitas worker`, `vitas queue status`, and `vitas retrain` of several specs or seeds (thin: flags → library). */
+import type { Command } from 'commander';
+import { formatMacs, costOf, loadSpec, markdownTable, queueStatus, retrainMany, startQueueWorker, statusMarkdown, VitasError, WORKER_DEFAULTS, type RetrainRecipe } from '../index.js';
+
+export const QUEUE_FLAG_HELP = 'redis://HOST:PORT[/DB]: run the evaluations on `vitas worker` processes through this queue';
+
+function positiveWhole(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new VitasError(`${flag}: "${v}" must be a positive whole number`);
+  return n;
+}
+
+/** `--seeds 0,1,2` → [0, 1, 2] */
+export function seedList(v: string): number[] {
+  const seeds = v.split(',').map((s) => Number(s.trim()));
+  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s))) throw new VitasError(`--seeds: "${v}" must be whole numbers separated by commas, e.g. 0,1,2`);
+  return seeds;
+}
+
+export function addQueueCommands(program: Command): void {
+  program
+    .command('worker')
+    .description('take jobs from the queue (scoring, stand-alone training, retraining) until stopped; Ctrl-C finishes the job in hand, a second Ctrl-C hands it back')
+    .requiredOption('--queue <url>', 'redis://HOST:PORT[/DB] of the queue')
+    .option('--concurrency <n>', `jobs at once, each in its own process (${WORKER_DEFAULTS.concurrency})`, (v) => positiveWhole(v, '--concurrency'))
+    .option('--lock-duration <ms>', `a job's lock lifetime, renewed every half of it (${WORKER_DEFAULTS.lockDurationMs})`, (v) => positiveWhole(v, '--lock-duration'))
+    .option('--stalled-interval <ms>', `how often to look for jobs of dead workers (${WORKER_DEFAULTS.stalledIntervalMs})`, (v) => positiveWhole(v, '--stalled-interval'))
+    .option('--name <name>', 'worker name shown by `vitas queue status` (default host:pid)')
+    .option('--backend <name>', 'force a backend in the job processes: node-gpu, node, wasm, cpu')
+    .action(async (o: { queue: string; concurrency?: number; lockDuration?: number; stalledInterval?: number; name?: string; backend?: string }) => {
+      const w = await startQueueWorker({
+        url: o.queue,
+        ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+        ...(o.lockDuration ? { lockDurationMs: o.lockDuration } : {}),
+        ...(o.stalledInterval ? { stalledIntervalMs: o.stalledInterval } : {}),
+        ...(o.name ? { name: o.name } : {}),
+        ...(o.backend ? { backend: o.backend } : {}),
+        onLog: (m) => console.error(`worker: ${m}`),
+      });
+      let stops = 0;
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          if (++stops === 1) {
+            console.error('worker: finishing the job in hand, taking no more (Ctrl-C again to hand it back to the queue)…');
+            void w.close().then(resolve);
+            return;
+          }
+          void w.handBack().then((n) => {
+            console.error(`worker: handed ${n} job(s) back to the queue`);
+            process.exit(130);
+          });
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      console.error(`worker: stopped after ${w.counts.completed} job(s) done, ${w.counts.failed} failed attempt(s)`);
+    });
+
+  program
+    .command('queue')
+    .description('the job queue')
+    .command('status')
+    .description('jobs by state (waiting, active, delayed, completed, failed with the reasons), connected workers, per-worker throughput')
+    .requiredOption('--queue <url>', 'redis://HOST:PORT[/DB] of the queue')
+    .option('--json', 'print as JSON')
+    .action(async (o: { queue: string; json?: boolean }) => {
+      const s = await queueStatus(o.queue);
+      console.log(o.json ? JSON.stringify(s, null, 2) : statusMarkdown(s));
+    });
+}
+
+/** `vitas retrain a.json b.json --seeds 0,1 [--queue URL]`: one run per (spec, seed) under --out, a summary table. */
+export async function retrainSeveral(files: string[], o: { data: string; epochs?: number; validation?: number; initFromSupernet?: string; out?: string; seeds?: number[]; queue?: string }, recipe: Partial<RetrainRecipe>): Promise<void> {
+  const specs = files.map((f) => ({ name: f.replace(/^.*\//, '').replace(/\.json$/, ''), spec: loadSpec(f) }));
+  const r = await retrainMany({
+    specs,
+    seeds: o.seeds ?? [recipe.seed ?? 0],
+    data: o.data,
+    recipe,
+    out: o.out ?? 'runs/retrain',
+    ...(o.epochs ? { epochs: o.epochs } : {}),
+    ...(o.validation ? { validation: o.validation } : {}),
+    ...(o.initFromSupernet ? { initFromSupernet: o.initFromSupernet } : {}),
+    ...(o.queue ? { queue: o.queue } : {}),
+    onLog: (m) => console.error(`retrain: ${m}`),
+  });
+  const pct = (v: number | undefined): string => (v === undefined ? '–' : `${(100 * v).toFixed(2)} %`);
+  const macs = new Map(specs.map((s) => [s.name, formatMacs(costOf(s.spec).macs)]));
+  console.log(markdownTable(['spec', 'MACs', 'seed', 'val top-1', 'test top-1', 'folder'], r.runs.map((x) => [x.name, macs.get(x.name)!, String(x.seed), pct(x.bestValAccuracy), pct(x.test?.top1), x.out])));
+}

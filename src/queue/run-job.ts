@@ -1,0 +1,126 @@
+/**
+ * What a worker does with a job: build the evaluator or recipe the job names and call the library
+ * (evaluators, retrain, runRetrain), never a copy of it. Evaluators and datasets are kept between
+ * jobs, since a worker process takes many jobs of the same search.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadData, type DataConfig } from '../data/load.js';
+import type { Splits } from '../data/dataset.js';
+import { CostEvaluator } from '../evaluators/cost.js';
+import type { Evaluator } from '../evaluators/evaluator.js';
+import { LatencyEvaluator } from '../evaluators/latency.js';
+import { ProxyEvaluator } from '../evaluators/proxy.js';
+import { SupernetEvaluator } from '../evaluators/supernet.js';
+import { writeAtomic } from '../io.js';
+import { loadSupernet } from '../supernet/trainer.js';
+import { evaluateModel } from '../train/evaluate.js';
+import { retrain } from '../train/retrain.js';
+import { runRetrain } from '../train/run.js';
+import { VERSION } from '../version.js';
+import { checkFileRef, evaluatorFingerprint, jobId, stableJson, type EvaluatorRef, type JobData, type RetrainJob, type RetrainJobResult, type ScoreJob, type ScoreResult, type StandaloneJob, type StandaloneResult } from './jobs.js';
+
+// a supernet evaluator holds a whole supernet: keep the two most recent, dispose older ones
+const KEEP = 2;
+const evaluators = new Map<string, Evaluator>();
+const datasets = new Map<string, Splits>();
+
+function buildEvaluator(ref: EvaluatorRef): Evaluator {
+  switch (ref.name) {
+    case 'proxy':
+      return new ProxyEvaluator(ref.space, { seed: ref.seed, batch: ref.batch });
+    case 'supernet':
+      return new SupernetEvaluator(loadSupernet(ref.space, ref.checkpoint.path), splits(ref.data).val, { slicing: ref.slicing, ...(ref.limit ? { limit: ref.limit } : {}) });
+    case 'latency':
+      return new LatencyEvaluator({ batch: ref.batch, runs: ref.runs });
+    case 'cost':
+      return new CostEvaluator(ref.metric, ref.convention);
+  }
+}
+
+function evaluatorFor(ref: EvaluatorRef): Evaluator {
+  const key = evaluatorFingerprint(ref);
+  let e = evaluators.get(key);
+  if (e) {
+    evaluators.delete(key); // re-inserted below: most recent last
+  } else {
+    e = buildEvaluator(ref);
+    while (evaluators.size >= KEEP) {
+      const [oldest, old] = evaluators.entries().next().value as [string, Evaluator];
+      old.dispose?.();
+      evaluators.delete(oldest);
+    }
+  }
+  evaluators.set(key, e);
+  return e;
+}
+
+function splits(cfg: DataConfig, withTest = false): Splits {
+  const key = `${stableJson(cfg)}:${withTest}`;
+  let s = datasets.get(key);
+  if (!s) {
+    s = loadData(cfg, { withTest });
+    datasets.clear(); // one dataset at a time: they are large
+    datasets.set(key, s);
+  }
+  return s;
+}
+
+async function score(job: ScoreJob): Promise<ScoreResult> {
+  if (job.evaluator.name === 'supernet') await checkFileRef(job.evaluator.checkpoint);
+  const scores = await evaluatorFor(job.evaluator).evaluate(job.specs);
+  return { scores: scores.map((s) => (Number.isFinite(s) ? s : String(s))) };
+}
+
+async function standalone(job: StandaloneJob): Promise<StandaloneResult> {
+  const data = splits(job.data, job.test);
+  const r = await retrain({ spec: job.spec, train: data.train, val: data.val, recipe: job.recipe });
+  const out: StandaloneResult = { bestEpoch: r.bestEpoch, bestValAccuracy: r.bestValAccuracy };
+  if (job.test && data.test) {
+    const t = evaluateModel(r.model, data.test, 'test');
+    out.test = { top1: t.top1, top5: t.top5 };
+  }
+  r.model.dispose();
+  return out;
+}
+
+/** A retrain that a killed worker left behind resumes from its last epoch checkpoint when it is this job's. */
+async function retrainJob(job: RetrainJob): Promise<RetrainJobResult> {
+  if (job.initFromSupernet) await checkFileRef(job.initFromSupernet.checkpoint);
+  const id = jobId(job);
+  const marker = join(job.out, 'job.json');
+  const mine = existsSync(marker) && (JSON.parse(readFileSync(marker, 'utf8')) as { id?: string }).id === id;
+  const resume = mine && existsSync(join(job.out, 'retrain.ckpt'));
+  if (!mine) writeAtomic(marker, JSON.stringify({ id, job }, null, 2) + '\n');
+  const r = await runRetrain({
+    spec: job.spec,
+    data: job.data,
+    validation: job.validation,
+    recipe: job.recipe,
+    out: job.out,
+    resume,
+    version: VERSION,
+    ...(job.initFromSupernet ? { initFromSupernet: job.initFromSupernet.run } : {}),
+  });
+  r.model.dispose();
+  return { out: job.out, bestEpoch: r.bestEpoch, bestValAccuracy: r.bestValAccuracy, ...(r.test ? { test: { top1: r.test.top1, top5: r.test.top5 } } : {}) };
+}
+
+/** Run one job in this process; what a queue worker's sandboxed processor calls. */
+export async function runJob(job: JobData): Promise<ScoreResult | StandaloneResult | RetrainJobResult> {
+  switch (job.kind) {
+    case 'score':
+      return score(job);
+    case 'standalone':
+      return standalone(job);
+    case 'retrain':
+      return retrainJob(job);
+  }
+}
+
+/** Free what the cached evaluators hold (tensors); for a worker that is shutting down or a test. */
+export function disposeJobCaches(): void {
+  for (const e of evaluators.values()) e.dispose?.();
+  evaluators.clear();
+  datasets.clear();
+}
