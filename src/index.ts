@@ -60,5 +60,6 @@ export * from './space/load.js';
 export * from './search/evolution.js';
 export * from './search/run.js';
 export * from './report/svg.js';
+export * from './report/stats.js';
 export * from './ablation/index.js';
 export * from './queue/index.js';

@@ -220,13 +220,14 @@ export function buildProgram(program: Command): Command {
     .option('--drop-path <x>', 'drop-path rate of the last block (0.1)', (v) => fraction(v, '--drop-path'))
     .option('--seed <n>', 'seed', (v) => wholeNumber(v, '--seed'))
     .option('--validation <n>', 'training images held out for model selection (5000)', (v) => positiveInt(v, '--validation'))
+    .option('--limit <n>', 'read only the first N training images (validation is carved from them); quick or matched-budget runs', (v) => positiveInt(v, '--limit'))
     .option('--init-from-supernet <run-dir>', 'start from the inherited weights of a trained supernet')
     .option('--out <dir>', 'output folder (default runs/retrain-<spec name>)')
     .option('--resume', 'continue from --out\'s checkpoint')
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
     .option('--seeds <list>', 'several seeds, e.g. 0,1,2: one run per spec and seed, under --out', seedList)
     .option('--queue <url>', QUEUE_FLAG_HELP)
-    .action(async (files: string[], o: { data: string; epochs?: number; batch?: number; lr?: number; dropPath?: number; seed?: number; validation?: number; initFromSupernet?: string; out?: string; resume?: boolean; backend?: string; seeds?: number[]; queue?: string }) => {
+    .action(async (files: string[], o: { data: string; epochs?: number; batch?: number; lr?: number; dropPath?: number; seed?: number; validation?: number; limit?: number; initFromSupernet?: string; out?: string; resume?: boolean; backend?: string; seeds?: number[]; queue?: string }) => {
       const info = await initBackend(o.backend);
       console.error(`backend: ${info.name}`);
       const recipe = { ...(o.batch ? { batch: o.batch } : {}), ...(o.lr ? { lr: o.lr } : {}), ...(o.dropPath !== undefined ? { dropPath: o.dropPath } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
@@ -238,7 +239,7 @@ export function buildProgram(program: Command): Command {
       try {
         const r = await runRetrain({
           spec, data: o.data, recipe, out: o.out ?? `runs/retrain-${file.replace(/^.*\//, '').replace(/\.json$/, '')}`, version: VERSION,
-          ...pick(o, ['epochs', 'validation', 'initFromSupernet', 'resume']),
+          ...pick(o, ['epochs', 'validation', 'limit', 'initFromSupernet', 'resume']),
           events: { ...progress, onValidation: (e) => console.error(`retrain: epoch ${e.epoch} validation top-1 ${(100 * e.valAccuracy).toFixed(2)} %`) },
           signal,
         });

@@ -1,6 +1,6 @@
 /** `vitas worker`, `vitas queue status`, and `vitas retrain` of several specs or seeds (thin: flags → library). */
 import type { Command } from 'commander';
-import { formatMacs, costOf, loadSpec, markdownTable, queueStatus, retrainMany, startQueueWorker, statusMarkdown, VitasError, WORKER_DEFAULTS, type RetrainRecipe } from '../index.js';
+import { loadSpec, queueStatus, retrainMany, startQueueWorker, statusMarkdown, VitasError, WORKER_DEFAULTS, type RetrainRecipe } from '../index.js';
 
 export const QUEUE_FLAG_HELP = 'redis://HOST:PORT[/DB]: run the evaluations on `vitas worker` processes through this queue';
 
@@ -70,7 +70,7 @@ export function addQueueCommands(program: Command): void {
 }
 
 /** `vitas retrain a.json b.json --seeds 0,1 [--queue URL]`: one run per (spec, seed) under --out, a summary table. */
-export async function retrainSeveral(files: string[], o: { data: string; epochs?: number; validation?: number; initFromSupernet?: string; out?: string; seeds?: number[]; queue?: string }, recipe: Partial<RetrainRecipe>): Promise<void> {
+export async function retrainSeveral(files: string[], o: { data: string; epochs?: number; validation?: number; limit?: number; initFromSupernet?: string; out?: string; seeds?: number[]; queue?: string }, recipe: Partial<RetrainRecipe>): Promise<void> {
   const specs = files.map((f) => ({ name: f.replace(/^.*\//, '').replace(/\.json$/, ''), spec: loadSpec(f) }));
   const r = await retrainMany({
     specs,
@@ -80,11 +80,12 @@ export async function retrainSeveral(files: string[], o: { data: string; epochs?
     out: o.out ?? 'runs/retrain',
     ...(o.epochs ? { epochs: o.epochs } : {}),
     ...(o.validation ? { validation: o.validation } : {}),
+    ...(o.limit ? { limit: o.limit } : {}),
     ...(o.initFromSupernet ? { initFromSupernet: o.initFromSupernet } : {}),
     ...(o.queue ? { queue: o.queue } : {}),
     onLog: (m) => console.error(`retrain: ${m}`),
   });
-  const pct = (v: number | undefined): string => (v === undefined ? '–' : `${(100 * v).toFixed(2)} %`);
-  const macs = new Map(specs.map((s) => [s.name, formatMacs(costOf(s.spec).macs)]));
-  console.log(markdownTable(['spec', 'MACs', 'seed', 'val top-1', 'test top-1', 'folder'], r.runs.map((x) => [x.name, macs.get(x.name)!, String(x.seed), pct(x.bestValAccuracy), pct(x.test?.top1), x.out])));
+  // the per-spec table over seeds (mean ± std); every run is in summary.md below it
+  console.log(r.table);
+  console.error(`retrain: wrote ${r.out}/summary.md, summary.svg, results.json`);
 }

@@ -50,6 +50,8 @@ export interface RetrainJob {
   /** a dataset name or an absolute folder, as `--data` */
   data: string;
   validation: number;
+  /** read only the first N training images (`--limit`) */
+  limit?: number;
   recipe: Partial<RetrainRecipe>;
   out: string;
   /** a supernet run folder and the hash of its supernet.ckpt */
@@ -71,6 +73,8 @@ export interface StandaloneResult {
 
 export interface RetrainJobResult extends StandaloneResult {
   out: string;
+  /** training images per second of the run's training steps */
+  trainImagesPerSecond?: number;
 }
 
 /** JSON with object keys sorted, so equal values hash equal whatever order they were built in. */

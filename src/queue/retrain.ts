@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path';
 import { DATASETS } from '../data/load.js';
 import { writeAtomic } from '../io.js';
 import { markdownTable } from '../report/markdown.js';
+import { formatPercent, meanStd, type MeanStd } from '../report/stats.js';
+import { scatterSvg, type Point } from '../report/svg.js';
 import { formatMacs } from '../space/budget.js';
 import { costOf } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
@@ -22,6 +24,8 @@ export interface RetrainManyOptions {
   /** a dataset name or a folder, as `--data` */
   data: string;
   validation?: number;
+  /** read only the first N training images (`--limit`) */
+  limit?: number;
   epochs?: number;
   recipe?: Partial<RetrainRecipe>;
   initFromSupernet?: string;
@@ -37,7 +41,7 @@ export interface RetrainRun extends RetrainJobResult {
   seed: number;
 }
 
-export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: RetrainRun[]; report?: JobsReport }> {
+export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: RetrainRun[]; out: string; /** the per-spec table over seeds, markdown */ table: string; report?: JobsReport }> {
   const names = o.specs.map((s) => s.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new VitasError(`retrain: two specs are named "${dup}"; their run folders would collide — rename one file`);
@@ -60,6 +64,7 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
         spec: canonicalSpec(spec),
         data,
         validation: o.validation ?? 5000,
+        ...(o.limit ? { limit: o.limit } : {}),
         recipe: { ...o.recipe, ...(o.epochs ? { epochs: o.epochs } : {}), seed },
         out: join(out, `${name}-seed${seed}`),
         ...(init ? { initFromSupernet: init } : {}),
@@ -77,15 +82,46 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
     }
   }
   const done: RetrainRun[] = results.map((r, i) => ({ ...runs[i]!, ...r }));
-  writeSummary(out, done, o.specs);
-  return { runs: done, ...(report ? { report } : {}) };
+  const table = writeSummary(out, done, o.specs);
+  return { runs: done, out, table, ...(report ? { report } : {}) };
 }
 
 const pct = (v: number | undefined): string => (v === undefined ? '–' : `${(100 * v).toFixed(2)} %`);
 
-function writeSummary(out: string, runs: RetrainRun[], specs: RetrainManyOptions['specs']): void {
+/** One row per spec over its seeds: mean ± std of validation and test top-1, training throughput. */
+export function summariseRuns(runs: readonly RetrainRun[], specs: RetrainManyOptions['specs']): { name: string; macs: number; params: number; seeds: number; val: MeanStd; test: MeanStd; imagesPerSecond: MeanStd }[] {
+  return specs.map(({ name, spec }) => {
+    const mine = runs.filter((r) => r.name === name);
+    const { macs, params } = costOf(spec);
+    const test = meanStd(mine.flatMap((r) => (r.test ? [r.test.top1] : [])));
+    const ips = meanStd(mine.flatMap((r) => (r.trainImagesPerSecond ? [r.trainImagesPerSecond] : [])));
+    return { name, macs, params, seeds: mine.length, val: meanStd(mine.map((r) => r.bestValAccuracy)), test, imagesPerSecond: ips };
+  });
+}
+
+/** Writes results.json, summary.md and summary.svg; returns the per-spec table. */
+function writeSummary(out: string, runs: RetrainRun[], specs: RetrainManyOptions['specs']): string {
   writeAtomic(join(out, 'results.json'), JSON.stringify({ runs }, null, 2) + '\n');
   const macs = new Map(specs.map((s) => [s.name, costOf(s.spec).macs]));
   const rows = runs.map((r) => [r.name, formatMacs(macs.get(r.name)!), String(r.seed), String(r.bestEpoch), pct(r.bestValAccuracy), pct(r.test?.top1), pct(r.test?.top5), r.out]);
-  writeAtomic(join(out, 'summary.md'), `# Retrained specs\n\n${markdownTable(['spec', 'MACs', 'seed', 'best epoch', 'val top-1', 'test top-1', 'test top-5', 'folder'], rows)}\n`);
+  const summary = summariseRuns(runs, specs);
+  const seeds = [...new Set(runs.map((r) => r.seed))].join(', ');
+  const agg = summary.map((s) => [s.name, formatMacs(s.params), formatMacs(s.macs), String(s.seeds), formatPercent(s.val), formatPercent(s.test), Number.isFinite(s.imagesPerSecond.mean) ? s.imagesPerSecond.mean.toFixed(0) : '–']);
+  const table = markdownTable(['spec', 'params', 'MACs', 'seeds', 'val top-1', 'test top-1', 'train img/s'], agg);
+  const md = [
+    '# Retrained specs',
+    '',
+    `Mean ± sample std over seeds ${seeds}; top-1 in %; img/s: training images per second of the training steps (one process each).`,
+    '',
+    table,
+    '',
+    '## Every run',
+    '',
+    markdownTable(['spec', 'MACs', 'seed', 'best epoch', 'val top-1', 'test top-1', 'test top-5', 'folder'], rows),
+    '',
+  ].join('\n');
+  writeAtomic(join(out, 'summary.md'), md);
+  const points: Point[] = summary.filter((s) => s.test.n > 0).map((s) => ({ x: s.macs / 1e6, y: 100 * s.test.mean, err: 100 * s.test.std, label: s.name }));
+  if (points.length) writeAtomic(join(out, 'summary.svg'), scatterSvg(points, { title: `Test top-1 (mean ± std over seeds ${seeds}) vs MACs`, xLabel: 'MACs (M)', yLabel: 'test top-1 (%)' }));
+  return table;
 }

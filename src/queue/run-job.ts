@@ -16,7 +16,7 @@ import { writeAtomic } from '../io.js';
 import { loadSupernet } from '../supernet/trainer.js';
 import { evaluateModel } from '../train/evaluate.js';
 import { retrain } from '../train/retrain.js';
-import { runRetrain } from '../train/run.js';
+import { runRetrain, trainingThroughput } from '../train/run.js';
 import { VERSION } from '../version.js';
 import { checkFileRef, evaluatorFingerprint, jobId, stableJson, type EvaluatorRef, type JobData, type RetrainJob, type RetrainJobResult, type ScoreJob, type ScoreResult, type StandaloneJob, type StandaloneResult } from './jobs.js';
 
@@ -96,6 +96,7 @@ async function retrainJob(job: RetrainJob): Promise<RetrainJobResult> {
     spec: job.spec,
     data: job.data,
     validation: job.validation,
+    ...(job.limit ? { limit: job.limit } : {}),
     recipe: job.recipe,
     out: job.out,
     resume,
@@ -103,7 +104,8 @@ async function retrainJob(job: RetrainJob): Promise<RetrainJobResult> {
     ...(job.initFromSupernet ? { initFromSupernet: job.initFromSupernet.run } : {}),
   });
   r.model.dispose();
-  return { out: job.out, bestEpoch: r.bestEpoch, bestValAccuracy: r.bestValAccuracy, ...(r.test ? { test: { top1: r.test.top1, top5: r.test.top5 } } : {}) };
+  const ips = trainingThroughput(r.history);
+  return { out: job.out, bestEpoch: r.bestEpoch, bestValAccuracy: r.bestValAccuracy, ...(ips ? { trainImagesPerSecond: ips } : {}), ...(r.test ? { test: { top1: r.test.top1, top5: r.test.top5 } } : {}) };
 }
 
 /** Run one job in this process; what a queue worker's sandboxed processor calls. */

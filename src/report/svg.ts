@@ -4,6 +4,10 @@ export interface Point {
   y: number;
   /** series name for colour: the first series is drawn in grey, the next in blue */
   series?: string;
+  /** a vertical error bar y ± err (e.g. one standard deviation over seeds) */
+  err?: number;
+  /** written beside the point */
+  label?: string;
 }
 
 export interface ScatterOptions {
@@ -49,7 +53,7 @@ export function ticks(lo: number, hi: number, n = 5): number[] {
 export function scatterSvg(points: Point[], o: ScatterOptions): string {
   const W = 720, H = 470, L = 80, R = 20, T = 56, B = 60;
   const xs = [...points.map((p) => p.x), ...(o.vlines ?? []).map((v) => v.x)];
-  const ys = points.map((p) => p.y);
+  const ys = points.flatMap((p) => (p.err ? [p.y - p.err, p.y + p.err] : [p.y]));
   let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   if (x0 === x1) [x0, x1] = [x0 * 0.95, x1 * 1.05 + 1];
@@ -81,6 +85,10 @@ export function scatterSvg(points: Point[], o: ScatterOptions): string {
       const pts = points.filter((p) => (p.series ?? '') === name).sort((a, b) => a.x - b.x);
       out.push(`<polyline fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="1.5" points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`);
     }
+  }
+  for (const p of points) {
+    if (p.err) out.push(`<line x1="${sx(p.x).toFixed(1)}" y1="${sy(p.y - p.err).toFixed(1)}" x2="${sx(p.x).toFixed(1)}" y2="${sy(p.y + p.err).toFixed(1)}" stroke="#4a5568"/>`);
+    if (p.label) out.push(`<text x="${(sx(p.x) + 6).toFixed(1)}" y="${(sy(p.y) - 6).toFixed(1)}" font-size="11">${esc(p.label)}</text>`);
   }
   for (const p of points) out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3" fill="${COLOURS[series.indexOf(p.series ?? '') % COLOURS.length]}" fill-opacity="0.55"/>`);
   if (o.front?.length) {

@@ -30,6 +30,9 @@ export interface RetrainEpoch {
   meanLoss: number;
   valAccuracy: number;
   seconds: number;
+  /** images trained on and seconds spent in training steps in this epoch (by this process: a resumed epoch counts its second part only) */
+  trainImages?: number;
+  trainSeconds?: number;
 }
 
 export interface RetrainOptions {
@@ -131,6 +134,8 @@ export async function retrain(o: RetrainOptions): Promise<RetrainResult> {
     const t0 = performance.now();
     let step = 0;
     let { sum, n } = epoch === startEpoch ? partial : { sum: 0, n: 0 };
+    let trainImages = 0;
+    let trainMs = 0;
     for (const b of epochBatches(o.train, recipe.batch, dataRng, recipe.augment)) {
       if (epoch === startEpoch && step < startStep) {
         step++;
@@ -149,7 +154,10 @@ export async function retrain(o: RetrainOptions): Promise<RetrainResult> {
       sum += loss;
       n++;
       step++;
-      o.events?.onStep?.({ epoch, step, stepsPerEpoch, loss, imagesPerSecond: (b.size * 1000) / (performance.now() - ts), lr });
+      const ms = performance.now() - ts;
+      trainMs += ms;
+      trainImages += b.size;
+      o.events?.onStep?.({ epoch, step, stepsPerEpoch, loss, imagesPerSecond: (b.size * 1000) / ms, lr });
       if (o.signal?.stop) {
         save(epoch, step, sum, n);
         return { model, history, bestEpoch: best.epoch, bestValAccuracy: best.acc, stopped: true };
@@ -157,7 +165,7 @@ export async function retrain(o: RetrainOptions): Promise<RetrainResult> {
       await new Promise((r) => setImmediate(r));
     }
     const valAccuracy = evaluateModel(model, o.val).top1;
-    const rec: RetrainEpoch = { epoch: epoch + 1, meanLoss: sum / Math.max(1, n), valAccuracy, seconds: (performance.now() - t0) / 1000 };
+    const rec: RetrainEpoch = { epoch: epoch + 1, meanLoss: sum / Math.max(1, n), valAccuracy, seconds: (performance.now() - t0) / 1000, trainImages, trainSeconds: trainMs / 1000 };
     history.push(rec);
     if (valAccuracy > best.acc) {
       best = { epoch: epoch + 1, acc: valAccuracy };

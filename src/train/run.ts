@@ -15,7 +15,12 @@ import { loadModel, saveModel } from './save.js';
 import { VitasError } from '../space/errors.js';
 
 /** `--data NAME|DIR` → a data config: a dataset name, or a folder (IDX, CIFAR binary or image folders, by what it holds). */
-export function dataConfig(data: string, validation = 5000, seed = 0): DataConfig {
+export function dataConfig(data: string, validation = 5000, seed = 0, limit?: number): DataConfig {
+  const cfg = dataConfigOf(data, validation, seed);
+  return limit ? { ...cfg, limit } : cfg;
+}
+
+function dataConfigOf(data: string, validation: number, seed: number): DataConfig {
   if ((DATASETS as readonly string[]).includes(data)) return { dataset: data, validation, seed };
   if (!existsSync(data)) throw new VitasError(`--data: "${data}" is neither a dataset (${DATASETS.join(', ')}) nor a folder`);
   const files = readdirSync(data);
@@ -29,6 +34,8 @@ export interface RetrainRunOptions {
   spec: ArchSpec;
   data: string;
   validation?: number;
+  /** read only the first N images of the training file (the validation split is carved from them) */
+  limit?: number;
   epochs?: number;
   recipe?: Partial<RetrainRecipe>;
   out: string;
@@ -43,7 +50,7 @@ export interface RetrainRunOptions {
 }
 
 export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & { out: string }> {
-  const cfg = dataConfig(o.data, o.validation);
+  const cfg = dataConfig(o.data, o.validation, 0, o.limit);
   const splits = loadData(cfg); // train + validation only: the test split is read after training
   let init;
   if (o.initFromSupernet) {
@@ -70,7 +77,7 @@ export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & 
     ...(o.signal ? { signal: o.signal } : {}),
   });
   if (!r.stopped) {
-    const results = { bestEpoch: r.bestEpoch, valAccuracy: r.bestValAccuracy, testAccuracy: r.test?.top1, testTop5: r.test?.top5, macs: costOf(o.spec).macs, params: costOf(o.spec).params, history: r.history, initFromSupernet: o.initFromSupernet ?? null };
+    const results = { bestEpoch: r.bestEpoch, valAccuracy: r.bestValAccuracy, testAccuracy: r.test?.top1, testTop5: r.test?.top5, macs: costOf(o.spec).macs, params: costOf(o.spec).params, trainImagesPerSecond: trainingThroughput(r.history), history: r.history, initFromSupernet: o.initFromSupernet ?? null };
     saveModel(o.out, r.model, { generatedBy: `vitas ${o.version}`, results });
     writeAtomic(join(o.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
     if (r.test) writeAtomic(join(o.out, 'test.md'), evaluationMarkdown(r.test, splits.train.classNames));
@@ -87,4 +94,15 @@ export function runEval(o: { modelDir: string; data: string; split: 'test' | 'va
   const evaluation = evaluateModel(model, ds, o.split);
   model.dispose();
   return { evaluation, markdown: evaluationMarkdown(evaluation, splits.train.classNames) };
+}
+
+/** Training images per second over the epochs' training steps (validation and checkpoints excluded). */
+export function trainingThroughput(history: readonly RetrainEpoch[]): number | undefined {
+  let images = 0;
+  let seconds = 0;
+  for (const e of history) {
+    images += e.trainImages ?? 0;
+    seconds += e.trainSeconds ?? 0;
+  }
+  return seconds > 0 ? images / seconds : undefined;
 }
