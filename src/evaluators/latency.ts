@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import pLimit from 'p-limit';
+import { tensorSeed } from '../space/rng.js';
 import type { ArchSpec } from '../space/spec.js';
 import { buildModel } from '../train/model.js';
 import type { Evaluator } from './evaluator.js';
@@ -22,7 +23,7 @@ export class LatencyEvaluator implements Evaluator {
 /** Median forward time (ms) of a freshly built standalone model of `spec`, after one warm-up run. */
 export function measureLatency(spec: ArchSpec, batch = 1, runs = 5): number {
   const model = buildModel(spec, 0);
-  const x = tf.randomNormal([batch, ...spec.input]) as tf.Tensor4D;
+  const x = tf.randomNormal([batch, ...spec.input], 0, 1, 'float32', tensorSeed(0, 'latency/input')) as tf.Tensor4D;
   const times: number[] = [];
   for (let i = 0; i < runs + 1; i++) {
     const t0 = performance.now();

@@ -11,6 +11,7 @@ import type { SearchSpace } from '../space/space.js';
 import { smoothedCrossEntropy } from '../supernet/ops.js';
 import { Supernet } from '../supernet/supernet.js';
 import { paramList } from '../space/params.js';
+import { tensorSeed } from '../space/rng.js';
 import { vitForward, type ParamSource } from '../supernet/vit.js';
 import type { Evaluator } from './evaluator.js';
 
@@ -23,9 +24,10 @@ export class ProxyEvaluator implements Evaluator {
   private readonly y: tf.Tensor1D;
 
   constructor(space: SearchSpace, opts: { seed?: number; batch?: number } = {}) {
-    this.net = new Supernet(space, { seed: opts.seed ?? 0 });
+    const seed = opts.seed ?? 0;
+    this.net = new Supernet(space, { seed });
     const b = opts.batch ?? 2;
-    this.x = tf.randomNormal([b, ...space.input], 0, 1, 'float32', opts.seed ?? 0) as tf.Tensor4D;
+    this.x = tf.randomNormal([b, ...space.input], 0, 1, 'float32', tensorSeed(seed, 'proxy/input')) as tf.Tensor4D;
     this.y = tf.tensor1d(Array.from({ length: b }, (_, i) => (i * 7919) % space.classes), 'int32');
   }
 

@@ -53,11 +53,14 @@ export class Rng {
 }
 
 /**
- * A seed for a tfjs random op, derived from a run seed and labels (e.g. a parameter name). Never 0:
- * tfjs-core treats a seed of 0 as "no seed" and draws from Math.random.
+ * The one place a seed for a tfjs random op (randomNormal, truncatedNormal, randomUniform, …) is
+ * made: derived from the run seed and the purpose (a parameter name, "proxy/input", an index …),
+ * so every tensor a run draws follows from its seed. Never 0: tfjs-core treats a seed of 0 as
+ * "no seed" and draws from Math.random, so the default seed 0 would not reproduce.
  */
 export function tensorSeed(seed: number | string, ...labels: (string | number)[]): number {
-  // FNV-1a over the text, folded into [1, 2^31 − 1]
+  // FNV-1a over the text, folded into [1, 2^31 − 2]. Fixed for good: a supernet's buffers (Performer's
+  // features) are redrawn from it when a checkpoint loads, so changing it would change saved runs.
   let h = 0x811c9dc5;
   const text = [seed, ...labels].join('\u0000');
   for (let i = 0; i < text.length; i++) {
@@ -65,4 +68,9 @@ export function tensorSeed(seed: number | string, ...labels: (string | number)[]
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return (h % 0x7ffffffe) + 1;
+}
+
+/** A tfjs seed drawn from a seeded RNG (e.g. one drop-path mask per step), in [1, 2^31 − 1]: never tfjs's "no seed" 0. */
+export function drawTensorSeed(rng: Rng): number {
+  return 1 + rng.int(2 ** 31 - 1);
 }

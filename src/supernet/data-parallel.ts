@@ -67,7 +67,7 @@ export class DataParallelStep {
   constructor(readonly net: Supernet, readonly threads: number, opts: { backend?: string } = {}) {
     // workers run the backend this thread runs (wasm or cpu; native backends are multi-threaded already)
     const backend = opts.backend ?? (['wasm', 'cpu'].includes(tf.getBackend()) ? tf.getBackend() : undefined);
-    const init: StepWorkerInit = { space: net.space, options: net.options, ...(backend ? { backend } : {}) };
+    const init: StepWorkerInit = { space: net.space, options: net.options, seed: net.seed, ...(backend ? { backend } : {}) };
     for (let i = 1; i < threads; i++) {
       const { worker, ready } = startWorker(new URL('./step-worker.js', import.meta.url), init);
       this.workers.push({ worker, ready, seen: new Map() });

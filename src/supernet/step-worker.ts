@@ -10,6 +10,8 @@ import { Supernet, type SupernetOptions } from './supernet.js';
 export interface StepWorkerInit {
   space: SearchSpace;
   options: SupernetOptions;
+  /** the run seed: buffers (Performer's features) are never sent, each copy draws them from it */
+  seed: number;
   backend?: string;
 }
 
@@ -35,7 +37,7 @@ export interface ShardReply {
 
 const init = workerData as StepWorkerInit;
 await initBackend(init.backend);
-const net = new Supernet(init.space, init.options);
+const net = new Supernet(init.space, { ...init.options, seed: init.seed });
 parentPort!.on('message', (m: ShardRequest) => {
   try {
     const t0 = performance.now();

@@ -9,7 +9,7 @@ import { fusedKernelsActive } from '../backend/simd-kernels.js';
 import { blkOf, netOf } from '../space/operators/decl.js';
 import { RESIDUAL_SCALARS } from '../space/operators/network.js';
 import { VitasError } from '../space/errors.js';
-import type { Rng } from '../space/rng.js';
+import { drawTensorSeed, type Rng } from '../space/rng.js';
 import type { ArchSpec, AttnBlock } from '../space/spec.js';
 import { conv3x3 } from './fn/conv.js';
 import { rope2d } from './fn/rope.js';
@@ -40,7 +40,7 @@ export interface ForwardOptions {
 function dropPath(branch: tf.Tensor2D, rate: number, b: number, rng: Rng | undefined): tf.Tensor2D {
   if (rate <= 0 || !rng) return branch;
   const keep = 1 - rate;
-  const mask = tf.div(tf.floor(tf.add(tf.randomUniform([b, 1, 1], 0, 1, 'float32', 1 + rng.int(2 ** 31 - 1)), keep)), keep);
+  const mask = tf.div(tf.floor(tf.add(tf.randomUniform([b, 1, 1], 0, 1, 'float32', drawTensorSeed(rng)), keep)), keep);
   const [rows, e] = branch.shape;
   return tf.reshape(tf.mul(tf.reshape(branch, [b, rows / b, e]), mask), [rows, e]);
 }
