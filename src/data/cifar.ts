@@ -1,5 +1,5 @@
 /** CIFAR-10 / CIFAR-100 binary format: records of label byte(s) + 3072 bytes (CHW, 32×32×3). */
-import { readFileSync } from 'node:fs';
+import { readBytes } from '../io.js';
 import { VitasError } from '../space/errors.js';
 import { fromBytes, type Dataset } from './dataset.js';
 
@@ -9,8 +9,8 @@ export function readCifar(files: string[], opts: { variant: 10 | 100; name?: str
   const labelBytes = opts.variant === 10 ? 1 : 2; // CIFAR-100: coarse, fine
   const record = labelBytes + PIXELS;
   const parts = files.map((f) => {
-    const b = readFileSync(f);
-    if (b.length % record !== 0) throw new VitasError(`${f}: size ${b.length} is not a multiple of the CIFAR-${opts.variant} record (${record} bytes)`);
+    const b = readBytes(f, `CIFAR-${opts.variant} file`);
+    if (b.length === 0 || b.length % record !== 0) throw new VitasError(`${f}: size ${b.length} is not a multiple of the CIFAR-${opts.variant} record (${record} bytes)`);
     return b;
   });
   const count = parts.reduce((a, b) => a + b.length / record, 0);

@@ -1,14 +1,15 @@
 /** An image folder: one sub-folder per class, PNG/JPEG files decoded (pngjs, jpeg-js) and resized (bilinear). */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { readBytes } from '../io.js';
 import { VitasError } from '../space/errors.js';
 import { fromBytes, type Dataset } from './dataset.js';
 
 /** Decode to RGBA bytes. */
 function decode(file: string): { width: number; height: number; data: Uint8Array } {
-  const buf = readFileSync(file);
+  const buf = readBytes(file, 'image');
   const ext = extname(file).toLowerCase();
   try {
     if (ext === '.png') return PNG.sync.read(buf);

@@ -1,7 +1,8 @@
 /** IDX files (MNIST, Fashion-MNIST), gzip-compressed or raw. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
+import { readBytes } from '../io.js';
 import { VitasError } from '../space/errors.js';
 import { fromBytes, type Dataset } from './dataset.js';
 
@@ -10,11 +11,23 @@ export interface IdxArray {
   data: Uint8Array;
 }
 
+/** gunzip, or one line naming the file when the gzip stream is cut short or damaged. */
+function gunzip(buf: Uint8Array, where: string): Uint8Array {
+  try {
+    return new Uint8Array(gunzipSync(buf));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === 'Z_BUF_ERROR' ? 'truncated: the gzip stream ends early' : `corrupt gzip data${code ? ` (${code})` : ''}`;
+    throw new VitasError(`${where}: ${why}; download or copy the file again`);
+  }
+}
+
 export function parseIdx(buf: Uint8Array, where: string): IdxArray {
-  const bytes = buf[0] === 0x1f && buf[1] === 0x8b ? new Uint8Array(gunzipSync(buf)) : buf;
+  const bytes = buf[0] === 0x1f && buf[1] === 0x8b ? gunzip(buf, where) : buf;
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new VitasError(`${where}: not an IDX file (bad magic number)`);
   if (bytes[2] !== 0x08) throw new VitasError(`${where}: IDX element type 0x${bytes[2]!.toString(16)} is not supported; only unsigned bytes (0x08)`);
   const rank = bytes[3]!;
+  if (rank === 0 || bytes.length < 4 + 4 * rank) throw new VitasError(`${where}: truncated IDX header (${bytes.length} bytes for ${rank} dimension(s))`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   const offset = 4 + 4 * rank;
@@ -34,8 +47,8 @@ export function readIdxPair(dir: string, prefix: string, name: string, classes: 
   };
   const imgPath = find('images-idx3-ubyte');
   const lblPath = find('labels-idx1-ubyte');
-  const img = parseIdx(readFileSync(imgPath), imgPath);
-  const lbl = parseIdx(readFileSync(lblPath), lblPath);
+  const img = parseIdx(readBytes(imgPath, 'IDX file'), imgPath);
+  const lbl = parseIdx(readBytes(lblPath, 'IDX file'), lblPath);
   if (img.dims.length !== 3) throw new VitasError(`${imgPath}: expected 3 dimensions (count, rows, cols), got ${img.dims.length}`);
   if (img.dims[0] !== lbl.dims[0]) throw new VitasError(`${lblPath}: ${lbl.dims[0]} labels for ${img.dims[0]} images`);
   const n = Math.min(img.dims[0]!, opts.limit ?? Infinity);

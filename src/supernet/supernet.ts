@@ -91,6 +91,40 @@ function* allocationSpecs(space: SearchSpace): Generator<ArchSpec> {
 
 let instances = 0;
 
+function active(t: Share, o: SupernetOptions): boolean {
+  if (t === 'patch-token') return o.privateTokens;
+  if (t === 'heads-qk') return o.privateAttention;
+  return true;
+}
+
+/** Supernet variable of a subnet parameter: its name with the private tags of its sharing rule before the last segment. */
+function variableKey(e: ParamEntry, spec: ArchSpec, o: SupernetOptions): string {
+  const tags = e.kind.share.filter((t) => active(t, o));
+  if (tags.length === 0) return e.name;
+  const labels = tags.map((t) => {
+    if (t === 'patch' || t === 'patch-token') return `p${spec.patch}`;
+    const blk = spec.blocks[e.block];
+    if (!blk || blk.op !== 'attn') throw new Error(`${e.name}: a per-head parameter outside an attention block`);
+    return `h${blk.heads}`;
+  });
+  const cut = e.name.lastIndexOf('.');
+  return cut < 0 ? `${labels.join('.')}.${e.name}` : `${e.name.slice(0, cut)}.${labels.join('.')}${e.name.slice(cut)}`;
+}
+
+/** The supernet's variables, sorted by name, with their shapes at the maxima (pure: the memory guard sizes a supernet before it exists). */
+export function supernetShapes(space: SearchSpace, o: SupernetOptions): [string, { shape: number[]; entry: ParamEntry }][] {
+  const shapes = new Map<string, { shape: number[]; entry: ParamEntry }>();
+  for (const spec of allocationSpecs(space)) {
+    for (const e of paramList(spec)) {
+      if (!e.kind.trainable) continue;
+      const key = variableKey(e, spec, o);
+      const had = shapes.get(key);
+      shapes.set(key, { shape: had ? had.shape.map((s, i) => Math.max(s, e.shape[i]!)) : e.shape, entry: e });
+    }
+  }
+  return [...shapes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 export class Supernet {
   /** tfjs variable names are global: each supernet gets its own prefix */
   private readonly prefix = `supernet${instances++}`;
@@ -107,40 +141,15 @@ export class Supernet {
     this.options = { privateTokens: opts.privateTokens ?? true, privateAttention: opts.privateAttention ?? true };
     this.maxima = spaceMaxima(space);
     this.seed = opts.seed ?? 0;
-    const shapes = new Map<string, { shape: number[]; entry: ParamEntry }>();
-    for (const spec of allocationSpecs(space)) {
-      for (const e of paramList(spec)) {
-        if (!e.kind.trainable) continue;
-        const key = this.key(e, spec);
-        const had = shapes.get(key);
-        shapes.set(key, { shape: had ? had.shape.map((s, i) => Math.max(s, e.shape[i]!)) : e.shape, entry: e });
-      }
-    }
-    for (const [key, { shape, entry }] of [...shapes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [key, { shape, entry }] of supernetShapes(space, this.options)) {
       const init = initialValue(entry.kind.init, shape, this.seed, `supernet/${key}`);
       this.params.set(key, { v: tf.variable(init, true, `${this.prefix}/${key}`), decay: entry.kind.decay });
       init.dispose();
     }
   }
 
-  private active(t: Share): boolean {
-    if (t === 'patch-token') return this.options.privateTokens;
-    if (t === 'heads-qk') return this.options.privateAttention;
-    return true;
-  }
-
-  /** Supernet variable of a subnet parameter: its name with the private tags of its sharing rule before the last segment. */
   private key(e: ParamEntry, spec: ArchSpec): string {
-    const tags = e.kind.share.filter((t) => this.active(t));
-    if (tags.length === 0) return e.name;
-    const labels = tags.map((t) => {
-      if (t === 'patch' || t === 'patch-token') return `p${spec.patch}`;
-      const blk = spec.blocks[e.block];
-      if (!blk || blk.op !== 'attn') throw new Error(`${e.name}: a per-head parameter outside an attention block`);
-      return `h${blk.heads}`;
-    });
-    const cut = e.name.lastIndexOf('.');
-    return cut < 0 ? `${labels.join('.')}.${e.name}` : `${e.name.slice(0, cut)}.${labels.join('.')}${e.name.slice(cut)}`;
+    return variableKey(e, spec, this.options);
   }
 
   /** The variable and slice serving parameter `e` of `spec` on `side`. */

@@ -236,7 +236,8 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
   if (space.input.join() !== data.train.shape.join()) throw new VitasError(`data: images are ${data.train.shape.join('×')} but space "${space.name}" expects ${space.input.join('×')}`);
   if (space.classes !== data.train.classes) throw new VitasError(`data: ${data.train.classes} classes but space "${space.name}" has ${space.classes}`);
   const range = reachableRange(space, o.budget?.convention ?? 'macs');
-  await checkMemory(range.maxSpec, recipe.batch * (recipe.slicing === 'two-sided' ? 2 : 1));
+  const supernetOptions = { privateTokens: recipe.privateTokens, privateAttention: recipe.privateAttention };
+  await checkMemory({ spec: range.maxSpec, supernet: { space, options: supernetOptions }, sides: recipe.slicing === 'two-sided' ? 2 : 1 }, recipe.batch, 'supernet.batch');
 
   let pId: number | undefined;
   if (recipe.sampling === 'identity-search' && space.identity === 'anywhere') {

@@ -90,7 +90,7 @@ export async function retrain(o: RetrainOptions): Promise<RetrainResult> {
   const [h, w, c] = o.train.shape;
   if (o.spec.input.join() !== o.train.shape.join()) throw new VitasError(`spec: input ${o.spec.input.join('×')} does not match the data's ${o.train.shape.join('×')}`);
   if (o.spec.classes !== o.train.classes) throw new VitasError(`spec: classes ${o.spec.classes} does not match the data's ${o.train.classes}`);
-  await checkMemory(o.spec, recipe.batch);
+  await checkMemory({ spec: o.spec }, recipe.batch);
   const model = o.init ?? buildModel(o.spec, recipe.seed);
   const opt = new MaskedAdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: recipe.weightDecay });
   const ckpt = o.out ? join(o.out, 'retrain.ckpt') : undefined;
