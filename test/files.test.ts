@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
   initBackend, readIdxPair, readCifar, loadData, saveModel, loadModel, buildModel, trainSupernet, loadSupernet, loadCheckpoint, checkMemory,
-  syntheticDataset, splitValidation, VitasError, type ArchSpec,
+  syntheticDataset, splitValidation, VitasError, Supernet, evaluateSubnet, evaluationBatch, reachableRange, presetSpace, type ArchSpec,
 } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 import { fixture, ROOT, tinySpace, tinySpec } from './helpers.js';
@@ -238,6 +238,27 @@ describe('damaged and foreign files', () => {
   });
 
   describe('the memory guard', () => {
+    it('keeps evaluation batches of 250 for the fmnist space\'s largest subnet and shrinks them for a model near the wasm heap\'s limit', function () {
+      if (tf.getBackend() !== 'wasm') this.skip();
+      const big = reachableRange(presetSpace('fmnist')).maxSpec;
+      expect(evaluationBatch(big, 4e7)).to.be.at.least(200);
+      const wide = { ...(JSON.parse(readFileSync(join(ROOT, 'examples/fmnist-deit.json'), 'utf8')) as ArchSpec), embed: 30_000 };
+      const b = evaluationBatch(wide, 4 * 30_000 * 4000);
+      expect(b).to.be.within(1, 50);
+    });
+
+    it('scores a subnet on exactly the first N images, the same whatever the evaluation batch', () => {
+      const net = new Supernet(tinySpace, { seed: 4 });
+      const ds = syntheticDataset({ count: 40, shape: [8, 8, 1], classes: 4, seed: 9 });
+      const spec = tinySpec();
+      const scores = [1, 7, 25, 250].map((batch) => evaluateSubnet(net, spec, ds, { batch, limit: 25 }));
+      expect(new Set(scores).size).to.equal(1);
+      const first25 = { ...ds, count: 25, images: ds.images.subarray(0, 25 * 64), labels: ds.labels.subarray(0, 25) };
+      expect(scores[0]).to.equal(evaluateSubnet(net, spec, first25, { batch: 250 }));
+      expect(evaluateSubnet(net, spec, ds, { batch: 7 })).to.equal(evaluateSubnet(net, spec, ds, { batch: 40 }));
+      net.dispose();
+    });
+
     it('refuses embed 1e5 at --batch 1 up front with one line: it fits at no batch size, and the embed it names does (vitas retrain)', async function () {
       if (tf.getBackend() !== 'wasm') this.skip(); // the heap limit is wasm's
       const dir = mkdtempSync(join(tmpdir(), 'vitas-mem-'));
@@ -248,7 +269,7 @@ describe('damaged and foreign files', () => {
       expect(r.signal, 'killed at the deadline').to.equal(null);
       expect(r.code, r.err).to.equal(2);
       const line = r.err.trim().split('\n').at(-1)!;
-      const m = /^vitas: spec: embed 100000 does not fit at any batch size: at batch 1 it needs weights [\d.]+ GB \+ gradients [\d.]+ GB \+ activations [\d.]+ GB = [\d.]+ GB, over the [\d.]+ GB of the wasm heap a step can use \(4 GB max\); the largest embed that fits at batch 1 is (\d+) \(or use the tfjs-node backend\)$/.exec(line);
+      const m = /^vitas: spec: embed 100000 does not fit at any batch size: at batch 1 it needs [\d.]+ GB of wasm heap \(weights [\d.]+ GB, their gradients and working copies [\d.]+ GB, activations [\d.]+ GB\), over the [\d.]+ GB a step can use \(4 GB max\); the largest embed that fits at batch 1 is (\d+) \(or use the tfjs-node backend\)$/.exec(line);
       expect(m, line).to.not.equal(null);
       // the advice passes the same check; one more does not
       const e = Number(m![1]);

@@ -366,7 +366,7 @@ describe('super-transformer', () => {
       err = e;
     }
     expect(err).to.be.instanceOf(VitasError);
-    const m = /^--batch 64 needs weights .* activations [\d.]+ GB = [\d.]+ GB, over the [\d.]+ GB of the wasm heap .*; the largest batch that fits is (\d+): lower --batch to \1/.exec((err as Error).message);
+    const m = /^--batch 64 needs [\d.]+ GB of wasm heap \(weights [\d.]+ GB, their gradients and working copies [\d.]+ GB, activations [\d.]+ GB\), over the [\d.]+ GB a step can use \(4 GB max\); the largest batch that fits is (\d+): lower --batch to \1 \(or use the tfjs-node backend\)$/.exec((err as Error).message);
     expect(m, (err as Error).message).to.not.equal(null);
     await checkMemory(target, Number(m![1]));
   });

@@ -24,10 +24,11 @@ export function* epochBatches(ds: Dataset, batch: number, rng: Rng, aug: Augment
   for (let s = 0; s < end; s += batch) yield makeBatch(ds, order.slice(s, Math.min(s + batch, end)), rng, aug);
 }
 
-/** Batches in dataset order, no augmentation (evaluation). */
-export function* orderedBatches(ds: Dataset, batch: number): Generator<Batch> {
-  for (let s = 0; s < ds.count; s += batch) {
-    const idx = Array.from({ length: Math.min(batch, ds.count - s) }, (_, i) => s + i);
+/** Batches in dataset order, no augmentation (evaluation), of the first `limit` images (all by default). */
+export function* orderedBatches(ds: Dataset, batch: number, limit = ds.count): Generator<Batch> {
+  const end = Math.min(limit, ds.count);
+  for (let s = 0; s < end; s += batch) {
+    const idx = Array.from({ length: Math.min(batch, end - s) }, (_, i) => s + i);
     yield makeBatch(ds, idx, undefined, NO_AUGMENT);
   }
 }

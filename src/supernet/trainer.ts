@@ -20,7 +20,7 @@ import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './checkpo
 import { searchIdentityProbability, type BudgetWindow } from './identity-search.js';
 import { DataParallelStep } from './data-parallel.js';
 import { Supernet, type Slicing } from './supernet.js';
-import { checkMemory } from './memory.js';
+import { checkMemory, evaluationBatch } from './memory.js';
 
 /** What every training loop here shares: AdamW, warm-up + cosine, label smoothing, augmentation. */
 export interface TrainingRecipe {
@@ -189,13 +189,14 @@ function stepSpecs(space: SearchSpace, rng: Rng, recipe: SupernetRecipe, pId: nu
   return recipe.sandwich ? [ends.max, ends.min, random] : [random];
 }
 
-/** Top-1 accuracy of subnet `spec` with inherited weights. */
+/** Top-1 accuracy of subnet `spec` with inherited weights, on the first `limit` images (all by default). */
 export function evaluateSubnet(net: Supernet, spec: ArchSpec, ds: Dataset, opts: { slicing?: Slicing; batch?: number; limit?: number } = {}): number {
   let correct = 0;
   let seen = 0;
   const [h, w, c] = ds.shape;
-  for (const b of orderedBatches(ds, opts.batch ?? 250)) {
-    if (opts.limit !== undefined && seen >= opts.limit) break;
+  const weightBytes = 4 * [...net.params.values()].reduce((a, p) => a + p.v.size, 0);
+  // exactly `limit` images, whatever the batch: the score must not depend on how memory cut the batches
+  for (const b of orderedBatches(ds, opts.batch ?? evaluationBatch(spec, weightBytes), opts.limit)) {
     correct += tf.tidy(() => {
       const logits = net.forward(tf.tensor4d(b.x, [b.size, h, w, c]), spec, opts.slicing ?? 'left');
       return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.tensor1d(b.y, 'int32')), 'int32')).dataSync()[0]!;

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { orderedBatches } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
 import { markdownTable } from '../report/markdown.js';
+import { evaluationBatch } from '../supernet/memory.js';
 import type { StandaloneModel } from './model.js';
 
 export interface Evaluation {
@@ -15,12 +16,14 @@ export interface Evaluation {
   confusion: number[][];
 }
 
-export function evaluateModel(model: StandaloneModel, ds: Dataset, split = ds.name, batch = 250): Evaluation {
+/** `batch`: 250, or fewer where a model near the wasm heap's limit needs it (see evaluationBatch). */
+export function evaluateModel(model: StandaloneModel, ds: Dataset, split = ds.name, batch?: number): Evaluation {
   const k = ds.classes;
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   let top5 = 0;
   const [h, w, c] = ds.shape;
-  for (const b of orderedBatches(ds, batch)) {
+  const weightBytes = 4 * [...model.weights.values()].reduce((a, v) => a + v.size, 0);
+  for (const b of orderedBatches(ds, batch ?? evaluationBatch(model.spec, weightBytes))) {
     const logits = tf.tidy(() => model.forward(tf.tensor4d(b.x, [b.size, h, w, c])).dataSync() as Float32Array);
     for (let i = 0; i < b.size; i++) {
       const row = logits.subarray(i * k, (i + 1) * k);
