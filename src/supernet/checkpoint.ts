@@ -5,9 +5,8 @@
  * so a flipped bit anywhere is refused at load instead of training or scoring on damaged weights.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readBytes, warn, writeAtomic } from '../io.js';
+import { readBytes, sha256, warn, writeAtomic } from '../io.js';
 import { VitasError } from '../space/errors.js';
 
 export interface TensorIndex {
@@ -26,12 +25,6 @@ const HEX_ZEROS = '0'.repeat(64);
 /** the header starts with these bytes, the checksum's hex digits right after them */
 const SHA_AT = `{"format":"${FORMAT}","sha256":"`;
 
-const digest = (parts: Uint8Array[]): string => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest('hex');
-};
-
 export function saveCheckpoint(path: string, meta: object, tensors: Map<string, CheckpointTensor>): void {
   const index: TensorIndex[] = [];
   let total = 0;
@@ -49,7 +42,8 @@ export function saveCheckpoint(path: string, meta: object, tensors: Map<string, 
   out.fill(0x20, 4 + header.length, start);
   const data = new Float32Array(out.buffer, out.byteOffset + start, total);
   for (const [i, t] of [...tensors.values()].entries()) data.set(t instanceof tf.Tensor ? (t.dataSync() as Float32Array) : t.values, index[i]!.offset);
-  out.write(digest([out]), 4 + SHA_AT.length, 'latin1');
+  // (copied in: Buffer.write silently writes nothing into a buffer past 2 GiB)
+  Buffer.from(sha256(out), 'latin1').copy(out, 4 + SHA_AT.length);
   writeAtomic(path, out);
 }
 
@@ -70,11 +64,14 @@ export function loadCheckpoint<M>(path: string): { meta: M; tensors: Map<string,
   if (header.format === FORMAT) {
     const at = 4 + SHA_AT.length;
     const want = buf.subarray(at, at + 64).toString('latin1');
-    const got = digest([buf.subarray(0, at), Buffer.from(HEX_ZEROS, 'latin1'), buf.subarray(at + 64)]);
+    const got = sha256(buf.subarray(0, at), Buffer.from(HEX_ZEROS, 'latin1'), buf.subarray(at + 64));
     if (header.sha256 !== want || got !== want) throw new VitasError(`${path}: checksum mismatch (sha256 ${got.slice(0, 12)}…, the header says ${want.slice(0, 12)}…): the file is damaged; refusing to load it`);
   } else warn(`${path}: checkpoint without a checksum (written before vitas checked them); loaded unverified`);
   try {
-    const data = new Float32Array(buf.buffer.slice(buf.byteOffset + 4 + len, buf.byteOffset + buf.length));
+    const start = buf.byteOffset + 4 + len;
+    if ((buf.length - 4 - len) % 4 !== 0) throw new Error('truncated');
+    // a view, not a copy, where the floats are aligned (they are in every file vitas writes)
+    const data = start % 4 === 0 ? new Float32Array(buf.buffer, start, (buf.length - 4 - len) / 4) : new Float32Array(buf.buffer.slice(start, buf.byteOffset + buf.length));
     const tensors = new Map<string, { shape: number[]; values: Float32Array }>();
     for (const t of header.tensors) {
       const size = t.shape.reduce((a, b) => a * b, 1);

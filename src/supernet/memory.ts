@@ -52,7 +52,7 @@ export interface TrainingMemory {
   /** what a step adds per weight it trains: packed and transposed copies, gradients, the optimiser's upload */
   gradients: number;
   activations: number;
-  /** in JS memory: AdamW's two moments and per-entry step counts, its copy of the weights, the checkpoint image */
+  /** in JS memory: AdamW's two moments and per-entry step counts, its copy of the weights, the best epoch's, the checkpoint image */
   optimiser: number;
 }
 
@@ -71,8 +71,8 @@ export function trainingMemory(t: MemoryTarget, batch: number): TrainingMemory {
   const held = t.supernet ? supernetShapes(t.supernet.space, t.supernet.options).reduce((a, [, v]) => a + size(v.shape), 0) : entries.reduce((a, e) => a + size(e.shape), 0);
   // a supernet step differentiates copies of the slices it uses: one more copy per trained weight
   const gradients = F * trainable * (WEIGHT_OVERHEAD + (t.supernet ? 1 : 0)) * (t.sides ?? 1);
-  // m, v, step counts and a weight copy per entry, plus the checkpoint image (weights, m, v, t)
-  const optimiser = F * held * (4 + 4);
+  // m, v, step counts and a weight copy per entry; retrain's best-epoch copy; the checkpoint image (weights, m, v, t, best)
+  const optimiser = F * held * (4 + 1 + 5);
   return { weights: F * held, gradients, activations: activationBytes(t.spec, batch * (t.sides ?? 1)), optimiser };
 }
 
