@@ -238,7 +238,7 @@ describe('damaged and foreign files', () => {
   });
 
   describe('the memory guard', () => {
-    it('keeps evaluation batches of 250 for the fmnist space\'s largest subnet and shrinks them for a model near the wasm heap\'s limit', function () {
+    it('evaluates the fmnist space\'s largest subnet in batches of 200 or more, and a model near the wasm heap\'s limit in small ones', function () {
       if (tf.getBackend() !== 'wasm') this.skip();
       const big = reachableRange(presetSpace('fmnist')).maxSpec;
       expect(evaluationBatch(big, 4e7)).to.be.at.least(200);
