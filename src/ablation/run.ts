@@ -3,11 +3,11 @@
  * `vitas ablate FILE`. Arms share the data, the K matched-cost subnets and their stand-alone
  * accuracies (which do not depend on the arm), so only what the factor changes is recomputed.
  */
-import { mkdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadData, type DataConfig } from '../data/load.js';
 import { SupernetEvaluator } from '../evaluators/supernet.js';
 import { writeAtomic } from '../io.js';
+import { prepareRunFolder } from '../run-folder.js';
 import { markdownTable } from '../report/markdown.js';
 import { scatterSvg } from '../report/svg.js';
 import { budgetWindow } from '../search/definition.js';
@@ -54,13 +54,13 @@ function armSpace(base: SearchSpace, arm: Record<string, FactorValue>): SearchSp
   return base;
 }
 
-export async function runAblation(definition: string | AblationDefinition, opts: { out: string; events?: AblationEvents; queue?: string }): Promise<AblationResult> {
+export async function runAblation(definition: string | AblationDefinition, opts: { out: string; events?: AblationEvents; queue?: string; /** replace the report of an earlier run in `out` */ force?: boolean }): Promise<AblationResult> {
   const { def, base, baseDir } = loadAblation(definition);
   const log = (m: string): void => opts.events?.onLog?.(m);
   const out = opts.out;
-  mkdirSync(out, { recursive: true });
   const baseSpace = SPACES[base.space] ? presetSpace(base.space) : loadSpace(isAbsolute(base.space) ? base.space : resolve(baseDir, base.space));
   const window = budgetWindow(base.budget.max, base.budget.min, base.budget.convention ?? 'macs');
+  prepareRunFolder({ dir: out, what: 'finished ablation', markers: ['results.json', 'report.md'], outputs: ['results.json', 'results.csv', 'kendall.svg', 'report.md'], resumable: false, ...(opts.force ? { force: true } : {}) });
   const data = loadData(base.data);
   const seed = base.supernet?.seed ?? 0;
   const arms = allArms(def.factors);

@@ -26,6 +26,8 @@ export class ParallelProxyEvaluator implements Evaluator {
     const data = { space, seed: opts.seed ?? 0, batch: opts.batch ?? 1, ...(opts.backend ? { backend: opts.backend } : {}) };
     for (let i = 0; i < n; i++) {
       const { worker, ready } = startWorker(new URL('./proxy-worker.js', import.meta.url), data);
+      // a worker that fails to start is reported by evaluate(), which awaits `ready`; not as an unhandled rejection before that
+      ready.catch(() => undefined);
       this.workers.push({ worker, ready });
       this.free.push(i);
     }
@@ -35,13 +37,29 @@ export class ParallelProxyEvaluator implements Evaluator {
     const { worker } = this.workers[i]!;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      const done = (): void => {
+        worker.off('message', onMsg);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
       const onMsg = (m: { id: number; scores?: number[]; error?: string }): void => {
         if (m.id !== id) return;
-        worker.off('message', onMsg);
+        done();
         if (m.error) reject(new Error(`proxy worker: ${m.error}`));
         else resolve(m.scores!);
       };
+      // a worker that dies never answers: fail the call rather than wait forever
+      const onError = (e: Error): void => {
+        done();
+        reject(new Error(`proxy worker: ${e.message}`));
+      };
+      const onExit = (code: number): void => {
+        done();
+        reject(new Error(`proxy worker: exited (code ${code}) before answering`));
+      };
       worker.on('message', onMsg);
+      worker.once('error', onError);
+      worker.once('exit', onExit);
       worker.postMessage({ id, specs });
     });
   }
@@ -65,7 +83,8 @@ export class ParallelProxyEvaluator implements Evaluator {
     return specs.map((s) => this.cache.get(specKey(s))!);
   }
 
+  /** Ends the worker threads (they would keep the process alive); safe to call twice. */
   dispose(): void {
-    for (const w of this.workers) void w.worker.terminate();
+    for (const w of this.workers.splice(0)) void w.worker.terminate();
   }
 }

@@ -100,6 +100,8 @@ async function retrainJob(job: RetrainJob): Promise<RetrainJobResult> {
     recipe: job.recipe,
     out: job.out,
     resume,
+    // not this job's run: the controller has checked that it may be replaced (retrainMany)
+    force: !resume,
     version: VERSION,
     ...(job.initFromSupernet ? { initFromSupernet: job.initFromSupernet.run } : {}),
   });

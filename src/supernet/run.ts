@@ -1,5 +1,5 @@
 /** `vitas supernet train` as one library call: definition → data → trained supernet in runs/<name>/. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { loadData } from '../data/load.js';
 import { VitasError } from '../space/errors.js';
@@ -11,6 +11,7 @@ import { Rng } from '../space/rng.js';
 import { validateSpace, type SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
 import { readJson, writeAtomic } from '../io.js';
+import { prepareRunFolder } from '../run-folder.js';
 import { budgetWindow, loadDefinition, type SearchDefinition } from '../search/definition.js';
 import { evaluateSubnet, loadSupernet, trainSupernet, type EpochRecord, type TrainEvents, type TrainResult } from './trainer.js';
 import { reachableCheck } from './budget-check.js';
@@ -25,6 +26,8 @@ export interface SupernetRunOptions {
   min?: string;
   out?: string;
   resume?: boolean;
+  /** start over in a folder that holds a run (its outputs are removed first) */
+  force?: boolean;
   /** data directory override */
   data?: string;
   /** evaluate smallest / median / largest subnet on the validation split after training */
@@ -73,8 +76,8 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   const budget = budgetWindow(o.budget ?? def.budget.max, o.budget ? o.min : o.min ?? def.budget.min, def.budget.convention ?? 'macs');
   reachableCheck(space, budget);
   const out = o.out ?? join('runs', `${def.name}-supernet`);
-  mkdirSync(out, { recursive: true });
-  const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) });
+  prepareRunFolder({ dir: out, what: 'supernet run', markers: ['supernet.ckpt'], outputs: ['supernet.ckpt', 'supernet.json', 'curve.svg', 'config.json'], ...(o.resume ? { resume: true } : {}), ...(o.force ? { force: true } : {}) });
+  const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) }, { validationFrom: `${o.config}: data.validation` });
   const recipe = { ...def.supernet, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.sandwich !== undefined ? { sandwich: o.sandwich } : {}) };
   const refs = referenceSubnets(space, def.supernet?.seed ?? 0);
   const valImages = o.valImages ?? 1000;

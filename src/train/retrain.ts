@@ -46,6 +46,8 @@ export interface RetrainOptions {
   init?: StandaloneModel;
   out?: string;
   resume?: boolean;
+  /** names the spec in errors (its file) */
+  where?: string;
   events?: TrainEvents & { onValidation?(e: RetrainEpoch): void };
   signal?: { stop: boolean };
 }
@@ -88,8 +90,9 @@ export function standaloneStep(model: StandaloneModel, opt: MaskedAdamW, x: tf.T
 export async function retrain(o: RetrainOptions): Promise<RetrainResult> {
   const recipe: RetrainRecipe = { ...DEFAULT_RETRAIN, ...o.recipe, augment: { ...DEFAULT_RETRAIN.augment, ...o.recipe?.augment } };
   const [h, w, c] = o.train.shape;
-  if (o.spec.input.join() !== o.train.shape.join()) throw new VitasError(`spec: input ${o.spec.input.join('×')} does not match the data's ${o.train.shape.join('×')}`);
-  if (o.spec.classes !== o.train.classes) throw new VitasError(`spec: classes ${o.spec.classes} does not match the data's ${o.train.classes}`);
+  const where = o.where ?? 'spec';
+  if (o.spec.input.join() !== o.train.shape.join()) throw new VitasError(`${where}: input ${o.spec.input.join('×')} does not match the data's ${o.train.shape.join('×')}`);
+  if (o.spec.classes !== o.train.classes) throw new VitasError(`${where}: classes ${o.spec.classes} does not match the data's ${o.train.classes}`);
   await checkMemory(o.spec, recipe.batch);
   const model = o.init ?? buildModel(o.spec, recipe.seed);
   const opt = new MaskedAdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: recipe.weightDecay });

@@ -13,6 +13,8 @@ import { extractSubnet } from './model.js';
 import { retrain, type RetrainEpoch, type RetrainRecipe, type RetrainResult } from './retrain.js';
 import { loadModel, saveModel } from './save.js';
 import { VitasError } from '../space/errors.js';
+import { prepareRunFolder } from '../run-folder.js';
+import { assertRunnable } from '../supernet/vit.js';
 
 /** `--data NAME|DIR` → a data config: a dataset name, or a folder (IDX, CIFAR binary or image folders, by what it holds). */
 export function dataConfig(data: string, validation = 5000, seed = 0, limit?: number): DataConfig {
@@ -30,6 +32,10 @@ function dataConfigOf(data: string, validation: number, seed: number): DataConfi
   return { dataset: 'folder', dir: data, validation, seed };
 }
 
+/** A folder holding one of these holds a retrain run; `--force` removes all the outputs first. */
+export const RETRAIN_MARKERS = ['model.json', 'retrain.ckpt'];
+export const RETRAIN_OUTPUTS = ['model.json', 'weights.bin', 'results.json', 'test.md', 'retrain.ckpt'];
+
 export interface RetrainRunOptions {
   spec: ArchSpec;
   data: string;
@@ -40,6 +46,10 @@ export interface RetrainRunOptions {
   recipe?: Partial<RetrainRecipe>;
   out: string;
   resume?: boolean;
+  /** start over in a folder that holds a retrain run (its outputs are removed first) */
+  force?: boolean;
+  /** the spec's file, named in errors */
+  specFile?: string;
   /** a supernet run folder (supernet.ckpt) whose weights the model starts from */
   initFromSupernet?: string;
   /** the supernet's space (default: read from the run folder's config.json) */
@@ -50,8 +60,11 @@ export interface RetrainRunOptions {
 }
 
 export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & { out: string }> {
+  const where = o.specFile ?? 'spec';
+  assertRunnable(o.spec, where);
+  prepareRunFolder({ dir: o.out, what: 'retrain run', markers: RETRAIN_MARKERS, outputs: RETRAIN_OUTPUTS, ...(o.resume ? { resume: true } : {}), ...(o.force ? { force: true } : {}) });
   const cfg = dataConfig(o.data, o.validation, 0, o.limit);
-  const splits = loadData(cfg); // train + validation only: the test split is read after training
+  const splits = loadData(cfg, { validationFrom: '--validation' }); // train + validation only: the test split is read after training
   let init;
   if (o.initFromSupernet) {
     const dir = o.initFromSupernet;
@@ -73,6 +86,7 @@ export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & 
     ...(init ? { init } : {}),
     out: o.out,
     resume: o.resume ?? false,
+    where,
     ...(o.events ? { events: o.events } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });
@@ -88,7 +102,7 @@ export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & 
 export function runEval(o: { modelDir: string; data: string; split: 'test' | 'val'; validation?: number }): { evaluation: Evaluation; markdown: string } {
   const { model } = loadModel(o.modelDir);
   const cfg = dataConfig(o.data, o.validation);
-  const splits = loadData(cfg, { withTest: o.split === 'test' });
+  const splits = loadData(cfg, { withTest: o.split === 'test', validationFrom: '--validation' });
   const ds = o.split === 'test' ? splits.test : splits.val;
   if (!ds) throw new VitasError(`--split test: the dataset has no test split`);
   const evaluation = evaluateModel(model, ds, o.split);
