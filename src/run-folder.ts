@@ -1,7 +1,7 @@
 /** Run folders (search, supernet, retrain, ablation): created and checked up front, never overwritten without --force. */
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkWritable, makeDir } from './io.js';
+import { checkWritable, fsReason, makeDir } from './io.js';
 import { VitasError } from './space/errors.js';
 
 export interface RunFolderOptions {
@@ -33,5 +33,13 @@ export function prepareRunFolder(o: RunFolderOptions): void {
     const how = o.resumable === false ? 'add --force to replace it' : 'add --resume to continue it or --force to start over';
     throw new VitasError(`${flag}: ${o.dir} already holds a ${o.what} (${found.join(', ')}); ${how}, or choose another ${flag}`);
   }
-  if (o.force) for (const f of o.outputs ?? o.markers) rmSync(join(o.dir, f), { force: true });
+  if (o.force) {
+    for (const f of o.outputs ?? o.markers) {
+      try {
+        rmSync(join(o.dir, f), { force: true });
+      } catch (e) {
+        throw new VitasError(`${flag}: ${join(o.dir, f)}: cannot remove the earlier run's file (${fsReason(e)})`);
+      }
+    }
+  }
 }

@@ -14,7 +14,7 @@ import type { Evaluator } from './evaluator.js';
 export class ParallelProxyEvaluator implements Evaluator {
   readonly name = 'proxy';
   readonly higherIsBetter = true;
-  private readonly workers: { worker: Worker; ready: Promise<void> }[] = [];
+  private readonly workers: { worker: Worker; ready: Promise<void>; exited?: number }[] = [];
   private readonly free: number[] = [];
   private readonly limit;
   private readonly cache = new Map<string, number>();
@@ -28,15 +28,18 @@ export class ParallelProxyEvaluator implements Evaluator {
       const { worker, ready } = startWorker(new URL('./proxy-worker.js', import.meta.url), data);
       // a worker that fails to start is reported by evaluate(), which awaits `ready`; not as an unhandled rejection before that
       ready.catch(() => undefined);
-      this.workers.push({ worker, ready });
+      const slot: { worker: Worker; ready: Promise<void>; exited?: number } = { worker, ready };
+      worker.once('exit', (code) => (slot.exited = code));
+      this.workers.push(slot);
       this.free.push(i);
     }
   }
 
   private run(i: number, specs: ArchSpec[]): Promise<number[]> {
-    const { worker } = this.workers[i]!;
+    const { worker, exited } = this.workers[i]!;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (exited !== undefined) return reject(new Error(`proxy worker: exited (code ${exited})`));
       const done = (): void => {
         worker.off('message', onMsg);
         worker.off('error', onError);

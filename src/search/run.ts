@@ -91,7 +91,10 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
   const { out, state: planned } = plan;
   const statePath = join(out, 'state.json');
   const hint = resumeCommand(out, plan.command);
-  if (plan.resumed) log(planned.generation > 0 ? `resuming ${statePath} after generation ${planned.generation}` : `resuming ${out}: no generation finished yet`);
+  if (plan.resumed) {
+    const left = planned.generation >= planned.config.generations ? `: all ${planned.config.generations} generations are done, nothing left to run (more with --generations N)` : '';
+    log(planned.generation > 0 ? `resuming ${statePath} after generation ${planned.generation}${left}` : `resuming ${out}: no generation finished yet`);
+  }
   for (const n of plan.notes) log(`resume: ${n}`);
   writeRunConfig(plan, o.customEvaluator?.name ?? plan.evaluator!, null);
   const built = await buildEvaluator(o, plan, log);
