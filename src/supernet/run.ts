@@ -15,6 +15,7 @@ import { prepareRunFolder } from '../run-folder.js';
 import { budgetWindow, loadDefinition, type SearchDefinition } from '../search/definition.js';
 import { evaluateSubnet, loadSupernet, trainSupernet, type EpochRecord, type TrainEvents, type TrainResult } from './trainer.js';
 import { reachableCheck } from './budget-check.js';
+import { assertRunnable } from './vit.js';
 import { scatterSvg, type Point } from '../report/svg.js';
 import { specKey } from '../space/spec.js';
 import { defaultStepThreads } from './data-parallel.js';
@@ -132,9 +133,14 @@ export interface SupernetEvalOptions {
 export function evaluateSupernetRun(o: SupernetEvalOptions): { name: string; macs: number; valAccuracy: number; spec: ArchSpec }[] {
   const def = loadDefinition(o.config);
   const space = resolveSpace(def, o.config);
+  // a given spec the supernet cannot run is named by its file, before the checkpoint and data are read
+  for (const s of o.specs ?? []) {
+    assertRunnable(s.spec, s.name);
+    if (s.spec.input.join() !== space.input.join()) throw new VitasError(`${s.name}: input ${s.spec.input.join('×')} does not match the supernet's ${space.input.join('×')} (space "${space.name}")`);
+  }
   const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
   try {
-    const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) });
+    const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) }, { validationFrom: `${o.config}: data.validation` });
     const specs = o.specs ?? referenceSubnets(space, def.supernet?.seed ?? 0);
     const seen = new Map<string, number>();
     return specs.map((s) => {
