@@ -24,6 +24,7 @@ export interface RunFolderOptions {
 /** Make the folder (or check it for a resume), check it takes files, and refuse to start over a run unless forced. */
 export function prepareRunFolder(o: RunFolderOptions): void {
   const flag = o.flag ?? '--out';
+  if (o.resume && o.force) throw new VitasError('--resume continues a run, --force starts one over: give one of them');
   if (o.resume && !existsSync(o.dir)) throw new VitasError(`${flag}: ${o.dir}: no such folder; --resume continues a ${o.what} saved there`);
   makeDir(o.dir, flag);
   checkWritable(o.dir, flag);

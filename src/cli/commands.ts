@@ -182,7 +182,7 @@ export function buildProgram(program: Command): Command {
       if (o.strategy !== undefined && o.strategy !== 'evolution' && o.strategy !== 'random') throw new VitasError(`--strategy: "${o.strategy}" is not allowed; allowed: evolution, random`);
       const info = await initBackend(o.backend);
       holdLine(`backend: ${info.name}`);
-      const { signal, release } = stopOnInterrupt('stopping after this generation and saving the search state (Ctrl-C again to abort)…');
+      const { signal, release } = stopOnInterrupt('stopping after this generation (or, while its supernet trains, this step) and saving (Ctrl-C again to abort)…');
       const progress = searchProgress();
       try {
         const r = await search({

@@ -7,6 +7,7 @@ import { ParallelProxyEvaluator } from '../evaluators/parallel-proxy.js';
 import { SupernetEvaluator } from '../evaluators/supernet.js';
 import { writeAtomic } from '../io.js';
 import { VERSION } from '../version.js';
+import { VitasError } from '../space/errors.js';
 import { canonicalSpec } from '../space/spec.js';
 import { runSupernetTraining } from '../supernet/run.js';
 import { loadSupernet, type TrainEvents } from '../supernet/trainer.js';
@@ -87,6 +88,7 @@ async function buildEvaluator(o: SearchOptions, plan: SearchPlan, log: (m: strin
 export async function search(o: SearchOptions): Promise<SearchResult> {
   const log = (m: string): void => o.events?.onLog?.(m);
   // every check first: a bad flag or file fails here, before a thread, a dataset or a supernet is loaded
+  if (o.resume && o.force) throw new VitasError('--resume continues a run, --force starts one over: give one of them');
   const plan = o.resume ? resumePlan(o, Boolean(o.customEvaluator)) : freshPlan(o, Boolean(o.customEvaluator));
   const { out, state: planned } = plan;
   const statePath = join(out, 'state.json');
