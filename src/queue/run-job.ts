@@ -13,6 +13,7 @@ import { LatencyEvaluator } from '../evaluators/latency.js';
 import { ProxyEvaluator } from '../evaluators/proxy.js';
 import { SupernetEvaluator } from '../evaluators/supernet.js';
 import { writeAtomic } from '../io.js';
+import { calibrationImages } from '../supernet/batchnorm.js';
 import { loadSupernet } from '../supernet/trainer.js';
 import { evaluateModel } from '../train/evaluate.js';
 import { retrain } from '../train/retrain.js';
@@ -30,7 +31,7 @@ function buildEvaluator(ref: EvaluatorRef): Evaluator {
     case 'proxy':
       return new ProxyEvaluator(ref.space, { seed: ref.seed, batch: ref.batch });
     case 'supernet':
-      return new SupernetEvaluator(loadSupernet(ref.space, ref.checkpoint.path), splits(ref.data).val, { slicing: ref.slicing, ...(ref.limit ? { limit: ref.limit } : {}) });
+      return new SupernetEvaluator(loadSupernet(ref.space, ref.checkpoint.path), splits(ref.data).val, { slicing: ref.slicing, calibration: calibrationImages(splits(ref.data).train), ...(ref.limit ? { limit: ref.limit } : {}) });
     case 'latency':
       return new LatencyEvaluator({ batch: ref.batch, runs: ref.runs });
     case 'cost':

@@ -16,6 +16,7 @@ import { canonicalSpec } from '../space/spec.js';
 import { reachableCheck } from '../supernet/budget-check.js';
 import { searchIdentityProbability } from '../supernet/identity-search.js';
 import { runSupernetTraining, resolveSpace } from '../supernet/run.js';
+import { calibrationImages } from '../supernet/batchnorm.js';
 import { loadSupernet, type TrainEvents } from '../supernet/trainer.js';
 import { budgetWindow, loadDefinition, type SearchDefinition } from './definition.js';
 import { bestOf, DEFAULT_EVOLUTION, initialState, runSearch, type Candidate, type EvolutionConfig, type SearchEvents, type SearchState } from './evolution.js';
@@ -108,7 +109,7 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
     const slicing = def.supernet?.slicing ?? 'left';
     evaluator = o.queue
       ? new QueueEvaluator(o.queue, { name: 'supernet', space, checkpoint: await fileRef(ckpt), data: absoluteData({ ...def.data, ...(o.data ? { dir: o.data } : {}) }), slicing, ...(limit ? { limit } : {}) }, queueOpts)
-      : new SupernetEvaluator(loadSupernet(space, ckpt), data.val, { slicing, ...(limit ? { limit } : {}) });
+      : new SupernetEvaluator(loadSupernet(space, ckpt), data.val, { slicing, calibration: calibrationImages(data.train), ...(limit ? { limit } : {}) });
     reason = `supernet: top-1 on ${limit ? `${Math.min(limit, data.val.count)} of ` : ''}${data.val.count} validation images with ${reason}`;
   }
   if (o.queue) reason += `; scored by vitas workers through the queue at ${describeQueue(o.queue)}`;

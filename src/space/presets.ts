@@ -110,11 +110,11 @@ const RAW_SPACES: Record<string, SearchSpace> = {
     groups: [1, 2, 4],
   },
   // The same data with every runnable operator of the catalogue as a search choice (Vision
-  // X-formers, UFO-ViT's XNorm), the conv stem and the position encodings. qkv in multiples of 48
+  // X-formers, UFO-ViT's XNorm and LPI), the conv stem and the position encodings. qkv in multiples of 48
   // keeps every head dim a multiple of 4 (RoPE's two axes of pairs); the conv stem needs patch 4.
   'fmnist-x': {
     name: 'fmnist-x',
-    description: 'fmnist with the operator catalogue: patch {2,4,7}, stem {linear,conv}, pos {learned,rope,none}, attention {softmax,performer,linformer,nystrom,xnorm,fnet,mixer}',
+    description: 'fmnist with the operator catalogue: patch {2,4,7}, stem {linear,conv}, pos {learned,rope,none}, attention {softmax,performer,linformer,nystrom,xnorm,fnet,mixer}, lpi {false,true}',
     input: [28, 28, 1],
     classes: 10,
     patch: [2, 4, 7],
@@ -133,6 +133,7 @@ const RAW_SPACES: Record<string, SearchSpace> = {
     groups: [1, 2, 4],
     features: [8, 16, 32],
     tokenMlp: [32, 64, 128],
+    lpi: [false, true],
   },
 };
 

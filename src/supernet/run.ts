@@ -12,6 +12,7 @@ import { validateSpace, type SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
 import { readJson, writeAtomic } from '../io.js';
 import { budgetWindow, loadDefinition, type SearchDefinition } from '../search/definition.js';
+import { calibrationImages } from './batchnorm.js';
 import { evaluateSubnet, loadSupernet, trainSupernet, type EpochRecord, type TrainEvents, type TrainResult } from './trainer.js';
 import { reachableCheck } from './budget-check.js';
 import { scatterSvg, type Point } from '../report/svg.js';
@@ -99,7 +100,7 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   const scores: ReferenceScore[] = [];
   if (!result.stopped && o.evaluate !== false) {
     for (const r of refs) {
-      const valAccuracy = evaluateSubnet(result.supernet, r.spec, data.val, { slicing: recipe.slicing ?? 'left' });
+      const valAccuracy = evaluateSubnet(result.supernet, r.spec, data.val, { slicing: recipe.slicing ?? 'left', calibration: calibrationImages(data.train) });
       scores.push({ name: r.name, macs: costOf(r.spec).macs, valAccuracy, spec: r.spec });
       o.events?.onLog?.(`${r.name} subnet (${(costOf(r.spec).macs / 1e6).toFixed(2)}M MACs): validation accuracy ${(100 * valAccuracy).toFixed(2)} %`);
     }
@@ -133,10 +134,11 @@ export function evaluateSupernetRun(o: SupernetEvalOptions): { name: string; mac
   try {
     const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) });
     const specs = o.specs ?? referenceSubnets(space, def.supernet?.seed ?? 0);
+    const calibration = calibrationImages(data.train);
     const seen = new Map<string, number>();
     return specs.map((s) => {
       const key = specKey(s.spec);
-      const valAccuracy = seen.get(key) ?? evaluateSubnet(net, s.spec, data.val, { slicing: def.supernet?.slicing ?? 'left', ...(o.valImages ? { limit: o.valImages } : {}) });
+      const valAccuracy = seen.get(key) ?? evaluateSubnet(net, s.spec, data.val, { slicing: def.supernet?.slicing ?? 'left', calibration, ...(o.valImages ? { limit: o.valImages } : {}) });
       seen.set(key, valAccuracy);
       return { name: s.name, macs: costOf(s.spec).macs, valAccuracy, spec: s.spec };
     });

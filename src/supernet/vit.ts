@@ -8,32 +8,27 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fusedKernelsActive } from '../backend/simd-kernels.js';
 import { blkOf, netOf } from '../space/operators/decl.js';
 import { RESIDUAL_SCALARS } from '../space/operators/network.js';
-import { VitasError } from '../space/errors.js';
 import type { Rng } from '../space/rng.js';
 import type { ArchSpec, AttnBlock } from '../space/spec.js';
+import type { NormMode } from './fn/batchnorm.js';
 import { conv3x3 } from './fn/conv.js';
 import { rope2d } from './fn/rope.js';
 import { MIXER_FORWARDS } from './operators/index.js';
+import { lpiBranch } from './operators/lpi.js';
 import type { MixCtx } from './operators/mixing.js';
 import { normOf, weightOf, type ParamSource } from './operators/source.js';
 import { gelu, layerNorm, linear, softmaxAttentionQkv } from './ops.js';
 
 export type { ParamSource } from './operators/source.js';
 
-/** Rejects, with one line naming `where`, what the network cannot run yet (the cost model prices more). */
-export function assertRunnable(spec: ArchSpec, where = 'spec'): void {
-  spec.blocks.forEach((b, i) => {
-    if (b.op !== 'attn') return;
-    if (b.lpi) throw new VitasError(`${where}: blocks[${i}].lpi: not implemented in the network yet (cost model only)`);
-  });
-}
-
-/** Training-time options: stochastic depth (drop-path) on every residual branch. */
+/** Training-time options: stochastic depth (drop-path) on every residual branch, BatchNorm by batch statistics. */
 export interface ForwardOptions {
   /** drop-path rate of the last block (rising linearly from 0 over the active blocks) */
   dropPath?: number;
   /** RNG for the drop-path masks (seeded: the same seed gives the same masks) */
   rng?: Rng;
+  /** BatchNorm layers (LPI's): by their running statistics (the default: evaluation) or by the batch's own */
+  norm?: NormMode;
 }
 
 /** The branch [B·T, E], dropped per sample with probability `rate` (survivors scaled by 1/(1−rate)). */
@@ -83,7 +78,7 @@ const norm = (x: tf.Tensor2D, ps: ParamSource, name: string): tf.Tensor2D => {
   return layerNorm(x, n.gamma, n.beta);
 };
 
-function block(x: tf.Tensor2D, blk: AttnBlock, i: number, base: Omit<MixCtx, 'k' | 'block' | 'pass' | 'groups'>, drop: number, rng: Rng | undefined): tf.Tensor2D {
+function block(x: tf.Tensor2D, blk: AttnBlock, i: number, base: Omit<MixCtx, 'k' | 'block' | 'pass' | 'groups'>, drop: number, rng: Rng | undefined, bn: NormMode): tf.Tensor2D {
   const k = blkOf(blk, i);
   const { ps, B } = base;
   const r = blk.recursion ?? 1;
@@ -93,6 +88,8 @@ function block(x: tf.Tensor2D, blk: AttnBlock, i: number, base: Omit<MixCtx, 'k'
   for (let pass = 0; pass < r; pass++) {
     const c: MixCtx = { ...base, k, block: i, pass, groups: blk.groups?.[pass] ?? 1 };
     x = residual(x, dropPath(mixing(norm(x, ps, `${k.prefix}.norm1`), c), drop, B, rng), a1 ? [a1, b1!] : undefined);
+    // XCiT's order: attention → LPI → MLP, LPI with its own plain residual
+    if (blk.lpi) x = tf.add(x, dropPath(lpiBranch(x, c, bn), drop, B, rng));
     x = residual(x, dropPath(mlp(norm(x, ps, `${k.prefix}.norm2`), ps, `${k.prefix}.mlp`), drop, B, rng), a2 ? [a2, b2!] : undefined);
     if (r > 1) {
       const nll = `${k.prefix}.nll${pass + 1}`;
@@ -132,8 +129,6 @@ function stem(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource): tf.Tensor2D
 
 /** Logits [B, classes] of the network `spec` on NHWC images, with parameters from `ps`. */
 export function vitForward(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource, opts: ForwardOptions = {}): tf.Tensor2D {
-  // every caller (supernet, standalone model, proxy, latency) runs the real operator or fails here, never a stand-in
-  assertRunnable(spec);
   const net = netOf(spec);
   const B = images.shape[0];
   const { E, T, P, cls } = net;
@@ -147,7 +142,7 @@ export function vitForward(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource,
   spec.blocks.forEach((blk, i) => {
     if (blk.op !== 'attn') return;
     const drop = depth > 1 ? ((opts.dropPath ?? 0) * k) / (depth - 1) : 0;
-    x = block(x, blk, i, base, drop, opts.rng);
+    x = block(x, blk, i, base, drop, opts.rng, opts.norm ?? 'running');
     k++;
   });
   const y = tf.reshape(norm(x, ps, 'norm'), [B, T, E]);

@@ -9,6 +9,7 @@ import type { ArchSpec } from '../space/spec.js';
 import { loadSupernet, type TrainEvents } from '../supernet/trainer.js';
 import { readJson } from '../io.js';
 import { evaluateModel, evaluationMarkdown, type Evaluation } from './evaluate.js';
+import { calibrationImages } from '../supernet/batchnorm.js';
 import { extractSubnet } from './model.js';
 import { retrain, type RetrainEpoch, type RetrainRecipe, type RetrainResult } from './retrain.js';
 import { loadModel, saveModel } from './save.js';
@@ -58,7 +59,8 @@ export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & 
     const ckpt = existsSync(join(dir, 'supernet.ckpt')) ? join(dir, 'supernet.ckpt') : dir;
     const spaceName = o.space ?? ((readJson(join(dir, 'config.json'), 'supernet run config') as { definition?: { space?: string } }).definition?.space ?? 'fmnist');
     const net = loadSupernet(loadSpace(spaceName), ckpt);
-    init = extractSubnet(net, o.spec);
+    // the inherited BatchNorm statistics are recalibrated for this subnet on training images first
+    init = extractSubnet(net, o.spec, 'left', calibrationImages(splits.train));
     net.dispose();
   }
   const r = await retrain({

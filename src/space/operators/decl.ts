@@ -32,6 +32,12 @@ export interface Kind {
   readonly trainable: boolean;
   /** rows of a position table: row 0 is the class token's, so a subnet without one starts at row 1 */
   readonly classRowFirst?: boolean;
+  /**
+   * a BatchNorm running statistic (mean or variance per channel): not trained and not counted as a
+   * parameter, but stored, sliced with its channels like a weight, updated by training steps and
+   * recalibration, and saved with a model
+   */
+  readonly running?: boolean;
 }
 
 const kind = (init: Init, decay: boolean, share: readonly Share[] = [], trainable = true): Kind => ({ init, decay, share, trainable });
@@ -51,6 +57,8 @@ export const SEQ_WEIGHT = kind('seq', true, ['patch']);
 export const HEAD_SCALE = kind('ones', false, ['heads']);
 export const HEAD_WEIGHT = kind('normal', true, ['heads']);
 export const FEATURES = kind('features', false, [], false);
+export const RUNNING_MEAN: Kind = { ...kind('zeros', false, [], false), running: true };
+export const RUNNING_VAR: Kind = { ...kind('ones', false, [], false), running: true };
 
 /**
  * Receives one parameter: `prefix` + `.` + `local` is its name (prefix '' for top-level ones);

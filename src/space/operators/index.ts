@@ -11,8 +11,9 @@ import { xnorm } from './xnorm.js';
 
 export const MIXERS: Readonly<Record<Attention, MixerDecl>> = { softmax, performer, linformer, nystrom, xnorm, fnet, mixer };
 
-export { WEIGHT, BIAS, GAMMA, BETA, SCALAR, PATCH_WEIGHT, PATCH_BIAS, QK_WEIGHT, QK_BIAS, TOKEN, POS, SEQ_WEIGHT, HEAD_SCALE, HEAD_WEIGHT, FEATURES, netOf, blkOf, blockPrefix, countingOf, type Share, type Init, type Kind, type Emit, type Net, type Blk, type Counting, type MixerDecl } from './decl.js';
+export { WEIGHT, BIAS, GAMMA, BETA, SCALAR, PATCH_WEIGHT, PATCH_BIAS, QK_WEIGHT, QK_BIAS, TOKEN, POS, SEQ_WEIGHT, HEAD_SCALE, HEAD_WEIGHT, FEATURES, RUNNING_MEAN, RUNNING_VAR, netOf, blkOf, blockPrefix, countingOf, type Share, type Init, type Kind, type Emit, type Net, type Blk, type Counting, type MixerDecl } from './decl.js';
 export * from './grouping.js';
 export { performerFeatures } from './performer.js';
 export { nystromLength, NYSTROM_ITERS, NYSTROM_KERNEL } from './nystrom.js';
 export { fnetImplementationMacs } from './fnet.js';
+export { lpi, LPI_MACS_PER_TOKEN } from './lpi.js';

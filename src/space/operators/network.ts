@@ -6,6 +6,7 @@
 import { ATTENTIONS, type ArchSpec, type Attention, type AttnBlock } from '../spec.js';
 import { BETA, BIAS, blkOf, blockPrefix, countingOf, GAMMA, netOf, POS, QK_BIAS, QK_WEIGHT, SCALAR, TOKEN, WEIGHT, type Blk, type Convention, type Counting, type Emit, type Net } from './decl.js';
 import { MIXERS } from './index.js';
+import { lpi } from './lpi.js';
 import { stemActs, stemMacs, stemParams } from './stem.js';
 
 /**
@@ -62,21 +63,6 @@ export function nllParams(net: Net, k: Blk, pass: number, emit: Emit): void {
   emit(k.prefix, n.beta, SCALAR, 1);
 }
 
-/**
- * XCiT's local patch interaction (UFO-ViT uses it): LN → depthwise 3×3 → GELU → BatchNorm →
- * depthwise 3×3 on the patch grid, its own residual (class token passes by); 18·P·E MACs.
- */
-export function lpiParams(net: Net, k: Blk, emit: Emit): void {
-  emit(k.prefix, 'lpi.norm.gamma', GAMMA, net.E);
-  emit(k.prefix, 'lpi.norm.beta', BETA, net.E);
-  emit(k.prefix, 'lpi.conv1.w', WEIGHT, 9, net.E);
-  emit(k.prefix, 'lpi.conv1.b', BIAS, net.E);
-  emit(k.prefix, 'lpi.bn.gamma', GAMMA, net.E);
-  emit(k.prefix, 'lpi.bn.beta', BETA, net.E);
-  emit(k.prefix, 'lpi.conv2.w', WEIGHT, 9, net.E);
-  emit(k.prefix, 'lpi.conv2.b', BIAS, net.E);
-}
-
 /** Names of the recursive block's residual scalars: x ← α₁x + β₁·attn, x ← α₂x + β₂·MLP (SReT's coefficients 1–4). */
 export const RESIDUAL_SCALARS = ['alpha1', 'beta1', 'alpha2', 'beta2'] as const;
 
@@ -115,8 +101,8 @@ function block(net: Net, c: Counting, b: AttnBlock, i: number, v: NetworkVisitor
     if (first) mix.params(net, k, e);
     v.layer(k.prefix, tag, names.mix, mix.macs(net, k, c, g), g);
     if (b.lpi) {
-      if (first) lpiParams(net, k, e);
-      v.layer(k.prefix, tag, 'lpi', 2 * net.P * 9 * net.E);
+      if (first) lpi.params(net, k, e);
+      v.layer(k.prefix, tag, 'lpi', lpi.macs(net));
     }
     if (first) {
       e(k.prefix, 'norm2.gamma', GAMMA, net.E);
@@ -178,8 +164,8 @@ export function activationFloats(spec: ArchSpec): number {
     const k = blkOf(b, i);
     const mix = MIXERS[b.attention];
     const r = b.recursion ?? 1;
-    // norms, residuals, q/k/v/proj, the MLP's two sides, the mixer's own, the NLL of a recursive pass
-    const perPass = net.T * (4 * net.E + (mix.projections ? 5 * k.I : 0) + 3 * b.mlp) + mix.acts(net, k) + (r > 1 ? 5 * net.T * net.E : 0);
+    // norms, residuals, q/k/v/proj, the MLP's two sides, the mixer's own, the NLL of a recursive pass, LPI
+    const perPass = net.T * (4 * net.E + (mix.projections ? 5 * k.I : 0) + 3 * b.mlp) + mix.acts(net, k) + (r > 1 ? 5 * net.T * net.E : 0) + (b.lpi ? lpi.acts(net) : 0);
     floats += r * perPass;
   }
   return floats;
