@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  initBackend, validateSpace, validateSpec, presetSpace, costOf, costReport, paramList, buildModel, extractSubnet, countMacs, blkOf, vitForward,
+  initBackend, validateSpace, validateSpec, presetSpace, costOf, costReport, paramList, buildModel, extractSubnet, countMacs, blkOf, vitForward, tracedParamNames,
   Supernet, MaskedAdamW, trainStep, DataParallelStep, standaloneStep, trainSupernet, loadSupernet, saveModel, loadModel, SupernetEvaluator, ProxyEvaluator,
   recalibrate, calibrationImages, batchNormLayers, addStats, combineStats, batchMoments, localPatchInteraction, geluOps, syntheticDataset, splitValidation,
   Rng, LPI_MACS_PER_TOKEN, netOf, type ArchSpec, type AttnBlock, type LayerStats, type Dataset, type ParamSource, type Slicing,
@@ -186,6 +186,11 @@ describe('LPI (XCiT local patch interaction) and BatchNorm in the supernet', fun
         expect(model.weights.get('blocks.0.lpi.bn.mean')!.shape).to.deep.equal([spec.embed]);
         expect(model.trainable('blocks.0.lpi.bn.var')).to.equal(false);
         model.dispose();
+      });
+
+      it(`${label}: its forward asks for exactly the declared parameters (in evaluation: the running statistics too)`, () => {
+        const list = paramList(spec);
+        expect(tracedParamNames(spec, new Map(list.map((e) => [e.name, e.shape]))).sort()).to.deep.equal(list.map((e) => e.name).sort());
       });
 
       it(`${label}: states the MACs its forward runs: the product kernels count all but the two depthwise convs, 18·P·E per pass`, () => {

@@ -55,6 +55,7 @@ export function blendInto(v: tf.Variable, begin: number, values: Float32Array, m
 
 /** Moves the running statistics of every layer in `log` towards its batch statistics, on the slices its subnet and side read. */
 export function updateRunning(net: Supernet, specs: readonly ArchSpec[], log: readonly LayerStats[], momentum = BN_MOMENTUM): void {
+  if (log.length === 0) return;
   const entries = specs.map((s) => new Map(paramList(s).map((e) => [e.name, e])));
   for (const e of log) {
     const spec = specs[e.spec]!;

@@ -99,8 +99,9 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   });
   const scores: ReferenceScore[] = [];
   if (!result.stopped && o.evaluate !== false) {
+    const calibration = calibrationImages(data.train);
     for (const r of refs) {
-      const valAccuracy = evaluateSubnet(result.supernet, r.spec, data.val, { slicing: recipe.slicing ?? 'left', calibration: calibrationImages(data.train) });
+      const valAccuracy = evaluateSubnet(result.supernet, r.spec, data.val, { slicing: recipe.slicing ?? 'left', calibration });
       scores.push({ name: r.name, macs: costOf(r.spec).macs, valAccuracy, spec: r.spec });
       o.events?.onLog?.(`${r.name} subnet (${(costOf(r.spec).macs / 1e6).toFixed(2)}M MACs): validation accuracy ${(100 * valAccuracy).toFixed(2)} %`);
     }

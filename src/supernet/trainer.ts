@@ -16,7 +16,7 @@ import { Rng } from '../space/rng.js';
 import type { SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
 import { MaskedAdamW } from './adamw.js';
-import { calibrationImages, CALIBRATION_IMAGES, recalibrate } from './batchnorm.js';
+import { calibrationImages, recalibrate } from './batchnorm.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './checkpoint.js';
 import { searchIdentityProbability, type BudgetWindow } from './identity-search.js';
 import { DataParallelStep } from './data-parallel.js';
@@ -302,7 +302,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
 
   const stepsPerEpoch = batchesPerEpoch(data.train, recipe.batch);
   const ends = { min: range.minSpec, max: range.maxSpec };
-  const calibration = calibrationImages(data.train, CALIBRATION_IMAGES, recipe.seed);
+  const calibration = calibrationImages(data.train);
   const losses: number[] = [];
   o.events?.onStart?.({ epochs: recipe.epochs, stepsPerEpoch, startEpoch, startStep, pId, recipe, stages });
   for (let epoch = startEpoch; epoch < recipe.epochs; epoch++) {
