@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   initBackend, costOf, costReport, paramList, buildModel, extractSubnet, countMacs, Supernet, MaskedAdamW, trainStep, validateSpec, validateSpace,
-  sampleSpec, mutate, crossover, contains, encode, decode, reachableRange, presetSpace, Rng, VitasError, loadSpec,
+  sampleSpec, mutate, crossover, contains, encode, decode, reachableRange, presetSpace, Rng, VitasError, loadSpec, tracedParamNames,
   type ArchSpec, type AttnBlock, type SearchSpace,
 } from '../src/index.js';
 import { crossAttention } from '../src/supernet/fn/cross.js';
@@ -76,6 +76,12 @@ describe('operator catalogue II: class attention and the dual pathway', function
         model.dispose();
       });
     }
+
+    for (const [label, s] of Object.entries(CASES))
+      it(`${label}: the forward asks for exactly the declared parameters`, () => {
+        const list = paramList(s);
+        expect(tracedParamNames(s, new Map(list.map((e) => [e.name, e.shape]))).sort()).to.deep.equal(list.map((e) => e.name).sort());
+      });
 
     it('prices a dual block at N·M for the pixel side, and forms the semantic tokens once however many dual blocks run', () => {
       const one = spec({ semantic: 4, blocks: [DUAL, SOFTMAX] });
@@ -186,6 +192,26 @@ describe('operator catalogue II: class attention and the dual pathway', function
         x.dispose(); r.dispose(); model.dispose();
       });
     }
+
+    it('keeps a token-indexed weight aligned by token when class attention takes the class token out of the blocks', () => {
+      const mixSpace = validateSpace({
+        name: 'mixer-ca', input: [28, 28, 1], classes: 10, patch: [7], stem: ['linear'], pos: ['learned'], readout: ['cls'], embed: [32], blocks: 8,
+        depth: { min: 1, max: 8 }, identity: 'anywhere', attention: ['mixer'], heads: [1], qkv: [48], mlp: [64], recursion: [1], groups: [1], tokenMlp: [32], classAttention: [0, 1],
+      });
+      const mixer: AttnBlock = { op: 'attn', attention: 'mixer', heads: 1, qkv: 0, mlp: 64, tokenMlp: 32 };
+      const base = { version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed: 32, pos: 'learned', readout: 'cls', blocks: [mixer, ...Array.from({ length: 7 }, () => ({ op: 'identity' }))] };
+      const plain = validateSpec(base);
+      const ca = validateSpec({ ...base, classAttention: 1, classBlocks: [{ heads: 1, qkv: 48, mlp: 64 }] });
+      const big = new Supernet(mixSpace, { seed: 1 });
+      const at = (s: ArchSpec, name: string): number[] => big.resolve(paramList(s).find((e) => e.name === name)!, s, 'left').region.begin;
+      // 16 patches: with the class token in the blocks rows 0…16, without it rows 1…16: patch j on the same row
+      expect(at(plain, 'blocks.0.mixer.fc1.w')).to.deep.equal([0, 0]);
+      expect(at(ca, 'blocks.0.mixer.fc1.w')).to.deep.equal([1, 0]);
+      expect(at(ca, 'blocks.0.mixer.fc2.w')).to.deep.equal([0, 1]);
+      expect(at(ca, 'blocks.0.mixer.fc2.b')).to.deep.equal([1]);
+      expect(at(ca, 'pos')).to.deep.equal([1, 0]);
+      big.dispose();
+    });
 
     it('leaks no tensor over 30 training steps of dual and class-attention subnets, both slicings', () => {
       const opt = new MaskedAdamW();

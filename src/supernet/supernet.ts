@@ -8,7 +8,9 @@
  * - `patch` / `patch-token`: one variable per patch size (`….p{patch}.…`); `heads` / `heads-qk`: one
  *   per head-count choice (`….h{heads}.…`) — the `-token` and `-qk` ones only while ViTAS's private
  *   class tokens and attention maps are on (the ablations switch them off);
- * - position rows: row 0 is the class token's, so a subnet without one starts at row 1;
+ * - `semantic`: one per semantic token count (`….m{M}.…`: Dual-ViT's learned queries);
+ * - token axes (position rows, Linformer's E, Mixer's token MLP): index 0 is the class token's, so a
+ *   subnet whose blocks hold none (mean readout, or class attention after the blocks) starts at 1;
  * - buffers (Performer's fixed features) are not variables: drawn from the seed on first use.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -66,8 +68,8 @@ interface Param {
 
 /**
  * One spec per combination of the choices that decide which variables exist (patch size, stem,
- * mixer, head count), every other dimension at its maximum: the union of their declared
- * parameters is the supernet.
+ * mixer, head count, semantic token count; class attention on), every other dimension at its
+ * maximum: the union of their declared parameters is the supernet.
  */
 function* allocationSpecs(space: SearchSpace): Generator<ArchSpec> {
   const max = spaceMaxima(space);
@@ -159,7 +161,7 @@ export class Supernet {
     }
     // class tokens in the blocks: none without a class token, and none with class attention
     const { cls } = netOf(spec);
-    const begin = shape.map((s, i) => (e.kind.classRowFirst && i === 0 ? 1 - cls : side === 'left' ? 0 : full[i]! - s));
+    const begin = shape.map((s, i) => (e.kind.tokenAxis === i ? 1 - cls : side === 'left' ? 0 : full[i]! - s));
     return { param, key, region: { begin, size: shape } };
   }
 

@@ -31,8 +31,11 @@ export interface Kind {
   readonly share: readonly Share[];
   /** false for buffers (Performer's Ω): saved with a model, never updated */
   readonly trainable: boolean;
-  /** rows of a position table: row 0 is the class token's, so a subnet without one starts at row 1 */
-  readonly classRowFirst?: boolean;
+  /**
+   * the axis that indexes the tokens, class token first (position table, Linformer's E, Mixer's token
+   * MLP): a subnet whose blocks hold no class token starts it at index 1, so patch j keeps its index
+   */
+  readonly tokenAxis?: 0 | 1;
 }
 
 const kind = (init: Init, decay: boolean, share: readonly Share[] = [], trainable = true): Kind => ({ init, decay, share, trainable });
@@ -47,8 +50,11 @@ export const PATCH_BIAS = kind('zeros', false, ['patch']);
 export const QK_WEIGHT = kind('normal', true, ['heads-qk']);
 export const QK_BIAS = kind('zeros', false, ['heads-qk']);
 export const TOKEN = kind('normal', false, ['patch-token']);
-export const POS: Kind = { ...kind('normal', false, ['patch-token']), classRowFirst: true };
-export const SEQ_WEIGHT = kind('seq', true, ['patch']);
+export const POS: Kind = { ...kind('normal', false, ['patch-token']), tokenAxis: 0 };
+export const SEQ_WEIGHT: Kind = { ...kind('seq', true, ['patch']), tokenAxis: 0 };
+export const TOKEN_ROWS: Kind = { ...PATCH_WEIGHT, tokenAxis: 0 };
+export const TOKEN_COLS: Kind = { ...PATCH_WEIGHT, tokenAxis: 1 };
+export const TOKEN_BIAS: Kind = { ...PATCH_BIAS, tokenAxis: 0 };
 export const HEAD_SCALE = kind('ones', false, ['heads']);
 export const HEAD_WEIGHT = kind('normal', true, ['heads']);
 export const FEATURES = kind('features', false, [], false);
