@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   initBackend, costOf, costReport, paramList, buildModel, extractSubnet, countMacs, Supernet, MaskedAdamW, trainStep, validateSpec, validateSpace,
   sampleSpec, mutate, crossover, contains, encode, decode, reachableRange, presetSpace, Rng, VitasError, loadSpec, tracedParamNames,
+  ProxyEvaluator, CostEvaluator, LatencyEvaluator, SupernetEvaluator, syntheticDataset,
   type ArchSpec, type AttnBlock, type SearchSpace,
 } from '../src/index.js';
 import { crossAttention } from '../src/supernet/fn/cross.js';
@@ -224,6 +225,21 @@ describe('operator catalogue II: class attention and the dual pathway', function
       expect(tf.memory().numTensors).to.equal(start);
       x.dispose(); y.dispose(); opt.dispose();
       for (const [key, p] of net.params) p.v.assign(tf.tensor(before.get(key)!, p.v.shape));
+    });
+
+    it('is scored for real by every evaluator: cost, proxy (a dual spec not as its softmax twin), latency and inherited-weight accuracy', async () => {
+      const specs = Object.values(CASES);
+      const twin = spec({ blocks: [{ ...DUAL, attention: 'softmax' }, SOFTMAX] });
+      const proxy = new ProxyEvaluator(space, { seed: 3 });
+      const scores = await proxy.evaluate([...specs, twin]);
+      expect(scores.every((v) => Number.isFinite(v) && v > 0)).to.equal(true);
+      expect(scores[0]).to.not.equal(scores[specs.length]);
+      proxy.dispose();
+      expect(await new CostEvaluator('macs').evaluate(specs)).to.deep.equal(specs.map((x) => costOf(x).macs));
+      expect((await new LatencyEvaluator({ runs: 1 }).evaluate(specs)).every((ms) => ms > 0)).to.equal(true);
+      const data = syntheticDataset({ count: 12, shape: [8, 8, 1], classes: 4, seed: 2 });
+      const acc = await new SupernetEvaluator(net, data).evaluate(specs);
+      expect(acc.every((a) => a >= 0 && a <= 1)).to.equal(true);
     });
 
     it('runs forward and backward on the wasm backend', async () => {
