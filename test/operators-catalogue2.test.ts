@@ -11,6 +11,9 @@ import { dualMixing, poolGrid, poolMatrix } from '../src/supernet/fn/dual.js';
 import { classAttentionLayer } from '../src/supernet/operators/class-attention.js';
 import { ROOT } from './helpers.js';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { assemble, checkGradients, get, head, maxDiff, mat, mul, randn, softmaxRows, tr } from './fn-helpers.js';
 
 /** A tiny space with class attention and the dual pathway (patch 2: a 4×4 grid, so both M = 4 and M = 16 fit). */
@@ -339,6 +342,15 @@ describe('operator catalogue II: class attention and the dual pathway', function
       expect(bad({ classAttention: 2, classBlocks: [{ heads: 1, qkv: 24, mlp: 8 }] })).to.equal('spec: classBlocks: has 1 entries; needs one per class-attention layer (classAttention = 2)');
       expect(bad({ classAttention: 1, classBlocks: [{ heads: 3, qkv: 24, mlp: 8 }] })).to.equal('spec: classBlocks[0].heads: 3 does not divide qkv/3 = 8');
       expect(bad({ semantic: 4, blocks: [{ ...DUAL, groups: [2] }] })).to.equal('spec: blocks[0].groups[0]: 2: sliced group attention needs attention "softmax"');
+    });
+
+    it('answers a bad semantic count on the command line with one line on stderr and exit code 2', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vitas-cat2-'));
+      const file = join(dir, 'bad.json');
+      writeFileSync(file, JSON.stringify({ ...CASES['dual (M 4) then softmax']!, semantic: 8 }));
+      const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'flops', file], { encoding: 'utf8' });
+      expect(r.status).to.equal(2);
+      expect(r.stderr.trim().split('\n')).to.deep.equal([`vitas: ${file}: semantic: 8 must be a square ≥ 4 (the patch grid is pooled to √M×√M cells): 4, 9, 16, …`]);
     });
 
     it('rejects a space with dual but no semantic counts, a non-square count, or class attention without a class token', () => {
