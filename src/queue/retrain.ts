@@ -14,6 +14,7 @@ import { costOf } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
 import { canonicalSpec, type ArchSpec } from '../space/spec.js';
 import type { RetrainRecipe } from '../train/retrain.js';
+import type { RetrainRunOptions } from '../train/run.js';
 import { runJobs, type JobsReport, type QueueRunOptions } from './client.js';
 import { fileRef, type RetrainJob, type RetrainJobResult } from './jobs.js';
 import { runJob } from './run-job.js';
@@ -34,6 +35,8 @@ export interface RetrainManyOptions {
   queue?: string;
   queueOptions?: QueueRunOptions;
   onLog?(message: string): void;
+  /** progress of each in-process run (not used with `queue`: the workers report to their own logs) */
+  events?: RetrainRunOptions['events'];
 }
 
 export interface RetrainRun extends RetrainJobResult {
@@ -78,7 +81,7 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
     results = [];
     for (const [i, job] of jobs.entries()) {
       o.onLog?.(`retrain ${i + 1}/${jobs.length}: ${runs[i]!.name}, seed ${runs[i]!.seed}`);
-      results.push((await runJob(job)) as RetrainJobResult);
+      results.push((await runJob(job, o.events)) as RetrainJobResult);
     }
   }
   const done: RetrainRun[] = results.map((r, i) => ({ ...runs[i]!, ...r }));
