@@ -1,8 +1,8 @@
 /**
  * Dual-ViT's dual pathway (YehLi/ImageNetModel `classification/dualvit.py`) as functions of their
- * weights: the semantic tokens' formation (`SemanticEmbed` of stage 1: pooled grid, learned
- * queries, the gate) and one dual block's token mixing (`DualAttention`). Every product is a plain
- * 2-D `linear` or an attention with a hand-written backward, so all of it trains on wasm.
+ * weights: the semantic tokens' formation (stage 1 of `DualViT.forward_sep`: pooled grid, learned
+ * queries, the gate) and one dual block's token mixing (`DualAttention`). Every product is a 2-D
+ * matMul (`linear`, the pool) or an attention with a hand-written backward, so all of it trains on wasm.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { VitasError } from '../../space/errors.js';
