@@ -157,7 +157,7 @@ describe('LPI (XCiT local patch interaction) and BatchNorm in the supernet', fun
     tf.tidy(() => {
       const net = netOf(spec);
       const ps: ParamSource = { get: (n) => model.weights.get(n)! };
-      const ctx = { B: 2, T: net.T, E: net.E, P: net.P, cls: 1, gh: net.gh, gw: net.gw, rope: false, k: blkOf(spec.blocks[0] as AttnBlock, 0), block: 0, pass: 0, groups: 1, ps };
+      const ctx = { B: 2, T: net.T, E: net.E, P: net.P, cls: 1, gh: net.gh, gw: net.gw, rope: false, k: blkOf(spec.blocks[0] as AttnBlock, 0), block: 0, pass: 0, groups: 1, ps, streams: {} };
       const x = randn([2 * net.T, net.E], 41) as tf.Tensor2D;
       const other = tf.reshape(tf.concat([randn([2, 1, net.E], 42), tf.slice(tf.reshape(x, [2, net.T, net.E]), [0, 1, 0], [2, net.P, net.E])], 1), [2 * net.T, net.E]) as tf.Tensor2D;
       const y = tf.reshape(lpiBranch(x, ctx, 'batch'), [2, net.T, net.E]);

@@ -8,13 +8,15 @@
  * - `patch` / `patch-token`: one variable per patch size (`….p{patch}.…`); `heads` / `heads-qk`: one
  *   per head-count choice (`….h{heads}.…`) — the `-token` and `-qk` ones only while ViTAS's private
  *   class tokens and attention maps are on (the ablations switch them off);
- * - position rows: row 0 is the class token's, so a subnet without one starts at row 1;
+ * - `semantic`: one per semantic token count (`….m{M}.…`: Dual-ViT's learned queries);
+ * - token axes (position rows, Linformer's E, Mixer's token MLP): index 0 is the class token's, so a
+ *   subnet whose blocks hold none (mean readout, or class attention after the blocks) starts at 1;
  * - buffers (Performer's fixed features) are not variables: drawn from the seed on first use;
  * - BatchNorm running statistics are non-trainable variables at the maxima (`running`), sliced like
  *   the weights: every subnet width shares one set per layer, hence `recalibrate` (batchnorm.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Share } from '../space/operators/decl.js';
+import { netOf, type Share } from '../space/operators/decl.js';
 import { VitasError } from '../space/errors.js';
 import { encode } from '../space/genome.js';
 import { paramList, type ParamEntry } from '../space/params.js';
@@ -76,8 +78,8 @@ interface Param {
 
 /**
  * One spec per combination of the choices that decide which variables exist (patch size, stem,
- * mixer, head count), every other dimension at its maximum: the union of their declared
- * parameters is the supernet.
+ * mixer, head count, semantic token count; class attention on), every other dimension at its
+ * maximum: the union of their declared parameters is the supernet.
  */
 function* allocationSpecs(space: SearchSpace): Generator<ArchSpec> {
   const max = spaceMaxima(space);
@@ -94,7 +96,11 @@ function* allocationSpecs(space: SearchSpace): Generator<ArchSpec> {
           if (space.lpi?.includes(true)) blk.lpi = true;
           const blocks: BlockSpec[] = Array.from({ length: space.blocks }, () => ({ ...blk }));
           // a class token and a learned position table always: row 0 of the table is the class token's
-          yield { version: 1, input: space.input, classes: space.classes, patch, stem, embed: max.embed, pos: 'learned', blocks, readout: 'cls' };
+          const spec: ArchSpec = { version: 1, input: space.input, classes: space.classes, patch, stem, embed: max.embed, pos: 'learned', blocks, readout: 'cls' };
+          // Dual-ViT's learned queries are private per semantic count
+          for (const semantic of attention === 'dual' ? space.semantic! : [undefined]) yield semantic === undefined ? spec : { ...spec, semantic };
+          // the class-attention layers, at this head count
+          if (max.classAttention > 0) yield { ...spec, classAttention: max.classAttention, classBlocks: Array.from({ length: max.classAttention }, () => ({ heads, qkv: max.qkv, mlp: max.mlp })) };
         }
       }
 }
@@ -148,9 +154,9 @@ export class Supernet {
     if (tags.length === 0) return e.name;
     const labels = tags.map((t) => {
       if (t === 'patch' || t === 'patch-token') return `p${spec.patch}`;
-      const blk = spec.blocks[e.block];
-      if (!blk || blk.op !== 'attn') throw new Error(`${e.name}: a per-head parameter outside an attention block`);
-      return `h${blk.heads}`;
+      if (t === 'semantic') return `m${spec.semantic}`;
+      if (!e.heads) throw new Error(`${e.name}: a per-head parameter outside an attention block or class-attention layer`);
+      return `h${e.heads}`;
     });
     const cut = e.name.lastIndexOf('.');
     return cut < 0 ? `${labels.join('.')}.${e.name}` : `${e.name.slice(0, cut)}.${labels.join('.')}${e.name.slice(cut)}`;
@@ -166,8 +172,9 @@ export class Supernet {
     if (full.length !== shape.length || shape.some((s, i) => s > full[i]!)) {
       throw new VitasError(`spec needs ${e.name} of shape [${shape}] but the supernet holds [${full}] (is the spec inside space "${this.space.name}"?)`);
     }
-    const cls = spec.readout === 'cls' ? 1 : 0;
-    const begin = shape.map((s, i) => (e.kind.classRowFirst && i === 0 ? 1 - cls : side === 'left' ? 0 : full[i]! - s));
+    // class tokens in the blocks: none without a class token, and none with class attention
+    const { cls } = netOf(spec);
+    const begin = shape.map((s, i) => (e.kind.tokenAxis === i ? 1 - cls : side === 'left' ? 0 : full[i]! - s));
     return { param, key, region: { begin, size: shape } };
   }
 

@@ -13,6 +13,8 @@ import type { ArchSpec, AttnBlock } from '../space/spec.js';
 import type { NormMode } from './fn/batchnorm.js';
 import { conv3x3 } from './fn/conv.js';
 import { rope2d } from './fn/rope.js';
+import { classBlockPrefix } from '../space/operators/class-attention.js';
+import { classAttentionLayer } from './operators/class-attention.js';
 import { MIXER_FORWARDS } from './operators/index.js';
 import { lpiBranch } from './operators/lpi.js';
 import type { MixCtx } from './operators/mixing.js';
@@ -49,7 +51,7 @@ function residual(x: tf.Tensor2D, branch: tf.Tensor2D, scales: [tf.Tensor, tf.Te
 function mixing(h: tf.Tensor2D, c: MixCtx): tf.Tensor2D {
   const { B, T, E, k, ps } = c;
   const fwd = MIXER_FORWARDS[k.b.attention]!;
-  if (!fwd.projections) return tf.reshape(fwd.forward(tf.reshape(h, [B, T, E]), c), [B * T, E]);
+  if (!fwd.projections || 'stream' in fwd) return tf.reshape(fwd.forward(tf.reshape(h, [B, T, E]), c), [B * T, E]);
   const I = k.I;
   // q, k and v in one product (their weights are separate, possibly private, slices): one larger matMul and one backward
   const [lq, lk, lv] = (['q', 'k', 'v'] as const).map((n) => weightOf(ps, `${k.prefix}.attn.${n}`));
@@ -79,6 +81,7 @@ const norm = (x: tf.Tensor2D, ps: ParamSource, name: string): tf.Tensor2D => {
 };
 
 function block(x: tf.Tensor2D, blk: AttnBlock, i: number, base: Omit<MixCtx, 'k' | 'block' | 'pass' | 'groups'>, drop: number, rng: Rng | undefined, bn: NormMode): tf.Tensor2D {
+  // base.streams is shared by every pass and block of this forward: a stream mixer updates it
   const k = blkOf(blk, i);
   const { ps, B } = base;
   const r = blk.recursion ?? 1;
@@ -136,7 +139,7 @@ export function vitForward(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource,
   if (cls) tokens = tf.concat([tf.tile(tf.reshape(ps.get('cls'), [1, 1, E]), [B, 1, 1]) as tf.Tensor3D, tokens], 1);
   if (spec.pos === 'learned') tokens = tf.add(tokens, tf.reshape(ps.get('pos'), [1, T, E])) as tf.Tensor3D;
   let x = tf.reshape(tokens, [B * T, E]) as tf.Tensor2D;
-  const base = { B, T, E, P, cls, gh: net.gh, gw: net.gw, rope: spec.pos === 'rope', ps };
+  const base = { B, T, E, P, cls, gh: net.gh, gw: net.gw, rope: spec.pos === 'rope', ps, streams: {} };
   const depth = spec.blocks.filter((blk) => blk.op === 'attn').length;
   let k = 0;
   spec.blocks.forEach((blk, i) => {
@@ -145,10 +148,22 @@ export function vitForward(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource,
     x = block(x, blk, i, base, drop, opts.rng, opts.norm ?? 'running');
     k++;
   });
-  const y = tf.reshape(norm(x, ps, 'norm'), [B, T, E]);
-  const pooled = cls ? tf.reshape(tf.slice(y, [0, 0, 0], [B, 1, E]), [B, E]) : tf.mean(y, 1);
   const head = weightOf(ps, 'head');
-  return linear(pooled as tf.Tensor2D, head.w, head.b);
+  return linear(readout(x, spec, net, B, ps), head.w, head.b);
+}
+
+/** What the head reads [B, E]: the class token after the class-attention layers, else the normalised class token or token mean. */
+function readout(x: tf.Tensor2D, spec: ArchSpec, net: ReturnType<typeof netOf>, B: number, ps: ParamSource): tf.Tensor2D {
+  const { E, T, P, cls, L } = net;
+  if (L > 0) {
+    // CaiT: the class token joins only now, and only it is updated
+    const patches = tf.reshape(x, [B, P, E]) as tf.Tensor3D;
+    let c = tf.tile(tf.reshape(ps.get('cls'), [1, E]), [B, 1]) as tf.Tensor2D;
+    for (let j = 0; j < L; j++) c = classAttentionLayer(c, patches, spec.classBlocks![j]!, classBlockPrefix(j), ps);
+    return norm(c, ps, 'norm');
+  }
+  const y = tf.reshape(norm(x, ps, 'norm'), [B, T, E]);
+  return (cls ? tf.reshape(tf.slice(y, [0, 0, 0], [B, 1, E]), [B, E]) : tf.mean(y, 1)) as tf.Tensor2D;
 }
 
 /** Names of every parameter the forward of `spec` asks for (traced on one zero image); tests hold it to `paramList`. */
