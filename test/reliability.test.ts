@@ -261,10 +261,10 @@ describe('reliability (issue 12, search and CLI)', function () {
       expect(oneErrorLine(await vitas(['ablate']))).to.equal("vitas: ablate: missing required argument 'definition' (see vitas ablate --help)");
     });
 
-    it('a spec the network cannot run yet (lpi) is named by its file, and nothing else is printed', async () => {
-      const spec = join(tmp(), 'lpi.json');
-      writeFileSync(spec, JSON.stringify({ version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed: 16, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 1, qkv: 24, mlp: 16, lpi: true }] }));
-      expect(oneErrorLine(await vitas(['retrain', spec, '--data', fixture('fashion-mnist-mini'), '--validation', '100', '--out', join(tmp(), 'r')]))).to.equal(`vitas: ${spec}: blocks[0].lpi: not implemented in the network yet (cost model only)`);
+    it('a spec whose classes do not match the data is named by its file, and nothing else is printed', async () => {
+      const spec = join(tmp(), 'c4.json');
+      writeFileSync(spec, JSON.stringify({ version: 1, input: [28, 28, 1], classes: 4, patch: 7, stem: 'linear', embed: 16, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 1, qkv: 24, mlp: 16 }] }));
+      expect(oneErrorLine(await vitas(['retrain', spec, '--data', fixture('fashion-mnist-mini'), '--validation', '100', '--out', join(tmp(), 'r')]))).to.equal(`vitas: ${spec}: classes 4 does not match the data's 10`);
     });
 
     it('a spec whose input does not match the data is named by its file; the backend line does not precede the error', async () => {

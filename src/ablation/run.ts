@@ -21,6 +21,7 @@ import { Rng } from '../space/rng.js';
 import type { SearchSpace } from '../space/space.js';
 import { canonicalSpec, specKey, type ArchSpec } from '../space/spec.js';
 import { searchIdentityProbability } from '../supernet/identity-search.js';
+import { calibrationImages } from '../supernet/batchnorm.js';
 import { evaluateSubnet, trainSupernet, type TrainEvents } from '../supernet/trainer.js';
 import { defaultStepThreads } from '../supernet/data-parallel.js';
 import { evaluateModel } from '../train/evaluate.js';
@@ -111,7 +112,8 @@ export async function runAblation(definition: string | AblationDefinition, opts:
     const trained = await trainSupernet({ space, data, recipe, budget: window, out: join(out, `arm-${i + 1}`), threads: defaultStepThreads(), ...(opts.events?.training ? { events: opts.events.training } : {}) });
     const net = trained.supernet;
     const res: ArmResult = { name, factors: arm, seconds: 0 };
-    const evalOpts = { slicing: recipe.slicing ?? 'left', ...(k?.valImages ? { limit: k.valImages } : {}) };
+    const calibration = calibrationImages(data.train);
+    const evalOpts = { slicing: recipe.slicing ?? 'left', calibration, ...(k?.valImages ? { limit: k.valImages } : {}) };
     if (k) {
       const inherited = subnets.map((s) => evaluateSubnet(net, s, data.val, evalOpts));
       res.kendall = { tau: kendallTau(inherited, standalone), inherited, standalone, macs: subnets.map((s) => costOf(s).macs) };
@@ -123,7 +125,7 @@ export async function runAblation(definition: string | AblationDefinition, opts:
       const slicing = recipe.slicing ?? 'left';
       const evaluator = opts.queue && trained.checkpoint
         ? new QueueEvaluator(opts.queue, { name: 'supernet', space, checkpoint: await fileRef(trained.checkpoint), data: absoluteData(base.data), slicing, ...(s.valImages ? { limit: s.valImages } : {}) }, { onLog: log })
-        : new SupernetEvaluator(net, data.val, { slicing, ...(s.valImages ? { limit: s.valImages } : {}) });
+        : new SupernetEvaluator(net, data.val, { slicing, calibration, ...(s.valImages ? { limit: s.valImages } : {}) });
       const st = await runSearch(space, evaluator, initialState(cfg, { macs: window }));
       const best = bestOf(st.history)!;
       res.search = { spec: best.spec, macs: best.macs, inherited: best.score };

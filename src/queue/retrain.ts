@@ -15,7 +15,7 @@ import { costOf } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
 import { canonicalSpec, type ArchSpec } from '../space/spec.js';
 import type { RetrainRecipe } from '../train/retrain.js';
-import { RETRAIN_MARKERS, RETRAIN_OUTPUTS } from '../train/run.js';
+import { RETRAIN_MARKERS, RETRAIN_OUTPUTS, type RetrainRunOptions } from '../train/run.js';
 import { runJobs, type JobsReport, type QueueRunOptions } from './client.js';
 import { fileRef, jobId, type RetrainJob, type RetrainJobResult } from './jobs.js';
 import { runJob } from './run-job.js';
@@ -33,13 +33,13 @@ export interface RetrainManyOptions {
   initFromSupernet?: string;
   /** each run writes <out>/<spec name>-seed<seed>/; the table goes to <out>/summary.md */
   out: string;
-  /** continue in an --out that holds a finished set (its runs resume from their checkpoints) */
-  resume?: boolean;
-  /** start over in an --out that holds runs: their outputs are removed first */
+  /** replace runs of other settings and another list's summary in `out` (their outputs are removed first) */
   force?: boolean;
   queue?: string;
   queueOptions?: QueueRunOptions;
   onLog?(message: string): void;
+  /** progress of each in-process run (not used with `queue`: the workers report to their own logs) */
+  events?: RetrainRunOptions['events'];
 }
 
 export interface RetrainRun extends RetrainJobResult {
@@ -76,7 +76,8 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
         ...(init ? { initFromSupernet: init } : {}),
       });
     }
-  prepareRunFolder({ dir: out, what: 'retrain of several runs', markers: ['summary.md', 'results.json'], outputs: ['summary.md', 'summary.svg', 'results.json'], ...(o.resume ? { resume: true } : {}), ...(o.force ? { force: true } : {}) });
+  prepareRunFolder({ dir: out, what: 'retrain of several runs', markers: [] });
+  claimSummary(out, jobs, o.force ?? false);
   for (const job of jobs) claimRunFolder(job, o.force ?? false);
   let results: RetrainJobResult[];
   let report: JobsReport | undefined;
@@ -86,12 +87,22 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
     results = [];
     for (const [i, job] of jobs.entries()) {
       o.onLog?.(`retrain ${i + 1}/${jobs.length}: ${runs[i]!.name}, seed ${runs[i]!.seed}`);
-      results.push((await runJob(job)) as RetrainJobResult);
+      results.push((await runJob(job, o.events)) as RetrainJobResult);
     }
   }
   const done: RetrainRun[] = results.map((r, i) => ({ ...runs[i]!, ...r }));
   const table = writeSummary(out, done, o.specs);
   return { runs: done, out, table, ...(report ? { report } : {}) };
+}
+
+/** The same list again continues it (and rewrites the same summary); another list's summary is not replaced unless forced. */
+function claimSummary(out: string, jobs: RetrainJob[], force: boolean): void {
+  const file = join(out, 'results.json');
+  if (!existsSync(file) || force) return;
+  const saved = readJson(file, 'retrain results') as { runs?: { out?: unknown }[] };
+  const had = (saved.runs ?? []).map((r) => String(r.out)).sort();
+  const now = jobs.map((j) => j.out).sort();
+  if (had.join('\n') !== now.join('\n')) throw new VitasError(`--out: ${out} holds the summary of another list of runs (${had.map((d) => d.replace(/^.*\//, '')).join(', ')}); add --force to replace it, or choose another --out`);
 }
 
 /**
@@ -103,7 +114,7 @@ function claimRunFolder(job: RetrainJob, force: boolean): void {
   const marker = join(job.out, 'job.json');
   if (existsSync(marker) && (readJson(marker, 'job marker') as { id?: unknown }).id === jobId(job)) return;
   if (!force) throw new VitasError(`--out: ${job.out} holds a retrain run of other settings; add --force to replace it, or choose another --out`);
-  for (const f of [...RETRAIN_OUTPUTS, 'job.json']) rmSync(join(job.out, f), { force: true });
+  for (const f of [...RETRAIN_OUTPUTS, 'job.json', 'result.json']) rmSync(join(job.out, f), { force: true });
 }
 
 const pct = (v: number | undefined): string => (v === undefined ? '–' : `${(100 * v).toFixed(2)} %`);

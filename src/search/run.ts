@@ -10,6 +10,7 @@ import { VERSION } from '../version.js';
 import { VitasError } from '../space/errors.js';
 import { canonicalSpec } from '../space/spec.js';
 import { runSupernetTraining } from '../supernet/run.js';
+import { calibrationImages } from '../supernet/batchnorm.js';
 import { loadSupernet, type TrainEvents } from '../supernet/trainer.js';
 import { bestOf, runSearch, type Candidate, type SearchEvents, type SearchState } from './evolution.js';
 import { freshPlan, resumePlan, type SearchFlags, type SearchPlan } from './plan.js';
@@ -81,7 +82,7 @@ async function buildEvaluator(o: SearchOptions, plan: SearchPlan, log: (m: strin
   const slicing = def!.supernet?.slicing ?? 'left';
   const evaluator = o.queue
     ? new QueueEvaluator(o.queue, { name: 'supernet', space, checkpoint: await fileRef(ckpt), data: absoluteData(dataCfg), slicing, ...(limit ? { limit } : {}) }, queueOpts)
-    : new SupernetEvaluator(loadSupernet(space, ckpt), data.val, { slicing, ...(limit ? { limit } : {}) });
+    : new SupernetEvaluator(loadSupernet(space, ckpt), data.val, { slicing, calibration: calibrationImages(data.train), ...(limit ? { limit } : {}) });
   return { evaluator, reason: `supernet: top-1 on ${limit ? `${Math.min(limit, data.val.count)} of ` : ''}${data.val.count} validation images with ${reason}` };
 }
 

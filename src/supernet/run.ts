@@ -13,9 +13,9 @@ import type { ArchSpec } from '../space/spec.js';
 import { readJson, writeAtomic } from '../io.js';
 import { prepareRunFolder } from '../run-folder.js';
 import { budgetWindow, loadDefinition, type SearchDefinition } from '../search/definition.js';
+import { calibrationImages } from './batchnorm.js';
 import { evaluateSubnet, loadSupernet, trainSupernet, type EpochRecord, type TrainEvents, type TrainResult } from './trainer.js';
 import { reachableCheck } from './budget-check.js';
-import { assertRunnable } from './vit.js';
 import { scatterSvg, type Point } from '../report/svg.js';
 import { specKey } from '../space/spec.js';
 import { defaultStepThreads } from './data-parallel.js';
@@ -102,8 +102,9 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   });
   const scores: ReferenceScore[] = [];
   if (!result.stopped && o.evaluate !== false) {
+    const calibration = calibrationImages(data.train);
     for (const r of refs) {
-      const valAccuracy = evaluateSubnet(result.supernet, r.spec, data.val, { slicing: recipe.slicing ?? 'left' });
+      const valAccuracy = evaluateSubnet(result.supernet, r.spec, data.val, { slicing: recipe.slicing ?? 'left', calibration });
       scores.push({ name: r.name, macs: costOf(r.spec).macs, valAccuracy, spec: r.spec });
       o.events?.onLog?.(`${r.name} subnet (${(costOf(r.spec).macs / 1e6).toFixed(2)}M MACs): validation accuracy ${(100 * valAccuracy).toFixed(2)} %`);
     }
@@ -135,17 +136,17 @@ export function evaluateSupernetRun(o: SupernetEvalOptions): { name: string; mac
   const space = resolveSpace(def, o.config);
   // a given spec the supernet cannot run is named by its file, before the checkpoint and data are read
   for (const s of o.specs ?? []) {
-    assertRunnable(s.spec, s.name);
     if (s.spec.input.join() !== space.input.join()) throw new VitasError(`${s.name}: input ${s.spec.input.join('×')} does not match the supernet's ${space.input.join('×')} (space "${space.name}")`);
   }
   const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
   try {
     const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) }, { validationFrom: `${o.config}: data.validation` });
     const specs = o.specs ?? referenceSubnets(space, def.supernet?.seed ?? 0);
+    const calibration = calibrationImages(data.train);
     const seen = new Map<string, number>();
     return specs.map((s) => {
       const key = specKey(s.spec);
-      const valAccuracy = seen.get(key) ?? evaluateSubnet(net, s.spec, data.val, { slicing: def.supernet?.slicing ?? 'left', ...(o.valImages ? { limit: o.valImages } : {}) });
+      const valAccuracy = seen.get(key) ?? evaluateSubnet(net, s.spec, data.val, { slicing: def.supernet?.slicing ?? 'left', calibration, ...(o.valImages ? { limit: o.valImages } : {}) });
       seen.set(key, valAccuracy);
       return { name: s.name, macs: costOf(s.spec).macs, valAccuracy, spec: s.spec };
     });

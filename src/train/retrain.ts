@@ -12,6 +12,8 @@ import { VitasError } from '../space/errors.js';
 import { Rng } from '../space/rng.js';
 import type { ArchSpec } from '../space/spec.js';
 import { MaskedAdamW } from '../supernet/adamw.js';
+import { addStats, type LayerStats } from '../supernet/batchnorm.js';
+import type { ChannelStats } from '../supernet/fn/batchnorm.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from '../supernet/checkpoint.js';
 import { smoothedCrossEntropy } from '../supernet/ops.js';
 import { checkMemory } from '../supernet/memory.js';
@@ -72,12 +74,16 @@ interface Meta {
   partial: { sum: number; n: number };
 }
 
+/** One AdamW step of a standalone model; BatchNorm layers train on batch statistics and their running statistics follow (momentum 0.1). */
 export function standaloneStep(model: StandaloneModel, opt: MaskedAdamW, x: tf.Tensor4D, y: tf.Tensor1D, lr: number, r: Pick<RetrainRecipe, 'labelSmoothing' | 'dropPath'>, rng: Rng): number {
   return tf.tidy(() => {
     const trainable = model.trainableWeights();
-    const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(model.forward(x, { dropPath: r.dropPath, rng }), y, model.spec.classes, r.labelSmoothing), trainable.map(([, v]) => v));
+    const stats: LayerStats[] = [];
+    const norm = (layer: string, s: ChannelStats): void => addStats(stats, 0, 'left', layer, s);
+    const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(model.forward(x, { dropPath: r.dropPath, rng, norm }), y, model.spec.classes, r.labelSmoothing), trainable.map(([, v]) => v));
     const loss = value.dataSync()[0]!;
     if (!Number.isFinite(loss)) return loss;
+    model.updateRunning(stats);
     for (const [name, v] of trainable) {
       const g = grads[v.name];
       const all = { begin: v.shape.map(() => 0), size: v.shape };

@@ -9,12 +9,12 @@ import type { ArchSpec } from '../space/spec.js';
 import { loadSupernet, type TrainEvents } from '../supernet/trainer.js';
 import { readJson } from '../io.js';
 import { evaluateModel, evaluationMarkdown, type Evaluation } from './evaluate.js';
+import { calibrationImages } from '../supernet/batchnorm.js';
 import { extractSubnet } from './model.js';
 import { retrain, type RetrainEpoch, type RetrainRecipe, type RetrainResult } from './retrain.js';
 import { loadModel, saveModel } from './save.js';
 import { VitasError } from '../space/errors.js';
 import { prepareRunFolder } from '../run-folder.js';
-import { assertRunnable } from '../supernet/vit.js';
 
 /** `--data NAME|DIR` → a data config: a dataset name, or a folder (IDX, CIFAR binary or image folders, by what it holds). */
 export function dataConfig(data: string, validation = 5000, seed = 0, limit?: number): DataConfig {
@@ -61,7 +61,6 @@ export interface RetrainRunOptions {
 
 export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & { out: string }> {
   const where = o.specFile ?? 'spec';
-  assertRunnable(o.spec, where);
   prepareRunFolder({ dir: o.out, what: 'retrain run', markers: RETRAIN_MARKERS, outputs: RETRAIN_OUTPUTS, ...(o.resume ? { resume: true } : {}), ...(o.force ? { force: true } : {}) });
   const cfg = dataConfig(o.data, o.validation, 0, o.limit);
   const splits = loadData(cfg, { validationFrom: '--validation' }); // train + validation only: the test split is read after training
@@ -71,7 +70,8 @@ export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & 
     const ckpt = existsSync(join(dir, 'supernet.ckpt')) ? join(dir, 'supernet.ckpt') : dir;
     const spaceName = o.space ?? ((readJson(join(dir, 'config.json'), 'supernet run config') as { definition?: { space?: string } }).definition?.space ?? 'fmnist');
     const net = loadSupernet(loadSpace(spaceName), ckpt);
-    init = extractSubnet(net, o.spec);
+    // the inherited BatchNorm statistics are recalibrated for this subnet on training images first
+    init = extractSubnet(net, o.spec, 'left', calibrationImages(splits.train));
     net.dispose();
   }
   const r = await retrain({
