@@ -150,6 +150,19 @@ describe('reliability (issue 12, search and CLI)', function () {
       expect(line).to.equal(`vitas: --out: ${ablation} already holds a finished ablation (report.md); add --force to replace it, or choose another --out`);
       expect(readFileSync(join(ablation, 'report.md'), 'utf8')).to.equal('# earlier');
     });
+
+    it('retrain of several specs refuses a folder holding a run of other settings, or another list\'s summary', async () => {
+      const list = ['retrain', join(ROOT, 'examples/fmnist-deit.json'), '--data', fixture('fashion-mnist-mini'), '--seeds', '0'];
+      const dir = tmp();
+      const other = join(dir, 'other');
+      mkdirSync(join(other, 'fmnist-deit-seed0'), { recursive: true });
+      writeFileSync(join(other, 'fmnist-deit-seed0', 'model.json'), '{}');
+      expect(oneErrorLine(await vitas([...list, '--out', other]))).to.equal(`vitas: --out: ${other}/fmnist-deit-seed0 holds a retrain run of other settings; add --force to replace it, or choose another --out`);
+      const summary = join(dir, 'summary');
+      mkdirSync(summary);
+      writeFileSync(join(summary, 'results.json'), JSON.stringify({ runs: [{ out: join(summary, 'b-seed0') }] }));
+      expect(oneErrorLine(await vitas([...list, '--out', summary]))).to.equal(`vitas: --out: ${summary} holds the summary of another list of runs (b-seed0); add --force to replace it, or choose another --out`);
+    });
   });
 
   describe('4. --resume checks its flags against the saved run', () => {
