@@ -1,17 +1,19 @@
 /**
  * Forward + backward time and peak tensor memory of one token-mixing layer per attention type
- * (softmax, performer, linformer, nystrom, fnet, mixer, xnorm) at 50, 197 and 785 tokens (patch 4,
- * 2 and 1 on 28×28, plus the class token), E 64, 4 heads — built from src/supernet/fn and
+ * (softmax, performer, linformer, nystrom, fnet, mixer, xnorm, dual) at 50, 197 and 785 tokens
+ * (patch 4, 2 and 1 on 28×28, plus the class token), E 64, 4 heads — built from src/supernet/fn and
  * `linear` on the default backend, and in the same run the same layers in PyTorch
  * (bench/torch_operators.py). The attention types project q, k, v with one linear E → 3E and
- * back with E → E; fnet and mixer act on x directly (as the Vision X-formers blocks do).
+ * back with E → E; fnet and mixer act on x directly (as the Vision X-formers blocks do); dual is one
+ * Dual-ViT block's mixing (semantic self-attention, semantic → pixel, semantic MLP E → 4E → E,
+ * pixel → semantic) with its M = 16 semantic tokens an input that is differentiated too.
  *
  * vitas memory (src/backend/memory-peak.ts), high-water marks during one forward + backward
  * above the bytes before it: "vitas MB" of the distinct live data buffers (saved activations,
  * outputs, gradients, temporaries), "numBytes MB" of tf.memory().numBytes (which counts a
  * reshape or a saved-for-backward clone again though it shares its input's buffer).
  * torch memory: the bytes of the distinct storages autograd saves for the backward.
- * Run: npm run bench:operators (env BENCH_BATCH, BENCH_REPEATS).
+ * Run: npm run bench:operators (env BENCH_BATCH, BENCH_REPEATS, BENCH_TOKENS e.g. 50 for a quick smoke).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -28,15 +30,24 @@ import { nystromAttention } from '../src/supernet/fn/nystrom.js';
 import { fnetMixing } from '../src/supernet/fn/fnet.js';
 import { tokenMixing } from '../src/supernet/fn/mixer.js';
 import { xnormAttention } from '../src/supernet/fn/xnorm.js';
+import { dualMixing, type DualWeights } from '../src/supernet/fn/dual.js';
 
-const TYPES = ['softmax', 'performer', 'linformer', 'nystrom', 'fnet', 'mixer', 'xnorm'] as const;
+const TYPES = ['softmax', 'performer', 'linformer', 'nystrom', 'fnet', 'mixer', 'xnorm', 'dual'] as const;
 type Kind = (typeof TYPES)[number];
-const TOKENS = [50, 197, 785];
+const TOKENS = (process.env.BENCH_TOKENS ?? '50,197,785').split(',').map(Number);
 const E = 64, HEADS = 4, D = E / HEADS;
 const BATCH = Number(process.env.BENCH_BATCH ?? 8);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 /** performer m = ⌈d·ln d⌉; the Vision X-formers defaults k = 64 (linformer) and 64 landmarks (nystrom), conv kernel 33; mixer T = 64 */
 const FEATURES = Math.ceil(D * Math.log(D)), LINFORMER_K = 64, LANDMARKS = 64, CONV_KERNEL = 33, TOKEN_MLP = 64;
+/** dual: M semantic tokens; the semantic MLP's width is the reference's 4E */
+const SEMANTIC = 16, SEMANTIC_MLP = 4 * E;
+/** the dual block's weights by name: linears (`.w`, `.b`) and LayerNorms (`.gamma`, `.beta`) */
+const DUAL_LINEARS: Record<string, [number, number]> = {
+  selfQ: [E, E], selfK: [E, E], selfV: [E, E], selfProj: [E, E], crossQ: [E, E], crossK: [E, E], crossV: [E, E], crossProj: [E, E],
+  fc1: [E, SEMANTIC_MLP], fc2: [SEMANTIC_MLP, E], q: [E, E], k: [E, E], v: [E, E], proj: [E, E],
+};
+const DUAL_NORMS = ['selfNorm', 'crossNorm', 'mlpNorm', 'kvNorm'];
 const TORCH = '/usr/bin/python3';
 const YARDSTICK = fileURLToPath(new URL('../../bench/torch_operators.py', import.meta.url));
 
@@ -58,6 +69,12 @@ function params(kind: Kind, n: number, rng: Rng): { trained: Params; fixed: Para
       return { trained: { ...proj, conv: normal([HEADS, CONV_KERNEL], CONV_KERNEL ** -0.5) }, fixed: {} };
     case 'xnorm':
       return { trained: { ...proj, gamma: tf.ones([HEADS]) }, fixed: {} };
+    case 'dual': {
+      const trained: Params = { semantic: normal([BATCH, SEMANTIC, E], 1) };
+      for (const [name, [i, o]] of Object.entries(DUAL_LINEARS)) [trained[`${name}.w`], trained[`${name}.b`]] = [normal([i, o], i ** -0.5), tf.zeros([o])];
+      for (const name of DUAL_NORMS) [trained[`${name}.gamma`], trained[`${name}.beta`]] = [tf.ones([E]), tf.zeros([E])];
+      return { trained, fixed: {} };
+    }
     default:
       return { trained: proj, fixed: {} };
   }
@@ -70,6 +87,13 @@ function layer(kind: Kind, x: tf.Tensor3D, p: Params): tf.Tensor3D {
   const t1 = (name: string): tf.Tensor1D => p[name] as tf.Tensor1D;
   if (kind === 'fnet') return fnetMixing(x);
   if (kind === 'mixer') return tokenMixing(x, t2('w1'), t1('b1'), t2('w2'), t1('b2'));
+  if (kind === 'dual') {
+    const w = Object.fromEntries([
+      ...Object.keys(DUAL_LINEARS).map((n) => [n, { w: t2(`${n}.w`), b: t1(`${n}.b`) }]),
+      ...DUAL_NORMS.map((n) => [n, { gamma: t1(`${n}.gamma`), beta: t1(`${n}.beta`) }]),
+    ]) as unknown as DualWeights;
+    return dualMixing(x, p['semantic'] as tf.Tensor3D, w, HEADS).out;
+  }
   const qkv = linear(tf.reshape(x, [b * n, E]), t2('wqkv'), t1('bqkv'));
   let o: tf.Tensor3D;
   if (kind === 'softmax' && fusedKernelsActive()) o = softmaxAttentionQkv(tf.reshape(qkv, [b, n, 3 * E]), HEADS);
@@ -126,7 +150,7 @@ interface TorchRow {
 
 function torchRun(): { rows: TorchRow[]; note: string } {
   if (!existsSync(TORCH)) return { rows: [], note: 'no /usr/bin/python3' };
-  const args = [YARDSTICK, '--tokens', TOKENS.join(','), '--batch', String(BATCH), '--repeats', String(REPEATS), '--threads', '1', '--features', String(FEATURES), '--linformer-k', String(LINFORMER_K), '--landmarks', String(LANDMARKS), '--conv-kernel', String(CONV_KERNEL), '--token-mlp', String(TOKEN_MLP)];
+  const args = [YARDSTICK, '--tokens', TOKENS.join(','), '--batch', String(BATCH), '--repeats', String(REPEATS), '--threads', '1', '--features', String(FEATURES), '--linformer-k', String(LINFORMER_K), '--landmarks', String(LANDMARKS), '--conv-kernel', String(CONV_KERNEL), '--token-mlp', String(TOKEN_MLP), '--semantic', String(SEMANTIC)];
   const r = spawnSync(TORCH, args, { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0) return { rows: [], note: `torch failed: ${(r.stderr || r.stdout || String(r.error)).trim().split('\n').pop()}` };
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { engine: string; threads: number; results: TorchRow[] };
@@ -146,7 +170,7 @@ for (const n of TOKENS)
     const sm = ours.get(`softmax:${n}`)!, tsm = theirs.get(`softmax:${n}`);
     rows.push([kind, String(n), formatMacs(m.macs), fmt(m.ms), fmt(t?.ms), t ? (m.ms / t.ms).toFixed(2) : '-', fmt(m.mb, 2), fmt(m.numMb, 2), fmt(t?.saved_mb, 2), (m.mb / sm.mb).toFixed(2), t && tsm ? (t.saved_mb / tsm.saved_mb).toFixed(2) : '-']);
   }
-console.log(`backend ${info.name} (SIMD ${info.simd}, 1 thread); batch ${BATCH}, E ${E}, ${HEADS} heads; performer m ${FEATURES}, linformer k ${LINFORMER_K}, nystrom ${LANDMARKS} landmarks + conv ${CONV_KERNEL}, mixer T ${TOKEN_MLP}; median of ${REPEATS}; torch: ${torch.note}`);
+console.log(`backend ${info.name} (SIMD ${info.simd}, 1 thread); batch ${BATCH}, E ${E}, ${HEADS} heads; performer m ${FEATURES}, linformer k ${LINFORMER_K}, nystrom ${LANDMARKS} landmarks + conv ${CONV_KERNEL}, mixer T ${TOKEN_MLP}, dual M ${SEMANTIC}; median of ${REPEATS}; torch: ${torch.note}`);
 console.log(
   markdownTable(
     ['attention', 'tokens', 'fwd MACs', 'vitas ms', 'torch ms', 'vitas/torch', 'vitas MB', 'vitas numBytes MB', 'torch MB', 'vitas MB ÷ softmax', 'torch MB ÷ softmax'],

@@ -5,7 +5,9 @@ Each layer maps x [B, N, E] to [B, N, E]: the attention types project q, k, v wi
 E -> 3E, mix, and project back E -> E; fnet (FFT) and mixer (token MLP N -> T -> GELU -> N) act on
 x directly. The maths follows the references vitas follows (src/supernet/fn/*.ts):
 performer (FAVOR+, pranavphoenix/VisionXformer), linformer (E = F shared), nystrom (lucidrains'
-nystrom-attention with the depthwise-conv residual on V), xnorm (UFO-ViT).
+nystrom-attention with the depthwise-conv residual on V), xnorm (UFO-ViT), dual (one Dual-ViT block's
+mixing, YehLi/ImageNetModel dualvit.py's DualAttention as vitas runs it: output projections on the
+semantic attentions, no LayerScale; its M semantic tokens a parameter, so they are differentiated too).
 
 For every type and token count it times forward + backward (the output's gradient a fixed random
 tensor; median of --repeats) and measures peak activation memory as the bytes of the tensors
@@ -125,6 +127,35 @@ class XNorm(Mixing):
         return self.xnorm(q) @ self.xnorm(k.transpose(-2, -1) @ v)
 
 
+def attend(q, k, v, heads):
+    """softmax(QK^T / sqrt(d)) V per head for q [B, n, e] and k, v [B, m, e]."""
+    b, n, e = q.shape
+    d = e // heads
+    split = lambda t: t.reshape(b, t.shape[1], heads, d).transpose(1, 2)
+    out = torch.softmax(split(q) @ split(k).transpose(-2, -1) * d ** -0.5, -1) @ split(v)
+    return out.transpose(1, 2).reshape(b, n, e)
+
+
+class Dual(nn.Module):
+    """Semantic self-attention, semantic -> pixel, semantic MLP (ReLU), pixel -> the M semantic tokens."""
+
+    def __init__(self, e, heads, batch, m, hidden, gen):
+        super().__init__()
+        self.heads = heads
+        self.semantic = nn.Parameter(torch.randn(batch, m, e, generator=gen))
+        self.self_norm, self.self_qkv, self.self_proj = nn.LayerNorm(e, eps=1e-6), nn.Linear(e, 3 * e), nn.Linear(e, e)
+        self.cross_norm, self.cross_q, self.cross_kv, self.cross_proj = nn.LayerNorm(e, eps=1e-6), nn.Linear(e, e), nn.Linear(e, 2 * e), nn.Linear(e, e)
+        self.mlp_norm, self.mlp = nn.LayerNorm(e, eps=1e-6), nn.Sequential(nn.Linear(e, hidden), nn.ReLU(), nn.Linear(hidden, e))
+        self.kv_norm, self.q, self.kv, self.proj = nn.LayerNorm(e, eps=1e-6), nn.Linear(e, e), nn.Linear(e, 2 * e), nn.Linear(e, e)
+
+    def forward(self, x):
+        s = self.semantic
+        s = s + self.self_proj(attend(*self.self_qkv(self.self_norm(s)).chunk(3, -1), self.heads))
+        s = s + self.cross_proj(attend(self.cross_q(self.cross_norm(s)), *self.cross_kv(x).chunk(2, -1), self.heads))
+        s = s + self.mlp(self.mlp_norm(s))
+        return self.proj(attend(self.q(x), *self.kv(self.kv_norm(s)).chunk(2, -1), self.heads))
+
+
 class FNet(nn.Module):
     def forward(self, x):
         return torch.fft.fft(torch.fft.fft(x, dim=-1), dim=-2).real
@@ -155,6 +186,8 @@ def build(kind, n, a, gen):
         return FNet()
     if kind == "mixer":
         return Mixer(n, a.token_mlp)
+    if kind == "dual":
+        return Dual(e, h, a.batch, a.semantic, 4 * e, gen)
     raise ValueError(kind)
 
 
@@ -177,7 +210,7 @@ def saved_bytes(layer, x, dy):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--types", default="softmax,performer,linformer,nystrom,fnet,mixer,xnorm")
+    ap.add_argument("--types", default="softmax,performer,linformer,nystrom,fnet,mixer,xnorm,dual")
     ap.add_argument("--tokens", default="50,197,785")
     ap.add_argument("--embed", type=int, default=64)
     ap.add_argument("--heads", type=int, default=4)
@@ -187,6 +220,7 @@ def main():
     ap.add_argument("--landmarks", type=int, default=64)
     ap.add_argument("--conv-kernel", type=int, default=33)
     ap.add_argument("--token-mlp", type=int, default=64)
+    ap.add_argument("--semantic", type=int, default=16, help="dual: semantic tokens M")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)

@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   initBackend, SPACES, presetSpace, sampleSpec, Rng, costOf, paramList, buildModel, extractSubnet, countMacs, fnetImplementationMacs,
-  Supernet, MaskedAdamW, trainStep, smoothedCrossEntropy, netOf, nystromLength, NYSTROM_KERNEL, type ArchSpec, type AttnBlock,
+  Supernet, MaskedAdamW, trainStep, smoothedCrossEntropy, netOf, nystromLength, NYSTROM_KERNEL, LPI_MACS_PER_TOKEN, type ArchSpec, type AttnBlock,
 } from '../src/index.js';
 import { OPERATOR_BLOCKS, STEM_POS, tinyXSpace, tinyXSpec } from './helpers.js';
 
-/** The MACs a spec states beyond what its product kernels run: FFT-priced FNet is run as DFT products; the Nyström conv is element-wise. */
+/** The MACs a spec states beyond what its product kernels run: FFT-priced FNet is run as DFT products; the Nyström conv and LPI's depthwise convs are element-wise. */
 function uncountedByKernels(spec: ArchSpec): number {
   const net = netOf(spec);
   let d = 0;
@@ -18,6 +18,7 @@ function uncountedByKernels(spec: ArchSpec): number {
       d += r * (stated - fnetImplementationMacs(net.T, net.E));
     }
     if (b.attention === 'nystrom' && b.conv) d += r * nystromLength(net.T, b.features!) * (b.qkv / 3) * NYSTROM_KERNEL;
+    if (b.lpi) d += r * LPI_MACS_PER_TOKEN * net.P * net.E;
   }
   return d;
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatPercent, meanStd } from '../src/index.js';
@@ -17,7 +17,7 @@ describe('summary statistics', () => {
 });
 
 describe('vitas retrain of several specs and seeds (in process)', () => {
-  it('trains each (spec, seed) on the first --limit images and tabulates test top-1 as mean ± std over the seeds', function () {
+  it('trains each (spec, seed) on the first --limit images, tabulates test top-1 as mean ± std over the seeds, and does not train a finished run again', function () {
     this.timeout(240_000);
     const dir = mkdtempSync(join(tmpdir(), 'vitas-many-'));
     const blk = (attention: string, extra: object): object => ({ op: 'attn', attention, heads: 2, qkv: 24, mlp: 16, ...extra });
@@ -36,5 +36,13 @@ describe('vitas retrain of several specs and seeds (in process)', () => {
     }
     expect(readFileSync(join(out, 'summary.svg'), 'utf8')).to.include('<svg');
     expect(existsSync(join(out, 'summary.md'))).to.equal(true);
+
+    // the same command again (--resume) continues the list: every run is finished, so none trains again
+    const before = [0, 1].map((s) => statSync(join(out, `soft-seed${s}`, 'results.json')).mtimeMs);
+    const again = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'retrain', join(dir, 'soft.json'), join(dir, 'lin.json'), '--data', fixture('fashion-mnist-mini'), '--validation', '100', '--limit', '300', '--epochs', '1', '--batch', '50', '--seeds', '0,1', '--out', out, '--resume'], { encoding: 'utf8' });
+    expect(again.status, again.stderr).to.equal(0);
+    expect(again.stderr).not.to.match(/mean loss/);
+    expect([0, 1].map((s) => statSync(join(out, `soft-seed${s}`, 'results.json')).mtimeMs)).to.deep.equal(before);
+    expect(again.stdout).to.equal(r.stdout);
   });
 });

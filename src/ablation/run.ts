@@ -3,11 +3,11 @@
  * `vitas ablate FILE`. Arms share the data, the K matched-cost subnets and their stand-alone
  * accuracies (which do not depend on the arm), so only what the factor changes is recomputed.
  */
-import { mkdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadData, type DataConfig } from '../data/load.js';
 import { SupernetEvaluator } from '../evaluators/supernet.js';
 import { writeAtomic } from '../io.js';
+import { prepareRunFolder } from '../run-folder.js';
 import { markdownTable } from '../report/markdown.js';
 import { scatterSvg } from '../report/svg.js';
 import { budgetWindow } from '../search/definition.js';
@@ -21,6 +21,7 @@ import { Rng } from '../space/rng.js';
 import type { SearchSpace } from '../space/space.js';
 import { canonicalSpec, specKey, type ArchSpec } from '../space/spec.js';
 import { searchIdentityProbability } from '../supernet/identity-search.js';
+import { calibrationImages } from '../supernet/batchnorm.js';
 import { evaluateSubnet, trainSupernet, type TrainEvents } from '../supernet/trainer.js';
 import { defaultStepThreads } from '../supernet/data-parallel.js';
 import { evaluateModel } from '../train/evaluate.js';
@@ -54,13 +55,13 @@ function armSpace(base: SearchSpace, arm: Record<string, FactorValue>): SearchSp
   return base;
 }
 
-export async function runAblation(definition: string | AblationDefinition, opts: { out: string; events?: AblationEvents; queue?: string }): Promise<AblationResult> {
+export async function runAblation(definition: string | AblationDefinition, opts: { out: string; events?: AblationEvents; queue?: string; /** replace the report of an earlier run in `out` */ force?: boolean }): Promise<AblationResult> {
   const { def, base, baseDir } = loadAblation(definition);
   const log = (m: string): void => opts.events?.onLog?.(m);
   const out = opts.out;
-  mkdirSync(out, { recursive: true });
   const baseSpace = SPACES[base.space] ? presetSpace(base.space) : loadSpace(isAbsolute(base.space) ? base.space : resolve(baseDir, base.space));
   const window = budgetWindow(base.budget.max, base.budget.min, base.budget.convention ?? 'macs');
+  prepareRunFolder({ dir: out, what: 'finished ablation', markers: ['results.json', 'report.md'], outputs: ['results.json', 'results.csv', 'kendall.svg', 'report.md'], resumable: false, ...(opts.force ? { force: true } : {}) });
   const data = loadData(base.data);
   const seed = base.supernet?.seed ?? 0;
   const arms = allArms(def.factors);
@@ -111,7 +112,8 @@ export async function runAblation(definition: string | AblationDefinition, opts:
     const trained = await trainSupernet({ space, data, recipe, budget: window, out: join(out, `arm-${i + 1}`), threads: defaultStepThreads(), ...(opts.events?.training ? { events: opts.events.training } : {}) });
     const net = trained.supernet;
     const res: ArmResult = { name, factors: arm, seconds: 0 };
-    const evalOpts = { slicing: recipe.slicing ?? 'left', ...(k?.valImages ? { limit: k.valImages } : {}) };
+    const calibration = calibrationImages(data.train);
+    const evalOpts = { slicing: recipe.slicing ?? 'left', calibration, ...(k?.valImages ? { limit: k.valImages } : {}) };
     if (k) {
       const inherited = subnets.map((s) => evaluateSubnet(net, s, data.val, evalOpts));
       res.kendall = { tau: kendallTau(inherited, standalone), inherited, standalone, macs: subnets.map((s) => costOf(s).macs) };
@@ -123,7 +125,7 @@ export async function runAblation(definition: string | AblationDefinition, opts:
       const slicing = recipe.slicing ?? 'left';
       const evaluator = opts.queue && trained.checkpoint
         ? new QueueEvaluator(opts.queue, { name: 'supernet', space, checkpoint: await fileRef(trained.checkpoint), data: absoluteData(base.data), slicing, ...(s.valImages ? { limit: s.valImages } : {}) }, { onLog: log })
-        : new SupernetEvaluator(net, data.val, { slicing, ...(s.valImages ? { limit: s.valImages } : {}) });
+        : new SupernetEvaluator(net, data.val, { slicing, calibration, ...(s.valImages ? { limit: s.valImages } : {}) });
       const st = await runSearch(space, evaluator, initialState(cfg, { macs: window }));
       const best = bestOf(st.history)!;
       res.search = { spec: best.spec, macs: best.macs, inherited: best.score };

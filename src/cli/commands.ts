@@ -19,7 +19,7 @@ import {
   runEval,
   runAblation,
 } from '../index.js';
-import { trainingProgress, searchProgress } from './progress.js';
+import { trainingProgress, searchProgress, holdLine, releaseHeld, dropHeld, say } from './progress.js';
 import { addQueueCommands, QUEUE_FLAG_HELP, retrainSeveral, seedList } from './queue-commands.js';
 
 function convention(value: string): Convention {
@@ -33,8 +33,7 @@ export function buildProgram(program: Command): Command {
   program
     .name('vitas')
     .description('Neural architecture search for vision transformers (ViTAS) on TensorFlow.js')
-    .version(VERSION)
-    .showHelpAfterError();
+    .version(VERSION);
 
   program
     .command('flops')
@@ -104,22 +103,24 @@ export function buildProgram(program: Command): Command {
     .option('--data <dir>', 'dataset directory (overrides the definition)')
     .option('--out <dir>', 'run folder (default runs/<name>-supernet)')
     .option('--resume', 'continue from the run folder\'s checkpoint')
+    .option('--force', 'start over in a run folder that holds a run (its checkpoint and outputs are replaced)')
     .option('--threads <n>', 'threads per step, data-parallel (default: every core on wasm/cpu, 1 on native backends)', (v) => positiveInt(v, '--threads'))
     .option('--val-images <n>', 'validation images for the per-epoch learning curve (curve.svg) of the smallest/median/largest subnet; 0: none (1000)', (v) => wholeNumber(v, '--val-images'))
     .option('--sandwich', 'train the largest and smallest subnet with the sampled one every step (overrides the definition; with --resume: from here on)')
     .option('--no-sandwich', 'one sampled subnet per step (overrides the definition)')
     .option('--restart-lr <lr>', 'with --resume: a new stage whose cosine restarts at this learning rate and ends at --epochs', (v) => positiveNumber(v, '--restart-lr'))
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
-    .action(async (o: { config: string; epochs?: number; budget?: string; min?: string; data?: string; out?: string; resume?: boolean; threads?: number; valImages?: number; sandwich?: boolean; restartLr?: number; backend?: string }) => {
+    .action(async (o: { config: string; epochs?: number; budget?: string; min?: string; data?: string; out?: string; resume?: boolean; force?: boolean; threads?: number; valImages?: number; sandwich?: boolean; restartLr?: number; backend?: string }) => {
       const info = await initBackend(o.backend);
-      console.error(`backend: ${info.name}`);
+      holdLine(`backend: ${info.name}`);
       const { signal, release } = stopOnInterrupt('stopping after this step and saving a checkpoint (Ctrl-C again to abort)…');
       const progress = trainingProgress('supernet');
       try {
-        const r = await runSupernetTraining({ config: o.config, ...pick(o, ['epochs', 'budget', 'min', 'data', 'out', 'resume', 'threads', 'valImages', 'sandwich', 'restartLr']), events: progress, signal });
+        const r = await runSupernetTraining({ config: o.config, ...pick(o, ['epochs', 'budget', 'min', 'data', 'out', 'resume', 'force', 'threads', 'valImages', 'sandwich', 'restartLr']), events: progress, signal });
         progress.stop();
+        releaseHeld();
         if (r.result.stopped) {
-          console.error(`saved ${r.result.checkpoint}; continue with --resume`);
+          say(`saved ${r.result.checkpoint}; continue with --resume --out ${r.out}`);
           process.exitCode = 130;
           return;
         }
@@ -162,7 +163,7 @@ export function buildProgram(program: Command): Command {
     .option('--data <dir>', 'dataset directory (overrides the config)')
     .option('--supernet <run-dir>', 'a trained supernet (folder holding supernet.ckpt): skip training')
     .option('--evaluator <name>', 'supernet | proxy (default: supernet with --config, else proxy)')
-    .option('--strategy <name>', 'evolution | random (random search with the same number of evaluations)', 'evolution')
+    .option('--strategy <name>', 'evolution | random (random search with the same number of evaluations; default evolution)')
     .option('--population <n>', 'candidates per generation (50)', (v) => positiveInt(v, '--population'))
     .option('--generations <n>', 'generations (20)', (v) => positiveInt(v, '--generations'))
     .option('--seed <n>', 'seed (same seed, same trajectory)', (v) => wholeNumber(v, '--seed'))
@@ -171,29 +172,32 @@ export function buildProgram(program: Command): Command {
     .option('--max-params <n>', 'parameter window max (K/M suffixes allowed)')
     .option('--max-latency-ms <ms>', 'latency limit: median forward time of the standalone subnet (batch 1) on this backend', (v) => positiveNumber(v, '--max-latency-ms'))
     .option('--out <dir>', 'run folder (default runs/<name>-<strategy>)')
-    .option('--resume', 'continue the search saved in --out exactly')
+    .option('--resume', 'continue the search saved in --out exactly (flags left out keep their saved values; only --generations may change)')
+    .option('--force', 'start over in an --out that holds a search run (its outputs are replaced)')
     .option('--json', 'print the best spec and its figures as JSON on stdout')
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
     .option('--queue <url>', QUEUE_FLAG_HELP)
-    .action(async (o: { budget?: string; min?: string; config?: string; space?: string; data?: string; supernet?: string; evaluator?: string; strategy: string; population?: number; generations?: number; seed?: number; convention?: string; minParams?: string; maxParams?: string; maxLatencyMs?: number; out?: string; resume?: boolean; json?: boolean; backend?: string; queue?: string }) => {
+    .action(async (o: { budget?: string; min?: string; config?: string; space?: string; data?: string; supernet?: string; evaluator?: string; strategy?: string; population?: number; generations?: number; seed?: number; convention?: string; minParams?: string; maxParams?: string; maxLatencyMs?: number; out?: string; resume?: boolean; force?: boolean; json?: boolean; backend?: string; queue?: string }) => {
       if (o.evaluator !== undefined && o.evaluator !== 'supernet' && o.evaluator !== 'proxy') throw new VitasError(`--evaluator: "${o.evaluator}" is not allowed; allowed: supernet, proxy`);
-      if (o.strategy !== 'evolution' && o.strategy !== 'random') throw new VitasError(`--strategy: "${o.strategy}" is not allowed; allowed: evolution, random`);
+      if (o.strategy !== undefined && o.strategy !== 'evolution' && o.strategy !== 'random') throw new VitasError(`--strategy: "${o.strategy}" is not allowed; allowed: evolution, random`);
       const info = await initBackend(o.backend);
-      console.error(`backend: ${info.name}`);
-      const { signal, release } = stopOnInterrupt('stopping after this generation and saving the search state (Ctrl-C again to abort)…');
+      holdLine(`backend: ${info.name}`);
+      const { signal, release } = stopOnInterrupt('stopping after this generation (or, while its supernet trains, this step) and saving (Ctrl-C again to abort)…');
       const progress = searchProgress();
       try {
         const r = await search({
-          ...pick(o, ['budget', 'min', 'config', 'space', 'data', 'supernet', 'population', 'generations', 'seed', 'out', 'resume', 'backend', 'minParams', 'maxParams', 'maxLatencyMs', 'queue']),
+          ...pick(o, ['budget', 'min', 'config', 'space', 'data', 'supernet', 'population', 'generations', 'seed', 'out', 'resume', 'force', 'backend', 'minParams', 'maxParams', 'maxLatencyMs', 'queue']),
           ...(o.evaluator ? { evaluator: o.evaluator as 'supernet' | 'proxy' } : {}),
-          strategy: o.strategy as 'evolution' | 'random',
+          ...(o.strategy ? { strategy: o.strategy as 'evolution' | 'random' } : {}),
           ...(o.convention ? { convention: convention(o.convention) } : {}),
           events: { ...progress, training: trainingProgress('supernet') },
           signal,
         });
         progress.stop();
+        releaseHeld();
         if (r.stopped) {
-          console.error(`stopped after generation ${r.state.generation}; state saved in ${r.out}/state.json; continue with --resume --out ${r.out}`);
+          const where = r.state.generation > 0 ? `after generation ${r.state.generation}; state saved in ${r.out}/state.json` : `while training the supernet; checkpoint saved in ${r.out}/supernet`;
+          say(`stopped ${where}; continue with: ${r.resumeCommand}`);
           process.exitCode = 130;
           return;
         }
@@ -224,12 +228,13 @@ export function buildProgram(program: Command): Command {
     .option('--init-from-supernet <run-dir>', 'start from the inherited weights of a trained supernet')
     .option('--out <dir>', 'output folder (default runs/retrain-<spec name>)')
     .option('--resume', 'continue from --out\'s checkpoint')
+    .option('--force', 'start over in an --out that holds a retrain run (its checkpoint and model are replaced)')
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
     .option('--seeds <list>', 'several seeds, e.g. 0,1,2: one run per spec and seed, under --out', seedList)
     .option('--queue <url>', QUEUE_FLAG_HELP)
-    .action(async (files: string[], o: { data: string; epochs?: number; batch?: number; lr?: number; dropPath?: number; seed?: number; validation?: number; limit?: number; initFromSupernet?: string; out?: string; resume?: boolean; backend?: string; seeds?: number[]; queue?: string }) => {
+    .action(async (files: string[], o: { data: string; epochs?: number; batch?: number; lr?: number; dropPath?: number; seed?: number; validation?: number; limit?: number; initFromSupernet?: string; out?: string; resume?: boolean; force?: boolean; backend?: string; seeds?: number[]; queue?: string }) => {
       const info = await initBackend(o.backend);
-      console.error(`backend: ${info.name}`);
+      holdLine(`backend: ${info.name}`);
       const recipe = { ...(o.batch ? { batch: o.batch } : {}), ...(o.lr ? { lr: o.lr } : {}), ...(o.dropPath !== undefined ? { dropPath: o.dropPath } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
       if (files.length > 1 || o.seeds || o.queue) return retrainSeveral(files, o, recipe);
       const file = files[0]!;
@@ -238,14 +243,15 @@ export function buildProgram(program: Command): Command {
       const progress = trainingProgress('retrain');
       try {
         const r = await runRetrain({
-          spec, data: o.data, recipe, out: o.out ?? `runs/retrain-${file.replace(/^.*\//, '').replace(/\.json$/, '')}`, version: VERSION,
-          ...pick(o, ['epochs', 'validation', 'limit', 'initFromSupernet', 'resume']),
-          events: { ...progress, onValidation: (e) => console.error(`retrain: epoch ${e.epoch} validation top-1 ${(100 * e.valAccuracy).toFixed(2)} %`) },
+          spec, specFile: file, data: o.data, recipe, out: o.out ?? `runs/retrain-${file.replace(/^.*\//, '').replace(/\.json$/, '')}`, version: VERSION,
+          ...pick(o, ['epochs', 'validation', 'limit', 'initFromSupernet', 'resume', 'force']),
+          events: { ...progress, onValidation: (e) => say(`retrain: epoch ${e.epoch} validation top-1 ${(100 * e.valAccuracy).toFixed(2)} %`) },
           signal,
         });
         progress.stop();
+        releaseHeld();
         if (r.stopped) {
-          console.error(`saved a checkpoint in ${r.out}; continue with --resume --out ${r.out}`);
+          say(`saved a checkpoint in ${r.out}; continue with --resume --out ${r.out}`);
           process.exitCode = 130;
           return;
         }
@@ -277,12 +283,13 @@ export function buildProgram(program: Command): Command {
     .description('run an ablation definition (searches/ablations/*.json): every arm trained and measured alike; writes report.md, results.csv, results.json, kendall.svg')
     .argument('<definition>', 'ablation definition JSON')
     .option('--out <dir>', 'output folder (default runs/ablation-<name>)')
+    .option('--force', 'replace the report of an earlier ablation in --out')
     .option('--backend <name>', 'force a backend')
     .option('--queue <url>', QUEUE_FLAG_HELP)
-    .action(async (file: string, o: { out?: string; backend?: string; queue?: string }) => {
+    .action(async (file: string, o: { out?: string; force?: boolean; backend?: string; queue?: string }) => {
       await initBackend(o.backend);
       const name = file.replace(/^.*\//, '').replace(/\.json$/, '');
-      const r = await runAblation(file, { out: o.out ?? `runs/ablation-${name}`, ...(o.queue ? { queue: o.queue } : {}), events: { onLog: (m) => console.error(`ablate: ${m}`), training: trainingProgress('supernet') } });
+      const r = await runAblation(file, { out: o.out ?? `runs/ablation-${name}`, ...(o.queue ? { queue: o.queue } : {}), ...(o.force ? { force: true } : {}), events: { onLog: (m) => say(`ablate: ${m}`), training: trainingProgress('supernet') } });
       console.log(readFileSync(`${r.out}/report.md`, 'utf8'));
     });
 
@@ -296,32 +303,40 @@ function stopOnInterrupt(message: string): { signal: { stop: boolean }; release(
   const onInt = (): void => {
     if (signal.stop) process.exit(130);
     signal.stop = true;
-    console.error(`\n${message}`);
+    say(`\n${message}`);
   };
   process.on('SIGINT', onInt);
   return { signal, release: () => void process.off('SIGINT', onInt) };
 }
 
-function positiveNumber(v: string, flag: string): number {
+/** A flag's number: "not a number" and "not finite" (`1e400`) are told apart. */
+function numberOf(v: string, flag: string): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new VitasError(`${flag}: "${v}" must be a positive number`);
+  if (v.trim() === '' || Number.isNaN(n)) throw new VitasError(`${flag}: "${v}" is not a number`);
+  if (!Number.isFinite(n)) throw new VitasError(`${flag}: "${v}" is not finite`);
+  return n;
+}
+
+function positiveNumber(v: string, flag: string): number {
+  const n = numberOf(v, flag);
+  if (n <= 0) throw new VitasError(`${flag}: "${v}" must be a positive number`);
   return n;
 }
 
 function fraction(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || n >= 1) throw new VitasError(`${flag}: "${v}" must be a number in [0, 1)`);
+  const n = numberOf(v, flag);
+  if (n < 0 || n >= 1) throw new VitasError(`${flag}: "${v}" must be a number in [0, 1)`);
   return n;
 }
 
 function wholeNumber(v: string, flag: string): number {
-  const n = Number(v);
+  const n = numberOf(v, flag);
   if (!Number.isInteger(n)) throw new VitasError(`${flag}: "${v}" must be a whole number`);
   return n;
 }
 
 function positiveInt(v: string, flag: string): number {
-  const n = Number(v);
+  const n = numberOf(v, flag);
   if (!Number.isInteger(n) || n < 1) throw new VitasError(`${flag}: "${v}" must be a positive whole number`);
   return n;
 }
@@ -332,11 +347,29 @@ function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pic
   return out;
 }
 
+/**
+ * Commander's usage errors (unknown option, missing option or argument, unknown command) become
+ * one `vitas:` line naming the command, exit 2, like every other bad input.
+ */
+function oneLineUsageErrors(cmd: Command, path: string): void {
+  cmd.configureOutput({
+    outputError: (message) => {
+      const where = path === 'vitas' ? '' : `${path.slice('vitas '.length)}: `;
+      throw new VitasError(`${where}${message.replace(/^error: /, '').trim()} (see ${path} --help)`);
+    },
+  });
+  for (const sub of cmd.commands) oneLineUsageErrors(sub, `${path} ${sub.name()}`);
+}
+
 /** Parse and run; one-line errors for bad input (exit 2), stack traces only for bugs (exit 1). */
 export async function runCli(program: Command, argv: string[]): Promise<void> {
   try {
-    await buildProgram(program).parseAsync(argv);
+    const built = buildProgram(program);
+    oneLineUsageErrors(built, 'vitas');
+    await built.parseAsync(argv);
+    releaseHeld();
   } catch (e) {
+    dropHeld();
     if (e instanceof VitasError) {
       console.error(`vitas: ${e.message}`);
       process.exitCode = 2;

@@ -2,6 +2,29 @@
 import cliProgress from 'cli-progress';
 import { formatMacs, type TrainEvents } from '../index.js';
 
+const held: string[] = [];
+
+/** Hold an info line (the backend) until the run prints something else, so a run that fails on bad input prints only its error. */
+export function holdLine(m: string): void {
+  held.push(m);
+}
+
+/** Print the held lines; called before any other stderr output of a run, and at its end. */
+export function releaseHeld(): void {
+  for (const m of held.splice(0)) console.error(m);
+}
+
+/** Forget the held lines: the run failed and its error is the one line to print. */
+export function dropHeld(): void {
+  held.length = 0;
+}
+
+/** One line on stderr, after the held ones. */
+export function say(m: string): void {
+  releaseHeld();
+  console.error(m);
+}
+
 export function trainingProgress(label: string): TrainEvents & { stop(): void } {
   const tty = Boolean(process.stderr.isTTY);
   let bar: cliProgress.SingleBar | undefined;
@@ -13,6 +36,7 @@ export function trainingProgress(label: string): TrainEvents & { stop(): void } 
     onStart(e) {
       epochs = e.epochs;
       if (!tty) return;
+      releaseHeld();
       bar = new cliProgress.SingleBar(
         { format: `${label} epoch {epoch}/{epochs} |{bar}| {value}/{total} steps · loss {loss} · {rate} img/s · ETA {eta_formatted}`, stream: process.stderr, etaBuffer: 50 },
         cliProgress.Presets.shades_classic,
@@ -27,7 +51,7 @@ export function trainingProgress(label: string): TrainEvents & { stop(): void } 
       const every = Math.max(1, Math.floor(e.stepsPerEpoch / 10));
       if (!tty && e.step % every === 0 && e.step < e.stepsPerEpoch) {
         const eta = ((e.stepsPerEpoch - e.step) * stepMs) / 1000;
-        console.error(`${label}: epoch ${e.epoch + 1}/${epochs} step ${e.step}/${e.stepsPerEpoch} · loss ${e.loss.toFixed(4)} · ${rate.toFixed(0)} img/s · epoch ETA ${Math.round(eta)} s`);
+        say(`${label}: epoch ${e.epoch + 1}/${epochs} step ${e.step}/${e.stepsPerEpoch} · loss ${e.loss.toFixed(4)} · ${rate.toFixed(0)} img/s · epoch ETA ${Math.round(eta)} s`);
       }
       if (bar) {
         if (e.step === 1) bar.start(e.stepsPerEpoch, 0, { epoch: e.epoch + 1, epochs, loss: '-', rate: '-' });
@@ -37,11 +61,11 @@ export function trainingProgress(label: string): TrainEvents & { stop(): void } 
     onEpoch(e) {
       bar?.stop();
       const val = e.val ? ` · val ${Object.entries(e.val).map(([k, v]) => `${k} ${(100 * v).toFixed(1)} %`).join(', ')}` : '';
-      console.error(`${label}: epoch ${e.epoch}/${epochs} mean loss ${e.meanLoss.toFixed(4)} · ${e.seconds.toFixed(0)} s · ${(e.images / e.seconds).toFixed(0)} img/s${val}`);
+      say(`${label}: epoch ${e.epoch}/${epochs} mean loss ${e.meanLoss.toFixed(4)} · ${e.seconds.toFixed(0)} s · ${(e.images / e.seconds).toFixed(0)} img/s${val}`);
     },
     onLog(m) {
       if (bar) bar.stop();
-      console.error(`${label}: ${m}`);
+      say(`${label}: ${m}`);
     },
     stop() {
       bar?.stop();
@@ -57,17 +81,18 @@ export function searchProgress(): { onGeneration(e: { generation: number; genera
     onGeneration(e) {
       const payload = { best: e.best.score.toFixed(4), cost: formatMacs(e.best.macs), evaluated: e.evaluated };
       if (!tty) {
-        console.error(`search: generation ${e.generation}/${e.generations} · best ${payload.best} at ${payload.cost} · ${e.evaluated} evaluated`);
+        say(`search: generation ${e.generation}/${e.generations} · best ${payload.best} at ${payload.cost} · ${e.evaluated} evaluated`);
         return;
       }
       if (!bar) {
+        releaseHeld();
         bar = new cliProgress.SingleBar({ format: 'search |{bar}| generation {value}/{total} · best {best} at {cost} · {evaluated} evaluated · ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
         bar.start(e.generations, 0, payload);
       }
       bar.update(e.generation, payload);
     },
     onLog(m) {
-      console.error(`search: ${m}`);
+      say(`search: ${m}`);
     },
     stop() {
       bar?.stop();

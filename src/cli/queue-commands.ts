@@ -1,5 +1,6 @@
 /** `vitas worker`, `vitas queue status`, and `vitas retrain` of several specs or seeds (thin: flags → library). */
 import type { Command } from 'commander';
+import { releaseHeld, say, trainingProgress } from './progress.js';
 import { loadSpec, queueStatus, retrainMany, startQueueWorker, statusMarkdown, VitasError, WORKER_DEFAULTS, type RetrainRecipe } from '../index.js';
 
 export const QUEUE_FLAG_HELP = 'redis://HOST:PORT[/DB]: run the evaluations on `vitas worker` processes through this queue';
@@ -70,8 +71,9 @@ export function addQueueCommands(program: Command): void {
 }
 
 /** `vitas retrain a.json b.json --seeds 0,1 [--queue URL]`: one run per (spec, seed) under --out, a summary table. */
-export async function retrainSeveral(files: string[], o: { data: string; epochs?: number; validation?: number; limit?: number; initFromSupernet?: string; out?: string; seeds?: number[]; queue?: string }, recipe: Partial<RetrainRecipe>): Promise<void> {
+export async function retrainSeveral(files: string[], o: { data: string; epochs?: number; validation?: number; limit?: number; initFromSupernet?: string; out?: string; force?: boolean; seeds?: number[]; queue?: string }, recipe: Partial<RetrainRecipe>): Promise<void> {
   const specs = files.map((f) => ({ name: f.replace(/^.*\//, '').replace(/\.json$/, ''), spec: loadSpec(f) }));
+  const progress = o.queue ? undefined : trainingProgress('retrain');
   const r = await retrainMany({
     specs,
     seeds: o.seeds ?? [recipe.seed ?? 0],
@@ -83,9 +85,12 @@ export async function retrainSeveral(files: string[], o: { data: string; epochs?
     ...(o.limit ? { limit: o.limit } : {}),
     ...(o.initFromSupernet ? { initFromSupernet: o.initFromSupernet } : {}),
     ...(o.queue ? { queue: o.queue } : {}),
-    onLog: (m) => console.error(`retrain: ${m}`),
-  });
+    ...(o.force ? { force: true } : {}),
+    onLog: (m) => (progress ? progress.onLog?.(m) : say(`retrain: ${m}`)),
+    ...(progress ? { events: progress } : {}),
+  }).finally(() => progress?.stop());
+  releaseHeld();
   // the per-spec table over seeds (mean ± std); every run is in summary.md below it
   console.log(r.table);
-  console.error(`retrain: wrote ${r.out}/summary.md, summary.svg, results.json`);
+  say(`retrain: wrote ${r.out}/summary.md, summary.svg, results.json`);
 }

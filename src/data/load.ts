@@ -38,7 +38,8 @@ function need(dir: string | undefined, dataset: string, hint: string): string {
  * Load train (with a seeded, stratified validation split carved out) and, when `withTest`, the
  * test split. Normalisation statistics come from the training images only.
  */
-export function loadData(cfg: DataConfig, opts: { withTest?: boolean } = {}): Splits {
+/** `validationFrom` names where `cfg.validation` came from in an error (`--validation`, or a definition file's `data.validation`). */
+export function loadData(cfg: DataConfig, opts: { withTest?: boolean; validationFrom?: string } = {}): Splits {
   let train: Dataset;
   let test: (() => Dataset) | undefined;
   switch (cfg.dataset) {
@@ -83,7 +84,7 @@ export function loadData(cfg: DataConfig, opts: { withTest?: boolean } = {}): Sp
     default:
       throw new VitasError(`data.dataset: "${cfg.dataset}" is not a dataset; allowed: ${DATASETS.join(', ')}`);
   }
-  if (cfg.validation <= 0 || cfg.validation >= train.count) throw new VitasError(`data.validation: ${cfg.validation} must be between 1 and ${train.count - 1} (the training images)`);
+  if (cfg.validation <= 0 || cfg.validation >= train.count) throw new VitasError(`${opts.validationFrom ?? 'data.validation'}: ${cfg.validation} must be between 1 and ${train.count - 1} (the training images)`);
   const { train: tr, val } = splitValidation(train, cfg.validation, cfg.seed ?? 0);
   const out: Splits = { train: tr, val };
   if (opts.withTest && test) out.test = test();

@@ -14,7 +14,7 @@ import type { Evaluator } from './evaluator.js';
 export class ParallelProxyEvaluator implements Evaluator {
   readonly name = 'proxy';
   readonly higherIsBetter = true;
-  private readonly workers: { worker: Worker; ready: Promise<void> }[] = [];
+  private readonly workers: { worker: Worker; ready: Promise<void>; exited?: number }[] = [];
   private readonly free: number[] = [];
   private readonly limit;
   private readonly cache = new Map<string, number>();
@@ -26,22 +26,43 @@ export class ParallelProxyEvaluator implements Evaluator {
     const data = { space, seed: opts.seed ?? 0, batch: opts.batch ?? 1, ...(opts.backend ? { backend: opts.backend } : {}) };
     for (let i = 0; i < n; i++) {
       const { worker, ready } = startWorker(new URL('./proxy-worker.js', import.meta.url), data);
-      this.workers.push({ worker, ready });
+      // a worker that fails to start is reported by evaluate(), which awaits `ready`; not as an unhandled rejection before that
+      ready.catch(() => undefined);
+      const slot: { worker: Worker; ready: Promise<void>; exited?: number } = { worker, ready };
+      worker.once('exit', (code) => (slot.exited = code));
+      this.workers.push(slot);
       this.free.push(i);
     }
   }
 
   private run(i: number, specs: ArchSpec[]): Promise<number[]> {
-    const { worker } = this.workers[i]!;
+    const { worker, exited } = this.workers[i]!;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (exited !== undefined) return reject(new Error(`proxy worker: exited (code ${exited})`));
+      const done = (): void => {
+        worker.off('message', onMsg);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
       const onMsg = (m: { id: number; scores?: number[]; error?: string }): void => {
         if (m.id !== id) return;
-        worker.off('message', onMsg);
+        done();
         if (m.error) reject(new Error(`proxy worker: ${m.error}`));
         else resolve(m.scores!);
       };
+      // a worker that dies never answers: fail the call rather than wait forever
+      const onError = (e: Error): void => {
+        done();
+        reject(new Error(`proxy worker: ${e.message}`));
+      };
+      const onExit = (code: number): void => {
+        done();
+        reject(new Error(`proxy worker: exited (code ${code}) before answering`));
+      };
       worker.on('message', onMsg);
+      worker.once('error', onError);
+      worker.once('exit', onExit);
       worker.postMessage({ id, specs });
     });
   }
@@ -65,7 +86,8 @@ export class ParallelProxyEvaluator implements Evaluator {
     return specs.map((s) => this.cache.get(specKey(s))!);
   }
 
+  /** Ends the worker threads (they would keep the process alive); safe to call twice. */
   dispose(): void {
-    for (const w of this.workers) void w.worker.terminate();
+    for (const w of this.workers.splice(0)) void w.worker.terminate();
   }
 }

@@ -4,6 +4,7 @@
  * seeded random batch with random labels. It is the MLP term of TF-TAS's DSS indicator applied to
  * all layers (DSS's nuclear norm over MSA weights needs an SVD per matrix, too slow here).
  * Needs no trained weights and no dataset: weights are slices of one randomly initialised supernet.
+ * BatchNorm layers normalise by the batch's statistics (an untrained network has no running ones).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { specKey, type ArchSpec } from '../space/spec.js';
@@ -57,7 +58,7 @@ export class ProxyEvaluator implements Evaluator {
       const f = (...xs: tf.Tensor[]): tf.Scalar => {
         const index = new Map(params.map((p, i) => [p.name, i]));
         const src: ParamSource = { get: (n) => (index.has(n) ? xs[index.get(n)!]! : buffers.get(n)) };
-        return smoothedCrossEntropy(vitForward(this.x, spec, src), this.y, spec.classes, 0);
+        return smoothedCrossEntropy(vitForward(this.x, spec, src, { norm: 'batch' }), this.y, spec.classes, 0);
       };
       const grads = tf.grads(f)(slices);
       let total = tf.scalar(0);

@@ -1,10 +1,14 @@
 import type { Dataset } from '../data/dataset.js';
 import { specKey, type ArchSpec } from '../space/spec.js';
-import type { Slicing, Supernet } from '../supernet/supernet.js';
-import { evaluateSubnet } from '../supernet/trainer.js';
+import type { Supernet } from '../supernet/supernet.js';
+import { evaluateSubnet, type SubnetEvalOptions } from '../supernet/trainer.js';
 import type { Evaluator } from './evaluator.js';
 
-/** Top-1 on the validation split with inherited supernet weights; cached by canonical spec. */
+/**
+ * Top-1 on the validation split with inherited supernet weights; cached by canonical spec. With
+ * `calibration` (a sample of training images, `calibrationImages`), a subnet's BatchNorm
+ * statistics are recalibrated on it before it is scored.
+ */
 export class SupernetEvaluator implements Evaluator {
   readonly name = 'supernet';
   readonly higherIsBetter = true;
@@ -12,7 +16,7 @@ export class SupernetEvaluator implements Evaluator {
   constructor(
     private readonly net: Supernet,
     private readonly val: Dataset,
-    private readonly opts: { slicing?: Slicing; batch?: number; limit?: number } = {},
+    private readonly opts: SubnetEvalOptions = {},
   ) {}
   async evaluate(specs: ArchSpec[]): Promise<number[]> {
     return specs.map((s) => {

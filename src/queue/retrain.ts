@@ -2,10 +2,11 @@
  * `vitas retrain` of several specs and/or seeds: one retrain job per (spec, seed), on the queue's
  * workers with `queue`, else one after another in this process (the same job code either way).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DATASETS } from '../data/load.js';
-import { writeAtomic } from '../io.js';
+import { readJson, writeAtomic } from '../io.js';
+import { prepareRunFolder } from '../run-folder.js';
 import { markdownTable } from '../report/markdown.js';
 import { formatPercent, meanStd, type MeanStd } from '../report/stats.js';
 import { scatterSvg, type Point } from '../report/svg.js';
@@ -14,8 +15,9 @@ import { costOf } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
 import { canonicalSpec, type ArchSpec } from '../space/spec.js';
 import type { RetrainRecipe } from '../train/retrain.js';
+import { RETRAIN_MARKERS, RETRAIN_OUTPUTS, type RetrainRunOptions } from '../train/run.js';
 import { runJobs, type JobsReport, type QueueRunOptions } from './client.js';
-import { fileRef, type RetrainJob, type RetrainJobResult } from './jobs.js';
+import { fileRef, jobId, type RetrainJob, type RetrainJobResult } from './jobs.js';
 import { runJob } from './run-job.js';
 
 export interface RetrainManyOptions {
@@ -31,9 +33,13 @@ export interface RetrainManyOptions {
   initFromSupernet?: string;
   /** each run writes <out>/<spec name>-seed<seed>/; the table goes to <out>/summary.md */
   out: string;
+  /** replace runs of other settings and another list's summary in `out` (their outputs are removed first) */
+  force?: boolean;
   queue?: string;
   queueOptions?: QueueRunOptions;
   onLog?(message: string): void;
+  /** progress of each in-process run (not used with `queue`: the workers report to their own logs) */
+  events?: RetrainRunOptions['events'];
 }
 
 export interface RetrainRun extends RetrainJobResult {
@@ -70,6 +76,9 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
         ...(init ? { initFromSupernet: init } : {}),
       });
     }
+  prepareRunFolder({ dir: out, what: 'retrain of several runs', markers: [] });
+  claimSummary(out, jobs, o.force ?? false);
+  for (const job of jobs) claimRunFolder(job, o.force ?? false);
   let results: RetrainJobResult[];
   let report: JobsReport | undefined;
   if (o.queue) {
@@ -78,12 +87,34 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
     results = [];
     for (const [i, job] of jobs.entries()) {
       o.onLog?.(`retrain ${i + 1}/${jobs.length}: ${runs[i]!.name}, seed ${runs[i]!.seed}`);
-      results.push((await runJob(job)) as RetrainJobResult);
+      results.push((await runJob(job, o.events)) as RetrainJobResult);
     }
   }
   const done: RetrainRun[] = results.map((r, i) => ({ ...runs[i]!, ...r }));
   const table = writeSummary(out, done, o.specs);
   return { runs: done, out, table, ...(report ? { report } : {}) };
+}
+
+/** The same list again continues it (and rewrites the same summary); another list's summary is not replaced unless forced. */
+function claimSummary(out: string, jobs: RetrainJob[], force: boolean): void {
+  const file = join(out, 'results.json');
+  if (!existsSync(file) || force) return;
+  const saved = readJson(file, 'retrain results') as { runs?: { out?: unknown }[] };
+  const had = (saved.runs ?? []).map((r) => String(r.out)).sort();
+  const now = jobs.map((j) => j.out).sort();
+  if (had.join('\n') !== now.join('\n')) throw new VitasError(`--out: ${out} holds the summary of another list of runs (${had.map((d) => d.replace(/^.*\//, '')).join(', ')}); add --force to replace it, or choose another --out`);
+}
+
+/**
+ * A run folder that holds another job's retrain (other settings, or a plain `vitas retrain`) is
+ * not overwritten unless forced; this job's own run is left to resume from its checkpoint.
+ */
+function claimRunFolder(job: RetrainJob, force: boolean): void {
+  if (!RETRAIN_MARKERS.some((m) => existsSync(join(job.out, m)))) return;
+  const marker = join(job.out, 'job.json');
+  if (existsSync(marker) && (readJson(marker, 'job marker') as { id?: unknown }).id === jobId(job)) return;
+  if (!force) throw new VitasError(`--out: ${job.out} holds a retrain run of other settings; add --force to replace it, or choose another --out`);
+  for (const f of [...RETRAIN_OUTPUTS, 'job.json', 'result.json']) rmSync(join(job.out, f), { force: true });
 }
 
 const pct = (v: number | undefined): string => (v === undefined ? '–' : `${(100 * v).toFixed(2)} %`);

@@ -13,10 +13,11 @@ import { LatencyEvaluator } from '../evaluators/latency.js';
 import { ProxyEvaluator } from '../evaluators/proxy.js';
 import { SupernetEvaluator } from '../evaluators/supernet.js';
 import { writeAtomic } from '../io.js';
+import { calibrationImages } from '../supernet/batchnorm.js';
 import { loadSupernet } from '../supernet/trainer.js';
 import { evaluateModel } from '../train/evaluate.js';
 import { retrain } from '../train/retrain.js';
-import { runRetrain, trainingThroughput } from '../train/run.js';
+import { runRetrain, trainingThroughput, type RetrainRunOptions } from '../train/run.js';
 import { VERSION } from '../version.js';
 import { checkFileRef, evaluatorFingerprint, jobId, stableJson, type EvaluatorRef, type JobData, type RetrainJob, type RetrainJobResult, type ScoreJob, type ScoreResult, type StandaloneJob, type StandaloneResult } from './jobs.js';
 
@@ -30,7 +31,7 @@ function buildEvaluator(ref: EvaluatorRef): Evaluator {
     case 'proxy':
       return new ProxyEvaluator(ref.space, { seed: ref.seed, batch: ref.batch });
     case 'supernet':
-      return new SupernetEvaluator(loadSupernet(ref.space, ref.checkpoint.path), splits(ref.data).val, { slicing: ref.slicing, ...(ref.limit ? { limit: ref.limit } : {}) });
+      return new SupernetEvaluator(loadSupernet(ref.space, ref.checkpoint.path), splits(ref.data).val, { slicing: ref.slicing, calibration: calibrationImages(splits(ref.data).train), ...(ref.limit ? { limit: ref.limit } : {}) });
     case 'latency':
       return new LatencyEvaluator({ batch: ref.batch, runs: ref.runs });
     case 'cost':
@@ -84,12 +85,20 @@ async function standalone(job: StandaloneJob): Promise<StandaloneResult> {
   return out;
 }
 
-/** A retrain that a killed worker left behind resumes from its last epoch checkpoint when it is this job's. */
-async function retrainJob(job: RetrainJob): Promise<RetrainJobResult> {
+/**
+ * A retrain that a killed worker left behind resumes from its last epoch checkpoint when it is this job's;
+ * one that finished (its result.json is this job's) is not run again, so re-running a list continues it.
+ */
+async function retrainJob(job: RetrainJob, events?: RetrainRunOptions['events']): Promise<RetrainJobResult> {
   if (job.initFromSupernet) await checkFileRef(job.initFromSupernet.checkpoint);
   const id = jobId(job);
   const marker = join(job.out, 'job.json');
+  const done = join(job.out, 'result.json');
   const mine = existsSync(marker) && (JSON.parse(readFileSync(marker, 'utf8')) as { id?: string }).id === id;
+  if (mine && existsSync(done)) {
+    const saved = JSON.parse(readFileSync(done, 'utf8')) as { id?: string; result?: RetrainJobResult };
+    if (saved.id === id && saved.result) return saved.result;
+  }
   const resume = mine && existsSync(join(job.out, 'retrain.ckpt'));
   if (!mine) writeAtomic(marker, JSON.stringify({ id, job }, null, 2) + '\n');
   const r = await runRetrain({
@@ -100,23 +109,28 @@ async function retrainJob(job: RetrainJob): Promise<RetrainJobResult> {
     recipe: job.recipe,
     out: job.out,
     resume,
+    // not this job's run: the controller has checked that it may be replaced (retrainMany)
+    force: !resume,
     version: VERSION,
     ...(job.initFromSupernet ? { initFromSupernet: job.initFromSupernet.run } : {}),
+    ...(events ? { events } : {}),
   });
   r.model.dispose();
   const ips = trainingThroughput(r.history);
-  return { out: job.out, bestEpoch: r.bestEpoch, bestValAccuracy: r.bestValAccuracy, ...(ips ? { trainImagesPerSecond: ips } : {}), ...(r.test ? { test: { top1: r.test.top1, top5: r.test.top5 } } : {}) };
+  const result: RetrainJobResult = { out: job.out, bestEpoch: r.bestEpoch, bestValAccuracy: r.bestValAccuracy, ...(ips ? { trainImagesPerSecond: ips } : {}), ...(r.test ? { test: { top1: r.test.top1, top5: r.test.top5 } } : {}) };
+  writeAtomic(done, JSON.stringify({ id, result }, null, 2) + '\n');
+  return result;
 }
 
 /** Run one job in this process; what a queue worker's sandboxed processor calls. */
-export async function runJob(job: JobData): Promise<ScoreResult | StandaloneResult | RetrainJobResult> {
+export async function runJob(job: JobData, events?: RetrainRunOptions['events']): Promise<ScoreResult | StandaloneResult | RetrainJobResult> {
   switch (job.kind) {
     case 'score':
       return score(job);
     case 'standalone':
       return standalone(job);
     case 'retrain':
-      return retrainJob(job);
+      return retrainJob(job, events);
   }
 }
 

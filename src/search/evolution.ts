@@ -118,6 +118,18 @@ function draw(make: () => ArchSpec, c: Constraints, seen: Set<string>, tries: nu
   throw new VitasError(`search: no ${what} satisfied the constraints in ${tries} tries; the "${worst[0]}" constraint${window} rejected ${worst[1]} of them — widen it (--min) or raise the tries`);
 }
 
+/**
+ * Fail now, naming the constraint, when random samples cannot fill a generation — before any
+ * worker, data or supernet is loaded. A separate RNG leaves the search's own untouched; latency
+ * is left to the search (measuring it is the slow part).
+ */
+export function checkFeasible(space: SearchSpace, config: EvolutionConfig, constraints: Constraints): void {
+  const rng = new Rng(`feasible:${config.seed}`);
+  const { latency: _slow, ...cheap } = constraints;
+  const seen = new Set<string>();
+  for (let i = 0; i < config.population; i++) draw(() => sampleSpec(space, rng, config.pId === undefined ? {} : { pId: config.pId }), cheap, seen, config.maxTries, 'random sample');
+}
+
 export function initialState(config: EvolutionConfig, constraints: Constraints): SearchState {
   return { version: 1, config, constraints, generation: 0, history: [], population: [], rng: new Rng(`search:${config.seed}`).state() };
 }

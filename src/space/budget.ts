@@ -8,12 +8,13 @@ export const BUDGET_FORMS = 'a number with an optional K/M/G suffix, e.g. 1.3G, 
 export function parseBudget(text: string | number, flag = '--budget'): number {
   if (typeof text === 'number') {
     if (Number.isFinite(text) && text > 0) return Math.round(text);
-    throw new VitasError(`${flag}: ${text} is not a positive budget; use ${BUDGET_FORMS}`);
+    throw new VitasError(`${flag}: ${text} is not ${Number.isFinite(text) ? 'a positive budget' : 'finite'}; use ${BUDGET_FORMS}`);
   }
   const m = /^\s*((?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*([kmgt]?)\s*(?:macs|flops)?\s*$/i.exec(text);
   if (!m) throw new VitasError(`${flag}: "${text}" is not a budget; use ${BUDGET_FORMS}`);
   const value = Number(m[1]) * SUFFIX[m[2]!.toLowerCase()]!;
-  if (!Number.isFinite(value) || value <= 0) throw new VitasError(`${flag}: "${text}" must be positive; use ${BUDGET_FORMS}`);
+  if (!Number.isFinite(value)) throw new VitasError(`${flag}: "${text}" is not finite; use ${BUDGET_FORMS}`);
+  if (value <= 0) throw new VitasError(`${flag}: "${text}" must be positive; use ${BUDGET_FORMS}`);
   return Math.round(value);
 }
 

@@ -10,15 +10,26 @@ import { mlpChoices, mlpWidth, qkvChoices, qkvWidth, type SearchSpace } from './
 
 export type Genome = number[];
 
-/** Global genes, then BLOCK_GENES + max recursion genes per block. */
+/**
+ * Global genes, then BLOCK_GENES + max recursion genes per block; then, only in spaces that have
+ * them (so other spaces' genomes keep their layout), the semantic token count and the
+ * class-attention count followed by CLASS_GENES per possible class-attention layer.
+ */
 const G_PATCH = 0, G_STEM = 1, G_POS = 2, G_READOUT = 3, G_EMBED = 4, G_DEPTH = 5, GLOBAL_GENES = 6;
 const B_ACTIVE = 0, B_ATTN = 1, B_HEADS = 2, B_QKV = 3, B_MLP = 4, B_REC = 5, B_LPI = 6, B_FEAT = 7, B_TOK = 8, B_GROUPS = 9;
+const C_HEADS = 0, C_QKV = 1, C_MLP = 2, CLASS_GENES = 3;
 
 interface Shape {
   /** choices per gene */
   card: number[];
   perBlock: number;
   maxRec: number;
+  /** index of the semantic-count gene, -1 without one */
+  sem: number;
+  /** index of the class-attention-count gene (its layers' genes follow), -1 without one */
+  ca: number;
+  /** class-attention layers the genome has genes for */
+  maxL: number;
 }
 
 const shapes = new WeakMap<SearchSpace, Shape>();
@@ -48,7 +59,11 @@ function shapeOf(space: SearchSpace): Shape {
     ...new Array<number>(maxRec).fill(space.groups.length),
   ];
   for (let i = 0; i < space.blocks; i++) card.push(...block);
-  s = { card, perBlock: block.length, maxRec };
+  const sem = space.semantic ? card.push(space.semantic.length) - 1 : -1;
+  const ca = space.classAttention ? card.push(space.classAttention.length) - 1 : -1;
+  const maxL = Math.max(0, ...(space.classAttention ?? []));
+  for (let j = 0; j < maxL; j++) card.push(space.heads.length, qkvChoices(space), mlpChoices(space));
+  s = { card, perBlock: block.length, maxRec, sem, ca, maxL };
   shapes.set(space, s);
   return s;
 }
@@ -99,7 +114,19 @@ function canonicalize(space: SearchSpace, g: Genome, rng: Rng): Genome {
     const r = space.recursion[g[b + B_REC]!]!;
     for (let k = 0; k < sh.maxRec; k++) if (k >= r || attention !== 'softmax') g[b + B_GROUPS + k] = 0;
   }
+  if (sh.sem >= 0 && !hasDual(space, g, sh)) g[sh.sem] = 0;
+  if (sh.ca >= 0) {
+    // a mean-readout subnet has no class token to attend with (the space then holds L = 0)
+    if (space.readout[g[G_READOUT]!] !== 'cls') g[sh.ca] = space.classAttention!.indexOf(0);
+    const L = space.classAttention![g[sh.ca]!]!;
+    for (let k = sh.ca + 1 + L * CLASS_GENES; k < sh.card.length; k++) g[k] = 0;
+  }
   return g;
+}
+
+function hasDual(space: SearchSpace, g: Genome, sh: Shape): boolean {
+  for (let i = 0; i < space.blocks; i++) if (isActiveGene(space, g, sh, i) && space.attention[g[blockBase(sh, i) + B_ATTN]!] === 'dual') return true;
+  return false;
 }
 
 export function decode(space: SearchSpace, g: Genome): ArchSpec {
@@ -134,7 +161,7 @@ export function decode(space: SearchSpace, g: Genome): ArchSpec {
     if ((space.lpi ?? [false])[g[b + B_LPI]!]) block.lpi = true;
     blocks.push(block);
   }
-  return {
+  const spec: ArchSpec = {
     version: 1,
     input: [...space.input],
     classes: space.classes,
@@ -145,6 +172,17 @@ export function decode(space: SearchSpace, g: Genome): ArchSpec {
     blocks,
     readout: space.readout[g[G_READOUT]!]!,
   };
+  if (blocks.some((b) => b.op === 'attn' && b.attention === 'dual')) spec.semantic = space.semantic![g[sh.sem]!]!;
+  const L = sh.ca >= 0 ? space.classAttention![g[sh.ca]!]! : 0;
+  if (L > 0) {
+    spec.classAttention = L;
+    spec.classBlocks = Array.from({ length: L }, (_, j) => {
+      const c = sh.ca + 1 + j * CLASS_GENES;
+      const heads = space.heads[g[c + C_HEADS]!]!;
+      return { heads, qkv: qkvWidth(space, g[c + C_QKV]!, heads), mlp: mlpWidth(space, g[c + C_MLP]!, embed) };
+    });
+  }
+  return spec;
 }
 
 /** The genome of a spec; throws a VitasError naming the first field that lies outside the space. */
@@ -194,6 +232,17 @@ export function encode(space: SearchSpace, spec: ArchSpec, where = 'spec'): Geno
     if (blk.tokenMlp !== undefined) g[b + B_TOK] = index(`${path}.tokenMlp`, blk.tokenMlp, space.tokenMlp ?? []);
     const groups = blk.groups ?? new Array<number>(r).fill(1);
     if (blk.attention === 'softmax') groups.forEach((G, k) => (g[b + B_GROUPS + k] = index(`${path}.groups[${k}]`, G, space.groups)));
+  });
+  if (spec.semantic !== undefined) g[sh.sem] = index('semantic', spec.semantic, space.semantic ?? []);
+  const L = spec.classAttention ?? 0;
+  const ca = index('classAttention', L, space.classAttention ?? [0]);
+  if (sh.ca >= 0) g[sh.ca] = ca;
+  spec.classBlocks?.forEach((cb, j) => {
+    const c = sh.ca + 1 + j * CLASS_GENES;
+    const path = `classBlocks[${j}]`;
+    g[c + C_HEADS] = index(`${path}.heads`, cb.heads, space.heads);
+    g[c + C_QKV] = index(`${path}.qkv`, cb.qkv, Array.from({ length: qkvChoices(space) }, (_, k) => qkvWidth(space, k, cb.heads)));
+    g[c + C_MLP] = index(`${path}.mlp`, cb.mlp, Array.from({ length: mlpChoices(space) }, (_, k) => mlpWidth(space, k, spec.embed)));
   });
   return g;
 }
@@ -257,6 +306,13 @@ export function crossoverGenome(space: SearchSpace, a: Genome, b: Genome, rng: R
     const from = rng.next() < 0.5 ? a : b;
     const base = blockBase(sh, i);
     for (let k = 0; k < sh.perBlock; k++) g[base + k] = from[base + k]!;
+  }
+  // the semantic count and the class-attention count like global genes, each class-attention layer whole
+  for (const k of [sh.sem, sh.ca]) if (k >= 0) g[k] = rng.next() < 0.5 ? a[k]! : b[k]!;
+  for (let j = 0; j < sh.maxL; j++) {
+    const from = rng.next() < 0.5 ? a : b;
+    const base = sh.ca + 1 + j * CLASS_GENES;
+    for (let k = 0; k < CLASS_GENES; k++) g[base + k] = from[base + k]!;
   }
   return canonicalize(space, g, rng);
 }

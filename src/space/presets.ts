@@ -110,11 +110,12 @@ const RAW_SPACES: Record<string, SearchSpace> = {
     groups: [1, 2, 4],
   },
   // The same data with every runnable operator of the catalogue as a search choice (Vision
-  // X-formers, UFO-ViT's XNorm), the conv stem and the position encodings. qkv in multiples of 48
-  // keeps every head dim a multiple of 4 (RoPE's two axes of pairs); the conv stem needs patch 4.
+  // X-formers, UFO-ViT's XNorm, LPI and class attention, Dual-ViT's dual pathway), the conv stem and the
+  // position encodings. qkv in multiples of 48 keeps every head dim a multiple of 4 (RoPE's two axes
+  // of pairs); the conv stem needs patch 4; 16 semantic tokens fit patch 7's 4×4 grid.
   'fmnist-x': {
     name: 'fmnist-x',
-    description: 'fmnist with the operator catalogue: patch {2,4,7}, stem {linear,conv}, pos {learned,rope,none}, attention {softmax,performer,linformer,nystrom,xnorm,fnet,mixer}',
+    description: 'fmnist with the operator catalogue: patch {2,4,7}, stem {linear,conv}, pos {learned,rope,none}, attention {softmax,performer,linformer,nystrom,xnorm,fnet,mixer,dual}, semantic {4,16}, class attention {0,1,2}, lpi {false,true}',
     input: [28, 28, 1],
     classes: 10,
     patch: [2, 4, 7],
@@ -125,7 +126,7 @@ const RAW_SPACES: Record<string, SearchSpace> = {
     blocks: 8,
     depth: { min: 1, max: 8 },
     identity: 'anywhere',
-    attention: ['softmax', 'performer', 'linformer', 'nystrom', 'xnorm', 'fnet', 'mixer'],
+    attention: ['softmax', 'performer', 'linformer', 'nystrom', 'xnorm', 'fnet', 'mixer', 'dual'],
     heads: [1, 2, 4],
     qkv: multiples(48, 288),
     mlp: multiples(32, 384),
@@ -133,6 +134,9 @@ const RAW_SPACES: Record<string, SearchSpace> = {
     groups: [1, 2, 4],
     features: [8, 16, 32],
     tokenMlp: [32, 64, 128],
+    lpi: [false, true],
+    semantic: [4, 16],
+    classAttention: [0, 1, 2],
   },
 };
 

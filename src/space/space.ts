@@ -36,6 +36,10 @@ export interface SearchSpace {
   features?: number[];
   tokenMlp?: number[];
   lpi?: boolean[];
+  /** Dual-ViT's semantic token counts M (squares ≥ 4), one per subnet; needed when `dual` is searchable */
+  semantic?: number[];
+  /** class-attention layer counts L (CaiT); a layer's heads, qkv and MLP are chosen from `heads`, `qkv`, `mlp` */
+  classAttention?: number[];
 }
 
 const ints = { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1, uniqueItems: true } as const;
@@ -89,6 +93,8 @@ export const searchSpaceSchema = {
     features: ints,
     tokenMlp: ints,
     lpi: { type: 'array', items: { type: 'boolean' }, minItems: 1, uniqueItems: true },
+    semantic: ints,
+    classAttention: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1, uniqueItems: true },
   },
 } as const;
 
@@ -111,12 +117,12 @@ export function mlpChoices(space: SearchSpace): number {
 }
 
 /** Widest value each dimension can take: the supernet allocates weights at these. */
-export function spaceMaxima(space: SearchSpace): { embed: number; qkv: number; mlp: number; heads: number; recursion: number; tokenMlp: number } {
+export function spaceMaxima(space: SearchSpace): { embed: number; qkv: number; mlp: number; heads: number; recursion: number; tokenMlp: number; classAttention: number } {
   const embed = Math.max(...space.embed);
   const heads = Math.max(...space.heads);
   const qkv = Array.isArray(space.qkv) ? Math.max(...space.qkv) : 3 * heads * Math.max(...space.qkv.headDim);
   const mlp = Array.isArray(space.mlp) ? Math.max(...space.mlp) : Math.round(Math.max(...space.mlp.ratio) * embed);
-  return { embed, qkv, mlp, heads, recursion: Math.max(...space.recursion), tokenMlp: Math.max(0, ...(space.tokenMlp ?? [])) };
+  return { embed, qkv, mlp, heads, recursion: Math.max(...space.recursion), tokenMlp: Math.max(0, ...(space.tokenMlp ?? [])), classAttention: Math.max(0, ...(space.classAttention ?? [])) };
 }
 
 /** Check a parsed value as a search space; one-line errors with the JSON path. */
@@ -150,6 +156,17 @@ export function validateSpace(data: unknown, where = 'space'): SearchSpace {
   const needsFeatures = s.attention.some((a) => a === 'performer' || a === 'linformer' || a === 'nystrom');
   if (needsFeatures && !s.features) fail('features', 'is required when performer, linformer or nystrom is searchable');
   if (s.attention.includes('mixer') && !s.tokenMlp) fail('tokenMlp', 'is required when mixer is searchable');
+  if (s.attention.includes('dual') && !s.semantic) fail('semantic', 'is required when dual is searchable (semantic token counts, squares ≥ 4 such as [4, 16])');
+  for (const [i, m] of (s.semantic ?? []).entries()) {
+    const side = Math.round(Math.sqrt(m));
+    if (m < 4 || side * side !== m) fail(`semantic[${i}]`, `${m} must be a square ≥ 4 (the patch grid is pooled to √M×√M cells)`);
+    for (const p of s.patch) if (side > Math.min(h / p, w / p)) fail(`semantic[${i}]`, `${m} needs a ${side}×${side} pool; patch ${p} gives a ${h / p}×${w / p} grid`);
+  }
+  const ca = s.classAttention ?? [0];
+  if (ca.some((l) => l > 0)) {
+    if (!s.readout.includes('cls')) fail('classAttention', 'needs readout "cls" in the space (the class token queries the patches)');
+    if (s.readout.includes('mean') && !ca.includes(0)) fail('classAttention', 'must include 0 when readout "mean" is searchable (a mean-readout subnet has no class token)');
+  }
   if (s.pos.includes('rope')) {
     for (const hd of s.heads) {
       const dims = Array.isArray(s.qkv) ? s.qkv.map((q) => q / 3 / hd) : s.qkv.headDim;

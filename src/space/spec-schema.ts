@@ -23,6 +23,12 @@ export const archSpecSchema = {
     embed: posInt,
     pos: { enum: ['learned', 'rope', 'none'] },
     readout: { enum: ['cls', 'mean'] },
+    semantic: posInt,
+    classAttention: { type: 'integer', minimum: 0 },
+    classBlocks: {
+      type: 'array',
+      items: { type: 'object', additionalProperties: false, required: ['heads', 'qkv', 'mlp'], properties: { heads: posInt, qkv: posInt, mlp: posInt } },
+    },
     blocks: {
       type: 'array',
       minItems: 1,
@@ -75,7 +81,35 @@ export function validateSpec(data: unknown, where = 'spec'): ArchSpec {
   spec.blocks.forEach((b, i) => {
     if (b.op === 'attn') checkBlock(b, `blocks[${i}]`, patches, spec.pos, fail);
   });
+  checkSemantic(spec, h / spec.patch, w / spec.patch, fail);
+  checkClassAttention(spec, fail);
   return spec;
+}
+
+/** Dual-ViT's M: one per spec, a square ≥ 4 whose √M×√M pool fits the patch grid, present iff a block is `dual`. */
+function checkSemantic(spec: ArchSpec, gh: number, gw: number, fail: (p: string, m: string) => never): void {
+  const dual = spec.blocks.findIndex((b) => b.op === 'attn' && b.attention === 'dual');
+  const m = spec.semantic;
+  if (m === undefined) {
+    if (dual >= 0) fail('semantic', `is required: blocks[${dual}] has attention "dual" (M semantic tokens, a square ≥ 4 such as 4 or 16)`);
+    return;
+  }
+  if (dual < 0) fail('semantic', `is only allowed when a block has attention "dual"`);
+  const s = Math.round(Math.sqrt(m));
+  if (m < 4 || s * s !== m) fail('semantic', `${m} must be a square ≥ 4 (the patch grid is pooled to √M×√M cells): 4, 9, 16, …`);
+  if (s > Math.min(gh, gw)) fail('semantic', `${m} needs a ${s}×${s} pool of the ${gh}×${gw} patch grid; at most ${Math.min(gh, gw) ** 2}`);
+}
+
+/** CaiT's class attention: needs the class token; one `classBlocks` entry per layer. */
+function checkClassAttention(spec: ArchSpec, fail: (p: string, m: string) => never): void {
+  const L = spec.classAttention ?? 0;
+  const cbs = spec.classBlocks;
+  if (L > 0 && spec.readout !== 'cls') fail('classAttention', `${L} needs readout "cls" (the class token is what queries the patches)`);
+  if ((cbs?.length ?? 0) !== L) fail('classBlocks', `has ${cbs?.length ?? 0} entries; needs one per class-attention layer (classAttention = ${L})`);
+  cbs?.forEach((cb, j) => {
+    if (cb.qkv % 3 !== 0) fail(`classBlocks[${j}].qkv`, `${cb.qkv} must be a positive multiple of 3 (q, k and v widths together)`);
+    if ((cb.qkv / 3) % cb.heads !== 0) fail(`classBlocks[${j}].heads`, `${cb.heads} does not divide qkv/3 = ${cb.qkv / 3}`);
+  });
 }
 
 function checkBlock(b: AttnBlock, path: string, patches: number, pos: ArchSpec['pos'], fail: (p: string, m: string) => never): void {

@@ -10,7 +10,7 @@ export type PosEncoding = 'learned' | 'rope' | 'none';
 export type Readout = 'cls' | 'mean';
 
 /** Token mixers of DESIGN §6. */
-export const ATTENTIONS = ['softmax', 'performer', 'linformer', 'nystrom', 'xnorm', 'fnet', 'mixer'] as const;
+export const ATTENTIONS = ['softmax', 'performer', 'linformer', 'nystrom', 'xnorm', 'fnet', 'mixer', 'dual'] as const;
 export type Attention = (typeof ATTENTIONS)[number];
 
 /** A transformer block: token mixer + MLP, optionally applied recursively (SReT). */
@@ -43,6 +43,14 @@ export interface IdentityBlock {
 
 export type BlockSpec = AttnBlock | IdentityBlock;
 
+/** A class-attention layer (CaiT): only the class token queries [cls; patches]; its widths are searched like a block's. */
+export interface ClassBlock {
+  heads: number;
+  /** q, k and v widths together (3 · heads · head dim) */
+  qkv: number;
+  mlp: number;
+}
+
 export interface ArchSpec {
   version: typeof SPEC_VERSION;
   /** [height, width, channels] */
@@ -54,6 +62,12 @@ export interface ArchSpec {
   pos: PosEncoding;
   blocks: BlockSpec[];
   readout: Readout;
+  /** Dual-ViT: semantic tokens M (a square ≥ 4), pooled from the patch grid at the first `dual` block; required iff a block is `dual` */
+  semantic?: number;
+  /** CaiT: class-attention layers after the patch blocks (default 0); the class token joins only there */
+  classAttention?: number;
+  /** one per class-attention layer */
+  classBlocks?: ClassBlock[];
   /** provenance written by search (cost, score, evaluator, seed, vitas version); not part of the network */
   meta?: Record<string, unknown>;
 }
@@ -85,6 +99,9 @@ export function canonicalSpec(spec: ArchSpec): ArchSpec {
     pos: spec.pos,
     blocks: spec.blocks.map(canonicalBlock),
     readout: spec.readout,
+    // written only when used, so the keys of specs without them do not change
+    ...(spec.semantic !== undefined ? { semantic: spec.semantic } : {}),
+    ...(spec.classAttention ? { classAttention: spec.classAttention, classBlocks: spec.classBlocks!.map((c) => ({ heads: c.heads, qkv: c.qkv, mlp: c.mlp })) } : {}),
   };
 }
 

@@ -6,7 +6,9 @@
  *
  * This thread owns the weights; a worker receives a variable's new values only when it changed
  * since that worker last saw it. Results are deterministic for a given number of shards (the sum
- * of shard means differs from the whole-batch mean only by float rounding).
+ * of shard means differs from the whole-batch mean only by float rounding — except where a
+ * subnet has BatchNorm layers: they normalise each shard by its own statistics, like PyTorch's
+ * DistributedDataParallel without SyncBatchNorm, so the thread count changes their losses).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { availableParallelism } from 'node:os';
@@ -14,6 +16,7 @@ import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../workers.js';
 import type { ArchSpec } from '../space/spec.js';
 import type { MaskedAdamW } from './adamw.js';
+import { addStats } from './batchnorm.js';
 import { applyGradients, stepGradients, type StepGradients, type StepSettings } from './step.js';
 import type { Supernet } from './supernet.js';
 import type { ShardReply, ShardRequest, StepWorkerInit } from './step-worker.js';
@@ -148,6 +151,9 @@ export class DataParallelStep {
     // (w₀·g₀ + w₁·g₁ + …, the same float operations in the same order as summing from zero)
     let loss = own.loss;
     const grads = own.grads;
+    // BatchNorm: each shard normalised by its own statistics; the running statistics move towards the whole batch's, pooled exactly
+    const stats = own.stats;
+    for (const r of replies) for (const e of r.stats ?? []) addStats(stats, e.spec, e.side, e.layer, e);
     if (replies.length) {
       this.timings.workerWeights += Math.max(...replies.map((r) => r.weightsMs ?? 0));
       this.timings.workerShard += Math.max(...replies.map((r) => r.shardMs ?? 0));
@@ -168,7 +174,7 @@ export class DataParallelStep {
     }
     lap('reduce');
     if (!Number.isFinite(loss)) return loss;
-    applyGradients(this.net, opt, usage, grads, lr);
+    applyGradients(this.net, opt, usage, grads, lr, specs, stats);
     for (const key of keys) this.versions.set(key, (this.versions.get(key) ?? 0) + 1);
     lap('update');
     this.timings.steps++;

@@ -10,3 +10,6 @@ export * from './run.js';
 export * from './budget-check.js';
 export * from './step.js';
 export * from './data-parallel.js';
+export * from './batchnorm.js';
+export { batchNorm, batchMoments, combineStats, BN_EPS, type ChannelStats, type NormMode, type StatsRecorder } from './fn/batchnorm.js';
+export { localPatchInteraction, type LpiWeights } from './fn/lpi.js';

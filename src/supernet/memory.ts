@@ -62,6 +62,8 @@ export interface MemoryTarget {
   supernet?: { space: SearchSpace; options: SupernetOptions };
   /** two-sided slicing runs every image through the left and the right slices */
   sides?: 1 | 2;
+  /** names the spec in errors (its file) */
+  where?: string;
 }
 
 export function trainingMemory(t: MemoryTarget, batch: number): TrainingMemory {
@@ -116,7 +118,7 @@ export async function checkMemory(t: MemoryTarget, batch: number, flag = '--batc
     const b = largest(batch - 1, (n) => fits(trainingMemory(t, n)));
     throw new VitasError(`${flag} ${batch} needs ${parts(need)}; the largest batch that fits is ${b}: lower ${flag} to ${b}${elsewhere(need)}`);
   }
-  const what = t.supernet ? `the supernet of space "${t.supernet.space.name}"` : `spec: embed ${t.spec.embed}`;
+  const what = t.supernet ? `the supernet of space "${t.supernet.space.name}"` : `${t.where ?? 'spec'}: embed ${t.spec.embed}`;
   const advice = t.supernet
     ? 'lower the space\'s maxima (embed, qkv, mlp widths or blocks)'
     : (() => {

@@ -1,5 +1,5 @@
 /** `vitas supernet train` as one library call: definition → data → trained supernet in runs/<name>/. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { loadData } from '../data/load.js';
 import { VitasError } from '../space/errors.js';
@@ -11,7 +11,9 @@ import { Rng } from '../space/rng.js';
 import { validateSpace, type SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
 import { readJson, writeAtomic } from '../io.js';
+import { prepareRunFolder } from '../run-folder.js';
 import { budgetWindow, loadDefinition, type SearchDefinition } from '../search/definition.js';
+import { calibrationImages } from './batchnorm.js';
 import { evaluateSubnet, loadSupernet, trainSupernet, type EpochRecord, type TrainEvents, type TrainResult } from './trainer.js';
 import { reachableCheck } from './budget-check.js';
 import { scatterSvg, type Point } from '../report/svg.js';
@@ -25,6 +27,8 @@ export interface SupernetRunOptions {
   min?: string;
   out?: string;
   resume?: boolean;
+  /** start over in a folder that holds a run (its outputs are removed first) */
+  force?: boolean;
   /** data directory override */
   data?: string;
   /** evaluate smallest / median / largest subnet on the validation split after training */
@@ -73,8 +77,8 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   const budget = budgetWindow(o.budget ?? def.budget.max, o.budget ? o.min : o.min ?? def.budget.min, def.budget.convention ?? 'macs');
   reachableCheck(space, budget);
   const out = o.out ?? join('runs', `${def.name}-supernet`);
-  mkdirSync(out, { recursive: true });
-  const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) });
+  prepareRunFolder({ dir: out, what: 'supernet run', markers: ['supernet.ckpt'], outputs: ['supernet.ckpt', 'supernet.json', 'curve.svg', 'config.json'], ...(o.resume ? { resume: true } : {}), ...(o.force ? { force: true } : {}) });
+  const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) }, { validationFrom: `${o.config}: data.validation` });
   const recipe = { ...def.supernet, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.sandwich !== undefined ? { sandwich: o.sandwich } : {}) };
   const refs = referenceSubnets(space, def.supernet?.seed ?? 0);
   const valImages = o.valImages ?? 1000;
@@ -98,8 +102,9 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   });
   const scores: ReferenceScore[] = [];
   if (!result.stopped && o.evaluate !== false) {
+    const calibration = calibrationImages(data.train);
     for (const r of refs) {
-      const valAccuracy = evaluateSubnet(result.supernet, r.spec, data.val, { slicing: recipe.slicing ?? 'left' });
+      const valAccuracy = evaluateSubnet(result.supernet, r.spec, data.val, { slicing: recipe.slicing ?? 'left', calibration });
       scores.push({ name: r.name, macs: costOf(r.spec).macs, valAccuracy, spec: r.spec });
       o.events?.onLog?.(`${r.name} subnet (${(costOf(r.spec).macs / 1e6).toFixed(2)}M MACs): validation accuracy ${(100 * valAccuracy).toFixed(2)} %`);
     }
@@ -129,14 +134,19 @@ export interface SupernetEvalOptions {
 export function evaluateSupernetRun(o: SupernetEvalOptions): { name: string; macs: number; valAccuracy: number; spec: ArchSpec }[] {
   const def = loadDefinition(o.config);
   const space = resolveSpace(def, o.config);
+  // a given spec the supernet cannot run is named by its file, before the checkpoint and data are read
+  for (const s of o.specs ?? []) {
+    if (s.spec.input.join() !== space.input.join()) throw new VitasError(`${s.name}: input ${s.spec.input.join('×')} does not match the supernet's ${space.input.join('×')} (space "${space.name}")`);
+  }
   const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
   try {
-    const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) });
+    const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) }, { validationFrom: `${o.config}: data.validation` });
     const specs = o.specs ?? referenceSubnets(space, def.supernet?.seed ?? 0);
+    const calibration = calibrationImages(data.train);
     const seen = new Map<string, number>();
     return specs.map((s) => {
       const key = specKey(s.spec);
-      const valAccuracy = seen.get(key) ?? evaluateSubnet(net, s.spec, data.val, { slicing: def.supernet?.slicing ?? 'left', ...(o.valImages ? { limit: o.valImages } : {}) });
+      const valAccuracy = seen.get(key) ?? evaluateSubnet(net, s.spec, data.val, { slicing: def.supernet?.slicing ?? 'left', calibration, ...(o.valImages ? { limit: o.valImages } : {}) });
       seen.set(key, valAccuracy);
       return { name: s.name, macs: costOf(s.spec).macs, valAccuracy, spec: s.spec };
     });

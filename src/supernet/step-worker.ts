@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import type { SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
+import type { LayerStats } from './batchnorm.js';
 import { stepGradients, type StepSettings } from './step.js';
 import { Supernet, type SupernetOptions } from './supernet.js';
 
@@ -29,6 +30,8 @@ export interface ShardReply {
   id: number;
   loss?: number;
   grads?: [string, Float32Array][];
+  /** the shard's BatchNorm batch statistics */
+  stats?: LayerStats[];
   /** time spent loading the weights sent, and on the shard's forward + backward */
   weightsMs?: number;
   shardMs?: number;
@@ -50,11 +53,11 @@ parentPort!.on('message', (m: ShardRequest) => {
     const n = m.y.length;
     const x = tf.tensor4d(m.x, [n, h, w, c]);
     const y = tf.tensor1d(m.y, 'int32');
-    const { loss, grads } = stepGradients(net, x, y, m.specs, m.settings);
+    const { loss, grads, stats } = stepGradients(net, x, y, m.specs, m.settings);
     x.dispose();
     y.dispose();
     const list = [...grads];
-    parentPort!.postMessage({ id: m.id, loss, grads: list, weightsMs: t1 - t0, shardMs: performance.now() - t1 } satisfies ShardReply, list.map(([, g]) => g.buffer as ArrayBuffer));
+    parentPort!.postMessage({ id: m.id, loss, grads: list, stats, weightsMs: t1 - t0, shardMs: performance.now() - t1 } satisfies ShardReply, list.map(([, g]) => g.buffer as ArrayBuffer));
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: (e as Error).message } satisfies ShardReply);
   }

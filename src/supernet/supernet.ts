@@ -8,18 +8,23 @@
  * - `patch` / `patch-token`: one variable per patch size (`….p{patch}.…`); `heads` / `heads-qk`: one
  *   per head-count choice (`….h{heads}.…`) — the `-token` and `-qk` ones only while ViTAS's private
  *   class tokens and attention maps are on (the ablations switch them off);
- * - position rows: row 0 is the class token's, so a subnet without one starts at row 1;
- * - buffers (Performer's fixed features) are not variables: drawn from the seed on first use.
+ * - `semantic`: one per semantic token count (`….m{M}.…`: Dual-ViT's learned queries);
+ * - token axes (position rows, Linformer's E, Mixer's token MLP): index 0 is the class token's, so a
+ *   subnet whose blocks hold none (mean readout, or class attention after the blocks) starts at 1;
+ * - buffers (Performer's fixed features) are not variables: drawn from the seed on first use;
+ * - BatchNorm running statistics are non-trainable variables at the maxima (`running`), sliced like
+ *   the weights: every subnet width shares one set per layer, hence `recalibrate` (batchnorm.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Share } from '../space/operators/decl.js';
+import { netOf, type Share } from '../space/operators/decl.js';
 import { VitasError } from '../space/errors.js';
 import { encode } from '../space/genome.js';
 import { paramList, type ParamEntry } from '../space/params.js';
 import { spaceMaxima, type SearchSpace } from '../space/space.js';
 import type { ArchSpec, AttnBlock, BlockSpec } from '../space/spec.js';
 import { initialValue } from './init.js';
-import { assertRunnable, vitForward, type ParamSource } from './vit.js';
+import type { ChannelStats } from './fn/batchnorm.js';
+import { vitForward, type ParamSource } from './vit.js';
 
 export type Side = 'left' | 'right';
 /** `left`: prefix slices; `two-sided`: ViTAS/BCNet — left and right slices, logits summed. */
@@ -50,6 +55,13 @@ export function boundingBox(regions: Region[]): Region {
 
 const sameRegion = (a: Region, b: Region): boolean => a.begin.join() === b.begin.join() && a.size.join() === b.size.join();
 
+/**
+ * How a supernet forward's BatchNorm layers normalise: by the stored running statistics
+ * (`running`, evaluation), by the batch's own (`batch`), or by the batch's own handing each layer's
+ * statistics, with the slicing side that ran it, to a recorder (training steps, recalibration).
+ */
+export type SupernetNorm = 'running' | 'batch' | ((side: Side, layer: string, stats: ChannelStats) => void);
+
 /** What ViTAS makes private; switched off only for ablations. */
 export interface SupernetOptions {
   /** a class token and position embedding per patch size (else one shared, sliced by length) */
@@ -66,8 +78,8 @@ interface Param {
 
 /**
  * One spec per combination of the choices that decide which variables exist (patch size, stem,
- * mixer, head count), every other dimension at its maximum: the union of their declared
- * parameters is the supernet.
+ * mixer, head count, semantic token count; class attention on), every other dimension at its
+ * maximum: the union of their declared parameters is the supernet.
  */
 function* allocationSpecs(space: SearchSpace): Generator<ArchSpec> {
   const max = spaceMaxima(space);
@@ -84,7 +96,11 @@ function* allocationSpecs(space: SearchSpace): Generator<ArchSpec> {
           if (space.lpi?.includes(true)) blk.lpi = true;
           const blocks: BlockSpec[] = Array.from({ length: space.blocks }, () => ({ ...blk }));
           // a class token and a learned position table always: row 0 of the table is the class token's
-          yield { version: 1, input: space.input, classes: space.classes, patch, stem, embed: max.embed, pos: 'learned', blocks, readout: 'cls' };
+          const spec: ArchSpec = { version: 1, input: space.input, classes: space.classes, patch, stem, embed: max.embed, pos: 'learned', blocks, readout: 'cls' };
+          // Dual-ViT's learned queries are private per semantic count
+          for (const semantic of attention === 'dual' ? space.semantic! : [undefined]) yield semantic === undefined ? spec : { ...spec, semantic };
+          // the class-attention layers, at this head count
+          if (max.classAttention > 0) yield { ...spec, classAttention: max.classAttention, classBlocks: Array.from({ length: max.classAttention }, () => ({ heads, qkv: max.qkv, mlp: max.mlp })) };
         }
       }
 }
@@ -103,20 +119,23 @@ function variableKey(e: ParamEntry, spec: ArchSpec, o: SupernetOptions): string 
   if (tags.length === 0) return e.name;
   const labels = tags.map((t) => {
     if (t === 'patch' || t === 'patch-token') return `p${spec.patch}`;
-    const blk = spec.blocks[e.block];
-    if (!blk || blk.op !== 'attn') throw new Error(`${e.name}: a per-head parameter outside an attention block`);
-    return `h${blk.heads}`;
+    if (t === 'semantic') return `m${spec.semantic}`;
+    if (!e.heads) throw new Error(`${e.name}: a per-head parameter outside an attention block or class-attention layer`);
+    return `h${e.heads}`;
   });
   const cut = e.name.lastIndexOf('.');
   return cut < 0 ? `${labels.join('.')}.${e.name}` : `${e.name.slice(0, cut)}.${labels.join('.')}${e.name.slice(cut)}`;
 }
 
-/** The supernet's variables, sorted by name, with their shapes at the maxima (pure: the memory guard sizes a supernet before it exists). */
+/**
+ * The supernet's variables (trained weights and BatchNorm running statistics), sorted by name,
+ * with their shapes at the maxima. Pure: the memory guard sizes a supernet before it exists.
+ */
 export function supernetShapes(space: SearchSpace, o: SupernetOptions): [string, { shape: number[]; entry: ParamEntry }][] {
   const shapes = new Map<string, { shape: number[]; entry: ParamEntry }>();
   for (const spec of allocationSpecs(space)) {
     for (const e of paramList(spec)) {
-      if (!e.kind.trainable) continue;
+      if (!e.kind.trainable && !e.kind.running) continue;
       const key = variableKey(e, spec, o);
       const had = shapes.get(key);
       shapes.set(key, { shape: had ? had.shape.map((s, i) => Math.max(s, e.shape[i]!)) : e.shape, entry: e });
@@ -133,6 +152,8 @@ export class Supernet {
   readonly maxima: ReturnType<typeof spaceMaxima>;
   readonly options: SupernetOptions;
   readonly seed: number;
+  /** BatchNorm running statistics at the maxima, by variable name (not trained: AdamW never sees them) */
+  readonly running = new Map<string, Param>();
   /** buffers by name and shape, drawn on first use */
   private readonly buffers = new Map<string, tf.Tensor>();
 
@@ -143,7 +164,8 @@ export class Supernet {
     this.seed = opts.seed ?? 0;
     for (const [key, { shape, entry }] of supernetShapes(space, this.options)) {
       const init = initialValue(entry.kind.init, shape, this.seed, `supernet/${key}`);
-      this.params.set(key, { v: tf.variable(init, true, `${this.prefix}/${key}`), decay: entry.kind.decay });
+      const store = entry.kind.running ? this.running : this.params;
+      store.set(key, { v: tf.variable(init, !entry.kind.running, `${this.prefix}/${key}`), decay: entry.kind.decay });
       init.dispose();
     }
   }
@@ -152,18 +174,19 @@ export class Supernet {
     return variableKey(e, spec, this.options);
   }
 
-  /** The variable and slice serving parameter `e` of `spec` on `side`. */
+  /** The variable and slice serving parameter (or running statistic) `e` of `spec` on `side`. */
   resolve(e: ParamEntry, spec: ArchSpec, side: Side): { param: Param; key: string; region: Region } {
     const key = this.key(e, spec);
-    const param = this.params.get(key);
+    const param = (e.kind.running ? this.running : this.params).get(key);
     if (!param) throw new VitasError(`supernet of space "${this.space.name}" has no parameter ${key} (is the spec inside the space?)`);
     const full = param.v.shape;
     const shape = e.shape;
     if (full.length !== shape.length || shape.some((s, i) => s > full[i]!)) {
       throw new VitasError(`spec needs ${e.name} of shape [${shape}] but the supernet holds [${full}] (is the spec inside space "${this.space.name}"?)`);
     }
-    const cls = spec.readout === 'cls' ? 1 : 0;
-    const begin = shape.map((s, i) => (e.kind.classRowFirst && i === 0 ? 1 - cls : side === 'left' ? 0 : full[i]! - s));
+    // class tokens in the blocks: none without a class token, and none with class attention
+    const { cls } = netOf(spec);
+    const begin = shape.map((s, i) => (e.kind.tokenAxis === i ? 1 - cls : side === 'left' ? 0 : full[i]! - s));
     return { param, key, region: { begin, size: shape } };
   }
 
@@ -213,6 +236,10 @@ export class Supernet {
       get: (name: string): tf.Tensor => {
         const e = entries.get(name);
         if (!e) throw new Error(`spec has no parameter ${name}`);
+        if (e.kind.running) {
+          const { param, region } = this.resolve(e, spec, side);
+          return region.size.every((s, i) => s === param.v.shape[i]) ? param.v : tf.slice(param.v, region.begin, region.size);
+        }
         if (!e.kind.trainable) return this.buffer(e);
         const r = this.resolve(e, spec, side);
         const { param, key, region } = r;
@@ -234,12 +261,12 @@ export class Supernet {
   }
 
   /** Logits of subnet `spec`: left slices, or (two-sided) the sum of left- and right-slice logits. */
-  forward(images: tf.Tensor4D, spec: ArchSpec, slicing: Slicing = 'left', usage?: Usage, leaves?: Leaves): tf.Tensor2D {
+  forward(images: tf.Tensor4D, spec: ArchSpec, slicing: Slicing = 'left', usage?: Usage, leaves?: Leaves, norm: SupernetNorm = 'running'): tf.Tensor2D {
     this.check(spec);
-    assertRunnable(spec);
-    const left = vitForward(images, spec, this.source(spec, 'left', usage, leaves));
+    const run = (side: Side): tf.Tensor2D => vitForward(images, spec, this.source(spec, side, usage, leaves), { norm: typeof norm === 'function' ? (layer, stats) => norm(side, layer, stats) : norm });
+    const left = run('left');
     if (slicing === 'left') return left;
-    return tf.add(left, vitForward(images, spec, this.source(spec, 'right', usage, leaves)));
+    return tf.add(left, run('right'));
   }
 
   variables(): tf.Variable[] {
@@ -255,6 +282,8 @@ export class Supernet {
   dispose(): void {
     for (const p of this.params.values()) p.v.dispose();
     this.params.clear();
+    for (const p of this.running.values()) p.v.dispose();
+    this.running.clear();
     for (const t of this.buffers.values()) t.dispose();
     this.buffers.clear();
   }

@@ -16,6 +16,7 @@ import { Rng } from '../space/rng.js';
 import type { SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
 import { MaskedAdamW } from './adamw.js';
+import { calibrationImages, recalibrate } from './batchnorm.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './checkpoint.js';
 import { searchIdentityProbability, type BudgetWindow } from './identity-search.js';
 import { DataParallelStep } from './data-parallel.js';
@@ -189,8 +190,18 @@ function stepSpecs(space: SearchSpace, rng: Rng, recipe: SupernetRecipe, pId: nu
   return recipe.sandwich ? [ends.max, ends.min, random] : [random];
 }
 
-/** Top-1 accuracy of subnet `spec` with inherited weights, on the first `limit` images (all by default). */
-export function evaluateSubnet(net: Supernet, spec: ArchSpec, ds: Dataset, opts: { slicing?: Slicing; batch?: number; limit?: number } = {}): number {
+/** How a subnet is scored with inherited weights; `calibration`: training images its BatchNorm statistics are recalibrated on first. */
+export interface SubnetEvalOptions {
+  slicing?: Slicing;
+  batch?: number;
+  /** the first `limit` images (all by default) */
+  limit?: number;
+  calibration?: Dataset;
+}
+
+/** Top-1 accuracy of subnet `spec` with inherited weights (after recalibrating its BatchNorm layers on `calibration`, when given). */
+export function evaluateSubnet(net: Supernet, spec: ArchSpec, ds: Dataset, opts: SubnetEvalOptions = {}): number {
+  if (opts.calibration) recalibrate(net, spec, opts.calibration, { slicing: opts.slicing ?? 'left' });
   let correct = 0;
   let seen = 0;
   const [h, w, c] = ds.shape;
@@ -209,6 +220,7 @@ export function evaluateSubnet(net: Supernet, spec: ArchSpec, ds: Dataset, opts:
 function stateTensors(net: Supernet, opt: MaskedAdamW): Map<string, CheckpointTensor> {
   const m = new Map<string, CheckpointTensor>();
   for (const [k, p] of net.params) m.set(`param/${k}`, p.v);
+  for (const [k, p] of net.running) m.set(`running/${k}`, p.v);
   for (const [k, s] of opt.state) {
     m.set(`m/${k}`, { shape: s.shape, values: s.m });
     m.set(`v/${k}`, { shape: s.shape, values: s.v });
@@ -221,9 +233,9 @@ function restore(net: Supernet, opt: MaskedAdamW, tensors: Map<string, { shape: 
   for (const [name, t] of tensors) {
     const [kind, ...rest] = name.split('/');
     const key = rest.join('/');
-    const p = net.params.get(key);
+    const p = (kind === 'running' ? net.running : net.params).get(key);
     if (!p || p.v.shape.join() !== t.shape.join()) throw new VitasError(`${path}: tensor ${name} [${t.shape}] does not fit this supernet (another space?)`);
-    if (kind === 'param') tf.tidy(() => p.v.assign(tf.tensor(t.values, t.shape)));
+    if (kind === 'param' || kind === 'running') tf.tidy(() => p.v.assign(tf.tensor(t.values, t.shape)));
     else if (kind === 'm' || kind === 'v' || kind === 't') opt.restore(key, t.shape, kind, t.values);
     else throw new VitasError(`${path}: unknown tensor ${name}`);
   }
@@ -293,6 +305,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
 
   const stepsPerEpoch = batchesPerEpoch(data.train, recipe.batch);
   const ends = { min: range.minSpec, max: range.maxSpec };
+  const calibration = calibrationImages(data.train);
   const losses: number[] = [];
   o.events?.onStart?.({ epochs: recipe.epochs, stepsPerEpoch, startEpoch, startStep, pId, recipe, stages });
   for (let epoch = startEpoch; epoch < recipe.epochs; epoch++) {
@@ -334,7 +347,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     const rec: EpochRecord = { epoch: epoch + 1, meanLoss: epochLossSum / stepsPerEpoch, seconds: (performance.now() - t0) / 1000, images };
     if (o.validate) {
       const v = o.validate;
-      rec.val = Object.fromEntries(v.subnets.map((s) => [s.name, evaluateSubnet(net, s.spec, v.data, { slicing: recipe.slicing, ...(v.images ? { limit: v.images } : {}) })]));
+      rec.val = Object.fromEntries(v.subnets.map((s) => [s.name, evaluateSubnet(net, s.spec, v.data, { slicing: recipe.slicing, calibration, ...(v.images ? { limit: v.images } : {}) })]));
     }
     history.push(rec);
     save(epoch + 1, 0);
@@ -352,8 +365,9 @@ export function loadSupernet(space: SearchSpace, path: string): Supernet {
   const r = ck.meta.recipe;
   const net = new Supernet(space, { seed: r.seed, privateTokens: r.privateTokens ?? true, privateAttention: r.privateAttention ?? true });
   for (const [name, t] of ck.tensors) {
-    if (!name.startsWith('param/')) continue;
-    const p = net.params.get(name.slice(6));
+    const kind = name.slice(0, name.indexOf('/'));
+    if (kind !== 'param' && kind !== 'running') continue;
+    const p = (kind === 'running' ? net.running : net.params).get(name.slice(kind.length + 1));
     if (!p || p.v.shape.join() !== t.shape.join()) throw new VitasError(`${path}: tensor ${name} does not fit space "${space.name}"`);
     tf.tidy(() => p.v.assign(tf.tensor(t.values, t.shape)));
   }

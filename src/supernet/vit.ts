@@ -8,32 +8,29 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fusedKernelsActive } from '../backend/simd-kernels.js';
 import { blkOf, netOf } from '../space/operators/decl.js';
 import { RESIDUAL_SCALARS } from '../space/operators/network.js';
-import { VitasError } from '../space/errors.js';
 import { drawTensorSeed, type Rng } from '../space/rng.js';
 import type { ArchSpec, AttnBlock } from '../space/spec.js';
+import type { NormMode } from './fn/batchnorm.js';
 import { conv3x3 } from './fn/conv.js';
 import { rope2d } from './fn/rope.js';
+import { classBlockPrefix } from '../space/operators/class-attention.js';
+import { classAttentionLayer } from './operators/class-attention.js';
 import { MIXER_FORWARDS } from './operators/index.js';
+import { lpiBranch } from './operators/lpi.js';
 import type { MixCtx } from './operators/mixing.js';
 import { normOf, weightOf, type ParamSource } from './operators/source.js';
 import { gelu, layerNorm, linear, softmaxAttentionQkv } from './ops.js';
 
 export type { ParamSource } from './operators/source.js';
 
-/** Rejects, with one line naming `where`, what the network cannot run yet (the cost model prices more). */
-export function assertRunnable(spec: ArchSpec, where = 'spec'): void {
-  spec.blocks.forEach((b, i) => {
-    if (b.op !== 'attn') return;
-    if (b.lpi) throw new VitasError(`${where}: blocks[${i}].lpi: not implemented in the network yet (cost model only)`);
-  });
-}
-
-/** Training-time options: stochastic depth (drop-path) on every residual branch. */
+/** Training-time options: stochastic depth (drop-path) on every residual branch, BatchNorm by batch statistics. */
 export interface ForwardOptions {
   /** drop-path rate of the last block (rising linearly from 0 over the active blocks) */
   dropPath?: number;
   /** RNG for the drop-path masks (seeded: the same seed gives the same masks) */
   rng?: Rng;
+  /** BatchNorm layers (LPI's): by their running statistics (the default: evaluation) or by the batch's own */
+  norm?: NormMode;
 }
 
 /** The branch [B·T, E], dropped per sample with probability `rate` (survivors scaled by 1/(1−rate)). */
@@ -54,7 +51,7 @@ function residual(x: tf.Tensor2D, branch: tf.Tensor2D, scales: [tf.Tensor, tf.Te
 function mixing(h: tf.Tensor2D, c: MixCtx): tf.Tensor2D {
   const { B, T, E, k, ps } = c;
   const fwd = MIXER_FORWARDS[k.b.attention]!;
-  if (!fwd.projections) return tf.reshape(fwd.forward(tf.reshape(h, [B, T, E]), c), [B * T, E]);
+  if (!fwd.projections || 'stream' in fwd) return tf.reshape(fwd.forward(tf.reshape(h, [B, T, E]), c), [B * T, E]);
   const I = k.I;
   // q, k and v in one product (their weights are separate, possibly private, slices): one larger matMul and one backward
   const [lq, lk, lv] = (['q', 'k', 'v'] as const).map((n) => weightOf(ps, `${k.prefix}.attn.${n}`));
@@ -83,7 +80,8 @@ const norm = (x: tf.Tensor2D, ps: ParamSource, name: string): tf.Tensor2D => {
   return layerNorm(x, n.gamma, n.beta);
 };
 
-function block(x: tf.Tensor2D, blk: AttnBlock, i: number, base: Omit<MixCtx, 'k' | 'block' | 'pass' | 'groups'>, drop: number, rng: Rng | undefined): tf.Tensor2D {
+function block(x: tf.Tensor2D, blk: AttnBlock, i: number, base: Omit<MixCtx, 'k' | 'block' | 'pass' | 'groups'>, drop: number, rng: Rng | undefined, bn: NormMode): tf.Tensor2D {
+  // base.streams is shared by every pass and block of this forward: a stream mixer updates it
   const k = blkOf(blk, i);
   const { ps, B } = base;
   const r = blk.recursion ?? 1;
@@ -93,6 +91,8 @@ function block(x: tf.Tensor2D, blk: AttnBlock, i: number, base: Omit<MixCtx, 'k'
   for (let pass = 0; pass < r; pass++) {
     const c: MixCtx = { ...base, k, block: i, pass, groups: blk.groups?.[pass] ?? 1 };
     x = residual(x, dropPath(mixing(norm(x, ps, `${k.prefix}.norm1`), c), drop, B, rng), a1 ? [a1, b1!] : undefined);
+    // XCiT's order: attention → LPI → MLP, LPI with its own plain residual
+    if (blk.lpi) x = tf.add(x, dropPath(lpiBranch(x, c, bn), drop, B, rng));
     x = residual(x, dropPath(mlp(norm(x, ps, `${k.prefix}.norm2`), ps, `${k.prefix}.mlp`), drop, B, rng), a2 ? [a2, b2!] : undefined);
     if (r > 1) {
       const nll = `${k.prefix}.nll${pass + 1}`;
@@ -132,8 +132,6 @@ function stem(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource): tf.Tensor2D
 
 /** Logits [B, classes] of the network `spec` on NHWC images, with parameters from `ps`. */
 export function vitForward(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource, opts: ForwardOptions = {}): tf.Tensor2D {
-  // every caller (supernet, standalone model, proxy, latency) runs the real operator or fails here, never a stand-in
-  assertRunnable(spec);
   const net = netOf(spec);
   const B = images.shape[0];
   const { E, T, P, cls } = net;
@@ -141,19 +139,31 @@ export function vitForward(images: tf.Tensor4D, spec: ArchSpec, ps: ParamSource,
   if (cls) tokens = tf.concat([tf.tile(tf.reshape(ps.get('cls'), [1, 1, E]), [B, 1, 1]) as tf.Tensor3D, tokens], 1);
   if (spec.pos === 'learned') tokens = tf.add(tokens, tf.reshape(ps.get('pos'), [1, T, E])) as tf.Tensor3D;
   let x = tf.reshape(tokens, [B * T, E]) as tf.Tensor2D;
-  const base = { B, T, E, P, cls, gh: net.gh, gw: net.gw, rope: spec.pos === 'rope', ps };
+  const base = { B, T, E, P, cls, gh: net.gh, gw: net.gw, rope: spec.pos === 'rope', ps, streams: {} };
   const depth = spec.blocks.filter((blk) => blk.op === 'attn').length;
   let k = 0;
   spec.blocks.forEach((blk, i) => {
     if (blk.op !== 'attn') return;
     const drop = depth > 1 ? ((opts.dropPath ?? 0) * k) / (depth - 1) : 0;
-    x = block(x, blk, i, base, drop, opts.rng);
+    x = block(x, blk, i, base, drop, opts.rng, opts.norm ?? 'running');
     k++;
   });
-  const y = tf.reshape(norm(x, ps, 'norm'), [B, T, E]);
-  const pooled = cls ? tf.reshape(tf.slice(y, [0, 0, 0], [B, 1, E]), [B, E]) : tf.mean(y, 1);
   const head = weightOf(ps, 'head');
-  return linear(pooled as tf.Tensor2D, head.w, head.b);
+  return linear(readout(x, spec, net, B, ps), head.w, head.b);
+}
+
+/** What the head reads [B, E]: the class token after the class-attention layers, else the normalised class token or token mean. */
+function readout(x: tf.Tensor2D, spec: ArchSpec, net: ReturnType<typeof netOf>, B: number, ps: ParamSource): tf.Tensor2D {
+  const { E, T, P, cls, L } = net;
+  if (L > 0) {
+    // CaiT: the class token joins only now, and only it is updated
+    const patches = tf.reshape(x, [B, P, E]) as tf.Tensor3D;
+    let c = tf.tile(tf.reshape(ps.get('cls'), [1, E]), [B, 1]) as tf.Tensor2D;
+    for (let j = 0; j < L; j++) c = classAttentionLayer(c, patches, spec.classBlocks![j]!, classBlockPrefix(j), ps);
+    return norm(c, ps, 'norm');
+  }
+  const y = tf.reshape(norm(x, ps, 'norm'), [B, T, E]);
+  return (cls ? tf.reshape(tf.slice(y, [0, 0, 0], [B, 1, E]), [B, E]) : tf.mean(y, 1)) as tf.Tensor2D;
 }
 
 /** Names of every parameter the forward of `spec` asks for (traced on one zero image); tests hold it to `paramList`. */

@@ -8,8 +8,10 @@ import { paramList, type ParamEntry } from '../space/params.js';
 import { validateSpec } from '../space/spec-schema.js';
 import type { ArchSpec } from '../space/spec.js';
 import { initialValue } from '../supernet/init.js';
+import type { Dataset } from '../data/dataset.js';
+import { blendInto, BN_MOMENTUM, recalibrate, type LayerStats } from '../supernet/batchnorm.js';
 import type { Side, Supernet } from '../supernet/supernet.js';
-import { assertRunnable, vitForward, type ForwardOptions, type ParamSource } from '../supernet/vit.js';
+import { vitForward, type ForwardOptions, type ParamSource } from '../supernet/vit.js';
 
 let instances = 0;
 
@@ -22,7 +24,6 @@ export class StandaloneModel {
 
   constructor(spec: ArchSpec, init: Map<string, tf.Tensor> | { seed: number }, where = 'spec') {
     this.spec = validateSpec(spec, where);
-    assertRunnable(this.spec, where);
     for (const e of paramList(this.spec)) {
       this.entries.set(e.name, e);
       let value: tf.Tensor;
@@ -67,6 +68,14 @@ export class StandaloneModel {
     return vitForward(images, this.spec, this.source(), opts);
   }
 
+  /** Moves the BatchNorm running statistics towards a training step's batch statistics (`log` from a forward with a recorder). */
+  updateRunning(log: readonly Pick<LayerStats, 'layer' | 'mean' | 'variance'>[], momentum = BN_MOMENTUM): void {
+    for (const e of log) {
+      blendInto(this.weights.get(`${e.layer}.mean`)!, 0, e.mean, momentum);
+      blendInto(this.weights.get(`${e.layer}.var`)!, 0, e.variance, momentum);
+    }
+  }
+
   /** Trainable parameters (what the cost model counts). */
   paramCount(): number {
     let n = 0;
@@ -85,11 +94,16 @@ export function buildModel(spec: ArchSpec, seed = 0): StandaloneModel {
   return new StandaloneModel(spec, { seed });
 }
 
-/** The subnet `spec` as a standalone model holding copies of its inherited supernet weights (and the supernet's buffers). */
-export function extractSubnet(supernet: Supernet, spec: ArchSpec, side: Side = 'left'): StandaloneModel {
+/**
+ * The subnet `spec` as a standalone model holding copies of its inherited supernet weights, the
+ * supernet's buffers and its BatchNorm running statistics — recalibrated first on `calibration`
+ * (a sample of training images, see `calibrationImages`) where the spec has BatchNorm layers.
+ */
+export function extractSubnet(supernet: Supernet, spec: ArchSpec, side: Side = 'left', calibration?: Dataset): StandaloneModel {
+  if (calibration) recalibrate(supernet, spec, calibration, { slicing: side === 'left' ? 'left' : 'two-sided' });
   const copies = new Map<string, tf.Tensor>();
   for (const e of paramList(spec)) {
-    if (!e.kind.trainable) {
+    if (!e.kind.trainable && !e.kind.running) {
       copies.set(e.name, tf.clone(supernet.buffer(e)));
       continue;
     }

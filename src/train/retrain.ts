@@ -12,6 +12,8 @@ import { VitasError } from '../space/errors.js';
 import { Rng } from '../space/rng.js';
 import type { ArchSpec } from '../space/spec.js';
 import { MaskedAdamW } from '../supernet/adamw.js';
+import { addStats, type LayerStats } from '../supernet/batchnorm.js';
+import type { ChannelStats } from '../supernet/fn/batchnorm.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from '../supernet/checkpoint.js';
 import { smoothedCrossEntropy } from '../supernet/ops.js';
 import { checkMemory } from '../supernet/memory.js';
@@ -46,6 +48,8 @@ export interface RetrainOptions {
   init?: StandaloneModel;
   out?: string;
   resume?: boolean;
+  /** names the spec in errors (its file) */
+  where?: string;
   events?: TrainEvents & { onValidation?(e: RetrainEpoch): void };
   signal?: { stop: boolean };
 }
@@ -70,12 +74,16 @@ interface Meta {
   partial: { sum: number; n: number };
 }
 
+/** One AdamW step of a standalone model; BatchNorm layers train on batch statistics and their running statistics follow (momentum 0.1). */
 export function standaloneStep(model: StandaloneModel, opt: MaskedAdamW, x: tf.Tensor4D, y: tf.Tensor1D, lr: number, r: Pick<RetrainRecipe, 'labelSmoothing' | 'dropPath'>, rng: Rng): number {
   return tf.tidy(() => {
     const trainable = model.trainableWeights();
-    const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(model.forward(x, { dropPath: r.dropPath, rng }), y, model.spec.classes, r.labelSmoothing), trainable.map(([, v]) => v));
+    const stats: LayerStats[] = [];
+    const norm = (layer: string, s: ChannelStats): void => addStats(stats, 0, 'left', layer, s);
+    const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(model.forward(x, { dropPath: r.dropPath, rng, norm }), y, model.spec.classes, r.labelSmoothing), trainable.map(([, v]) => v));
     const loss = value.dataSync()[0]!;
     if (!Number.isFinite(loss)) return loss;
+    model.updateRunning(stats);
     for (const [name, v] of trainable) {
       const g = grads[v.name];
       const all = { begin: v.shape.map(() => 0), size: v.shape };
@@ -88,9 +96,10 @@ export function standaloneStep(model: StandaloneModel, opt: MaskedAdamW, x: tf.T
 export async function retrain(o: RetrainOptions): Promise<RetrainResult> {
   const recipe: RetrainRecipe = { ...DEFAULT_RETRAIN, ...o.recipe, augment: { ...DEFAULT_RETRAIN.augment, ...o.recipe?.augment } };
   const [h, w, c] = o.train.shape;
-  if (o.spec.input.join() !== o.train.shape.join()) throw new VitasError(`spec: input ${o.spec.input.join('×')} does not match the data's ${o.train.shape.join('×')}`);
-  if (o.spec.classes !== o.train.classes) throw new VitasError(`spec: classes ${o.spec.classes} does not match the data's ${o.train.classes}`);
-  await checkMemory({ spec: o.spec }, recipe.batch);
+  const where = o.where ?? 'spec';
+  if (o.spec.input.join() !== o.train.shape.join()) throw new VitasError(`${where}: input ${o.spec.input.join('×')} does not match the data's ${o.train.shape.join('×')}`);
+  if (o.spec.classes !== o.train.classes) throw new VitasError(`${where}: classes ${o.spec.classes} does not match the data's ${o.train.classes}`);
+  await checkMemory({ spec: o.spec, where }, recipe.batch);
   const model = o.init ?? buildModel(o.spec, recipe.seed);
   const opt = new MaskedAdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: recipe.weightDecay });
   const ckpt = o.out ? join(o.out, 'retrain.ckpt') : undefined;

@@ -9,10 +9,12 @@ import type { ArchSpec } from '../space/spec.js';
 import { loadSupernet, type TrainEvents } from '../supernet/trainer.js';
 import { readJson } from '../io.js';
 import { evaluateModel, evaluationMarkdown, type Evaluation } from './evaluate.js';
+import { calibrationImages } from '../supernet/batchnorm.js';
 import { extractSubnet } from './model.js';
 import { retrain, type RetrainEpoch, type RetrainRecipe, type RetrainResult } from './retrain.js';
 import { loadModel, saveModel } from './save.js';
 import { VitasError } from '../space/errors.js';
+import { prepareRunFolder } from '../run-folder.js';
 
 /** `--data NAME|DIR` → a data config: a dataset name, or a folder (IDX, CIFAR binary or image folders, by what it holds). */
 export function dataConfig(data: string, validation = 5000, seed = 0, limit?: number): DataConfig {
@@ -30,6 +32,10 @@ function dataConfigOf(data: string, validation: number, seed: number): DataConfi
   return { dataset: 'folder', dir: data, validation, seed };
 }
 
+/** A folder holding one of these holds a retrain run; `--force` removes all the outputs first. */
+export const RETRAIN_MARKERS = ['model.json', 'retrain.ckpt'];
+export const RETRAIN_OUTPUTS = ['model.json', 'weights.bin', 'results.json', 'test.md', 'retrain.ckpt'];
+
 export interface RetrainRunOptions {
   spec: ArchSpec;
   data: string;
@@ -40,6 +46,10 @@ export interface RetrainRunOptions {
   recipe?: Partial<RetrainRecipe>;
   out: string;
   resume?: boolean;
+  /** start over in a folder that holds a retrain run (its outputs are removed first) */
+  force?: boolean;
+  /** the spec's file, named in errors */
+  specFile?: string;
   /** a supernet run folder (supernet.ckpt) whose weights the model starts from */
   initFromSupernet?: string;
   /** the supernet's space (default: read from the run folder's config.json) */
@@ -50,15 +60,18 @@ export interface RetrainRunOptions {
 }
 
 export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & { out: string }> {
+  const where = o.specFile ?? 'spec';
+  prepareRunFolder({ dir: o.out, what: 'retrain run', markers: RETRAIN_MARKERS, outputs: RETRAIN_OUTPUTS, ...(o.resume ? { resume: true } : {}), ...(o.force ? { force: true } : {}) });
   const cfg = dataConfig(o.data, o.validation, 0, o.limit);
-  const splits = loadData(cfg); // train + validation only: the test split is read after training
+  const splits = loadData(cfg, { validationFrom: '--validation' }); // train + validation only: the test split is read after training
   let init;
   if (o.initFromSupernet) {
     const dir = o.initFromSupernet;
     const ckpt = existsSync(join(dir, 'supernet.ckpt')) ? join(dir, 'supernet.ckpt') : dir;
     const spaceName = o.space ?? ((readJson(join(dir, 'config.json'), 'supernet run config') as { definition?: { space?: string } }).definition?.space ?? 'fmnist');
     const net = loadSupernet(loadSpace(spaceName), ckpt);
-    init = extractSubnet(net, o.spec);
+    // the inherited BatchNorm statistics are recalibrated for this subnet on training images first
+    init = extractSubnet(net, o.spec, 'left', calibrationImages(splits.train));
     net.dispose();
   }
   const r = await retrain({
@@ -73,6 +86,7 @@ export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & 
     ...(init ? { init } : {}),
     out: o.out,
     resume: o.resume ?? false,
+    where,
     ...(o.events ? { events: o.events } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });
@@ -88,7 +102,7 @@ export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & 
 export function runEval(o: { modelDir: string; data: string; split: 'test' | 'val'; validation?: number }): { evaluation: Evaluation; markdown: string } {
   const { model } = loadModel(o.modelDir);
   const cfg = dataConfig(o.data, o.validation);
-  const splits = loadData(cfg, { withTest: o.split === 'test' });
+  const splits = loadData(cfg, { withTest: o.split === 'test', validationFrom: '--validation' });
   const ds = o.split === 'test' ? splits.test : splits.val;
   if (!ds) throw new VitasError(`--split test: the dataset has no test split`);
   const evaluation = evaluateModel(model, ds, o.split);

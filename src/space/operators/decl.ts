@@ -13,9 +13,10 @@ import type { ArchSpec, AttnBlock } from '../spec.js';
  * - `patch`: its shape depends on the token count (patch embedding, Linformer's E, Mixer's token MLP);
  * - `patch-token`: ViTAS's private class token and position embedding (an ablation can share them);
  * - `heads`: a per-head parameter (XNorm's γ, Nyström's conv);
- * - `heads-qk`: ViTAS's private attention maps: Q and K per head count (an ablation can share them).
+ * - `heads-qk`: ViTAS's private attention maps: Q and K per head count (an ablation can share them);
+ * - `semantic`: its shape depends on the semantic token count M (Dual-ViT's learned queries).
  */
-export type Share = 'patch' | 'patch-token' | 'heads' | 'heads-qk';
+export type Share = 'patch' | 'patch-token' | 'heads' | 'heads-qk' | 'semantic';
 
 /**
  * `normal`: truncated normal, std 0.02; `seq`: normal, std 1/√rows (a projection along the sequence);
@@ -30,8 +31,17 @@ export interface Kind {
   readonly share: readonly Share[];
   /** false for buffers (Performer's Ω): saved with a model, never updated */
   readonly trainable: boolean;
-  /** rows of a position table: row 0 is the class token's, so a subnet without one starts at row 1 */
-  readonly classRowFirst?: boolean;
+  /**
+   * the axis that indexes the tokens, class token first (position table, Linformer's E, Mixer's token
+   * MLP): a subnet whose blocks hold no class token starts it at index 1, so patch j keeps its index
+   */
+  readonly tokenAxis?: 0 | 1;
+  /**
+   * a BatchNorm running statistic (mean or variance per channel): not trained and not counted as a
+   * parameter, but stored, sliced with its channels like a weight, updated by training steps and
+   * recalibration, and saved with a model
+   */
+  readonly running?: boolean;
 }
 
 const kind = (init: Init, decay: boolean, share: readonly Share[] = [], trainable = true): Kind => ({ init, decay, share, trainable });
@@ -46,11 +56,17 @@ export const PATCH_BIAS = kind('zeros', false, ['patch']);
 export const QK_WEIGHT = kind('normal', true, ['heads-qk']);
 export const QK_BIAS = kind('zeros', false, ['heads-qk']);
 export const TOKEN = kind('normal', false, ['patch-token']);
-export const POS: Kind = { ...kind('normal', false, ['patch-token']), classRowFirst: true };
-export const SEQ_WEIGHT = kind('seq', true, ['patch']);
+export const POS: Kind = { ...kind('normal', false, ['patch-token']), tokenAxis: 0 };
+export const SEQ_WEIGHT: Kind = { ...kind('seq', true, ['patch']), tokenAxis: 0 };
+export const TOKEN_ROWS: Kind = { ...PATCH_WEIGHT, tokenAxis: 0 };
+export const TOKEN_COLS: Kind = { ...PATCH_WEIGHT, tokenAxis: 1 };
+export const TOKEN_BIAS: Kind = { ...PATCH_BIAS, tokenAxis: 0 };
 export const HEAD_SCALE = kind('ones', false, ['heads']);
 export const HEAD_WEIGHT = kind('normal', true, ['heads']);
 export const FEATURES = kind('features', false, [], false);
+export const RUNNING_MEAN: Kind = { ...kind('zeros', false, [], false), running: true };
+export const RUNNING_VAR: Kind = { ...kind('ones', false, [], false), running: true };
+export const SEMANTIC_TOKEN = kind('normal', false, ['semantic']);
 
 /**
  * Receives one parameter: `prefix` + `.` + `local` is its name (prefix '' for top-level ones);
@@ -65,9 +81,15 @@ export interface Net {
   readonly E: number;
   /** patch tokens */
   readonly P: number;
-  /** class tokens (0 or 1) */
+  /** class tokens in the patch blocks (0 or 1): none with class attention, which adds it only after them */
   readonly cls: number;
-  /** tokens the network holds: P + cls */
+  /** whether the network has a class token at all (readout `cls`) */
+  readonly clsToken: number;
+  /** class-attention layers */
+  readonly L: number;
+  /** semantic tokens M of the dual pathway (0: none) */
+  readonly M: number;
+  /** tokens the patch blocks hold: P + cls */
   readonly T: number;
   readonly gh: number;
   readonly gw: number;
@@ -77,8 +99,10 @@ export interface Net {
 export function netOf(spec: ArchSpec): Net {
   const gh = spec.input[0] / spec.patch;
   const gw = spec.input[1] / spec.patch;
-  const cls = spec.readout === 'cls' ? 1 : 0;
-  return { spec, E: spec.embed, P: gh * gw, cls, T: gh * gw + cls, gh, gw, C: spec.input[2] };
+  const clsToken = spec.readout === 'cls' ? 1 : 0;
+  const L = spec.classAttention ?? 0;
+  const cls = L > 0 ? 0 : clsToken;
+  return { spec, E: spec.embed, P: gh * gw, cls, clsToken, L, M: spec.semantic ?? 0, T: gh * gw + cls, gh, gw, C: spec.input[2] };
 }
 
 export type Convention = 'macs' | 'vitas';
@@ -117,10 +141,26 @@ export function blkOf(b: AttnBlock, i: number): Blk {
   return { b, prefix: blockPrefix(i), I, d: b.heads > 0 ? I / b.heads : 0 };
 }
 
+/**
+ * A second token stream a mixer carries through the blocks (Dual-ViT's semantic tokens): formed once,
+ * at the first block using the mixer, from parameters of its own (declared here, not per block).
+ */
+export interface StreamDecl {
+  /** the cost row's name */
+  readonly row: string;
+  params(net: Net, emit: Emit): void;
+  macs(net: Net): number;
+  acts(net: Net): number;
+}
+
 /** A token mixer (DESIGN §6): what it adds to a block beyond the norms and the MLP. */
 export interface MixerDecl {
   /** whether it uses the block's q, k, v and output projections (shared across the mixers that have them) */
   readonly projections: boolean;
+  /** MACs of those projections where they do not all run on the block's n tokens (default n·E·qkv + n·I·E) */
+  projectionMacs?(net: Net, k: Blk, c: Counting): number;
+  /** the stream it carries, if any */
+  readonly stream?: StreamDecl;
   /** the mixer's own parameters (the projections are declared by attention.ts) */
   params(net: Net, k: Blk, emit: Emit): void;
   /** MACs of the mixing itself in one pass over `n` counted tokens, `groups` sliced groups */

@@ -6,6 +6,8 @@
 import { ATTENTIONS, type ArchSpec, type Attention, type AttnBlock } from '../spec.js';
 import { BETA, BIAS, blkOf, blockPrefix, countingOf, GAMMA, netOf, POS, QK_BIAS, QK_WEIGHT, SCALAR, TOKEN, WEIGHT, type Blk, type Convention, type Counting, type Emit, type Net } from './decl.js';
 import { MIXERS } from './index.js';
+import { lpi } from './lpi.js';
+import { classAttentionActs, classAttentionParams, classBlockPrefix, classMixingMacs, classMlpMacs, classProjectionMacs } from './class-attention.js';
 import { stemActs, stemMacs, stemParams } from './stem.js';
 
 /**
@@ -62,21 +64,6 @@ export function nllParams(net: Net, k: Blk, pass: number, emit: Emit): void {
   emit(k.prefix, n.beta, SCALAR, 1);
 }
 
-/**
- * XCiT's local patch interaction (UFO-ViT uses it): LN → depthwise 3×3 → GELU → BatchNorm →
- * depthwise 3×3 on the patch grid, its own residual (class token passes by); 18·P·E MACs.
- */
-export function lpiParams(net: Net, k: Blk, emit: Emit): void {
-  emit(k.prefix, 'lpi.norm.gamma', GAMMA, net.E);
-  emit(k.prefix, 'lpi.norm.beta', BETA, net.E);
-  emit(k.prefix, 'lpi.conv1.w', WEIGHT, 9, net.E);
-  emit(k.prefix, 'lpi.conv1.b', BIAS, net.E);
-  emit(k.prefix, 'lpi.bn.gamma', GAMMA, net.E);
-  emit(k.prefix, 'lpi.bn.beta', BETA, net.E);
-  emit(k.prefix, 'lpi.conv2.w', WEIGHT, 9, net.E);
-  emit(k.prefix, 'lpi.conv2.b', BIAS, net.E);
-}
-
 /** Names of the recursive block's residual scalars: x ← α₁x + β₁·attn, x ← α₂x + β₂·MLP (SReT's coefficients 1–4). */
 export const RESIDUAL_SCALARS = ['alpha1', 'beta1', 'alpha2', 'beta2'] as const;
 
@@ -95,7 +82,7 @@ function block(net: Net, c: Counting, b: AttnBlock, i: number, v: NetworkVisitor
   const mix = MIXERS[b.attention];
   const names = ROWS[b.attention];
   const r = b.recursion ?? 1;
-  const proj = mix.projections ? c.n * net.E * b.qkv + c.n * k.I * net.E : 0;
+  const proj = !mix.projections ? 0 : mix.projectionMacs ? mix.projectionMacs(net, k, c) : c.n * net.E * b.qkv + c.n * k.I * net.E;
   const mlp = 2 * c.n * net.E * b.mlp;
   const e = v.emit;
   for (let pass = 0; pass < r; pass++) {
@@ -115,8 +102,8 @@ function block(net: Net, c: Counting, b: AttnBlock, i: number, v: NetworkVisitor
     if (first) mix.params(net, k, e);
     v.layer(k.prefix, tag, names.mix, mix.macs(net, k, c, g), g);
     if (b.lpi) {
-      if (first) lpiParams(net, k, e);
-      v.layer(k.prefix, tag, 'lpi', 2 * net.P * 9 * net.E);
+      if (first) lpi.params(net, k, e);
+      v.layer(k.prefix, tag, 'lpi', lpi.macs(net));
     }
     if (first) {
       e(k.prefix, 'norm2.gamma', GAMMA, net.E);
@@ -148,7 +135,7 @@ export function walkNetwork(spec: ArchSpec, convention: Convention, v: NetworkVi
     v.layer('stem', -1, 'conv2', conv2);
   }
   v.layer('', -1, 'patch_embed', patchify);
-  if (net.cls) {
+  if (net.clsToken) {
     v.emit('', 'cls', TOKEN, net.E);
     v.layer('', -1, 'cls_token', 0);
   }
@@ -156,9 +143,35 @@ export function walkNetwork(spec: ArchSpec, convention: Convention, v: NetworkVi
     v.emit('', 'pos', POS, net.T, net.E);
     v.layer('', -1, 'pos_embed', 0);
   }
+  let streamed = false;
   for (let i = 0; i < spec.blocks.length; i++) {
     const b = spec.blocks[i]!;
-    if (b.op !== 'identity') block(net, c, b, i, v);
+    if (b.op === 'identity') continue;
+    // a stream (Dual-ViT's semantic tokens) is formed once, at the first block whose mixer carries it
+    const stream = MIXERS[b.attention].stream;
+    if (stream && !streamed) {
+      streamed = true;
+      stream.params(net, v.emit);
+      v.layer('', -1, stream.row, stream.macs(net));
+    }
+    block(net, c, b, i, v);
+  }
+  if (net.L > 0) {
+    // class attention: the class token (not counted in `vitas`) queries itself and every patch
+    const keys = net.P + (convention === 'macs' ? 1 : 0);
+    for (let j = 0; j < net.L; j++) {
+      const cb = spec.classBlocks![j]!;
+      const p = classBlockPrefix(j);
+      classAttentionParams(net, cb, p, 'norm1', v.emit);
+      v.layer(p, -1, 'norm1', 0);
+      classAttentionParams(net, cb, p, 'attn', v.emit);
+      v.layer(p, -1, 'class-attention.qkv+proj', classProjectionMacs(net, cb, keys));
+      v.layer(p, -1, 'class-attention.mixing', classMixingMacs(cb, keys));
+      classAttentionParams(net, cb, p, 'norm2', v.emit);
+      v.layer(p, -1, 'norm2', 0);
+      classAttentionParams(net, cb, p, 'mlp', v.emit);
+      v.layer(p, -1, 'mlp', classMlpMacs(net, cb));
+    }
   }
   v.emit('', 'norm.gamma', GAMMA, net.E);
   v.emit('', 'norm.beta', BETA, net.E);
@@ -172,14 +185,20 @@ export function walkNetwork(spec: ArchSpec, convention: Convention, v: NetworkVi
 export function activationFloats(spec: ArchSpec): number {
   const net = netOf(spec);
   let floats = stemActs(net);
+  let streamed = false;
+  for (let j = 0; j < net.L; j++) floats += classAttentionActs(net, spec.classBlocks![j]!);
   for (let i = 0; i < spec.blocks.length; i++) {
     const b = spec.blocks[i]!;
     if (b.op === 'identity') continue;
     const k = blkOf(b, i);
     const mix = MIXERS[b.attention];
+    if (mix.stream && !streamed) {
+      streamed = true;
+      floats += mix.stream.acts(net);
+    }
     const r = b.recursion ?? 1;
-    // norms, residuals, q/k/v/proj, the MLP's two sides, the mixer's own, the NLL of a recursive pass
-    const perPass = net.T * (4 * net.E + (mix.projections ? 5 * k.I : 0) + 3 * b.mlp) + mix.acts(net, k) + (r > 1 ? 5 * net.T * net.E : 0);
+    // norms, residuals, q/k/v/proj, the MLP's two sides, the mixer's own, the NLL of a recursive pass, LPI
+    const perPass = net.T * (4 * net.E + (mix.projections ? 5 * k.I : 0) + 3 * b.mlp) + mix.acts(net, k) + (r > 1 ? 5 * net.T * net.E : 0) + (b.lpi ? lpi.acts(net) : 0);
     floats += r * perPass;
   }
   return floats;

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkQkv, checkShape, mergeHeads, splitHeads } from './common.js';
+import { attentionCore } from './cross.js';
 
 /** Eᵀ·X per batch item along the sequence: x [B, N, I], e [N, k] → [B, k, I], as one plain 2-D product. */
 function projectSequence(x: tf.Tensor3D, e: tf.Tensor2D): tf.Tensor3D {
@@ -16,28 +17,6 @@ function projectSequence(x: tf.Tensor3D, e: tf.Tensor2D): tf.Tensor3D {
   const tokensMajor = tf.reshape(tf.transpose(x, [1, 0, 2]), [n, b * inner]);
   return tf.transpose(tf.reshape(tf.matMul(tf.transpose(e), tokensMajor), [k, b, inner]), [1, 0, 2]);
 }
-
-/**
- * softmax(QKᵀ/√d)V for q [G, n, d] and k, v [G, k, d], with a hand-written backward in a tidy
- * (autodiff would hold the softmax's intermediate gradients to the end of the whole backward):
- * dV = AᵀdO, dS = A⊙(dA − Σ_j dA⊙A)/√d with dA = dO·Vᵀ, dQ = dS·K, dK = dSᵀQ.
- */
-const crossAttention = tf.customGrad(((q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, save: tf.GradSaveFunc) => {
-  const scale = 1 / Math.sqrt(q.shape[2]);
-  const a = tf.softmax(tf.mul(tf.matMul(q, k, false, true), scale)) as tf.Tensor3D;
-  save([q, k, v, a]);
-  return {
-    value: tf.matMul(a, v),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-      tf.tidy(() => {
-        const [qs, ks, vs, as] = saved as tf.Tensor3D[];
-        const dO = dy as tf.Tensor3D;
-        const dA = tf.matMul(dO, vs!, false, true);
-        const dS = tf.mul(tf.mul(as!, tf.sub(dA, tf.sum(tf.mul(dA, as!), -1, true))), scale) as tf.Tensor3D;
-        return [tf.matMul(dS, ks!), tf.matMul(dS, qs!, true, false), tf.matMul(as!, dO, true, false)];
-      }),
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D) => tf.Tensor3D;
 
 /** q, k, v [B, N, heads·d], e and f [N, k] → [B, N, heads·d]. */
 export function linformerAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, e: tf.Tensor2D, f: tf.Tensor2D): tf.Tensor3D {
@@ -48,6 +27,6 @@ export function linformerAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
   return tf.tidy(() => {
     const kp = splitHeads(projectSequence(k, e), heads);
     const vp = splitHeads(projectSequence(v, f), heads);
-    return mergeHeads(crossAttention(splitHeads(q, heads), kp, vp), heads);
+    return mergeHeads(attentionCore(splitHeads(q, heads), kp, vp), heads);
   });
 }

@@ -8,9 +8,11 @@ import { nystrom } from './nystrom.js';
 import { performer } from './performer.js';
 import { softmax } from './softmax.js';
 import { xnorm } from './xnorm.js';
+import { dual } from './dual.js';
 
-export const MIXER_FORWARDS: Readonly<Record<Attention, MixerForward>> = { softmax, performer, linformer, nystrom, xnorm, fnet, mixer };
+export const MIXER_FORWARDS: Readonly<Record<Attention, MixerForward>> = { softmax, performer, linformer, nystrom, xnorm, fnet, mixer, dual };
 
-export type { MixCtx, MixerForward, ProjectionMixer, TokenMixer } from './mixing.js';
+export type { MixCtx, MixerForward, ProjectionMixer, StreamMixer, Streams, TokenMixer } from './mixing.js';
+export { classAttentionLayer } from './class-attention.js';
 export { tokenPermutation } from './softmax.js';
 export type { ParamSource } from './source.js';

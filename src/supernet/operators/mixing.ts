@@ -25,6 +25,13 @@ export interface MixCtx {
   /** sliced groups of this pass */
   groups: number;
   ps: ParamSource;
+  /** the streams a forward carries beside the tokens (Dual-ViT's semantic tokens [B, M, E], once formed) */
+  streams: Streams;
+}
+
+/** Token streams carried through the blocks of one forward; a stream mixer reads and replaces them. */
+export interface Streams {
+  semantic?: tf.Tensor3D;
 }
 
 /** A mixer on the block's q, k, v [B, T, I] (after RoPE where the spec asks), returning [B, T, I] before the output projection. */
@@ -39,4 +46,15 @@ export interface TokenMixer {
   forward(h: tf.Tensor3D, c: MixCtx): tf.Tensor3D;
 }
 
-export type MixerForward = ProjectionMixer | TokenMixer;
+/**
+ * A mixer on the normalised tokens [B, T, E] that also carries a stream of its own (Dual-ViT): it
+ * forms the stream when none is there yet, returns [B, T, E] (after its output projection) and
+ * leaves the updated stream in `c.streams`.
+ */
+export interface StreamMixer {
+  projections: true;
+  stream: true;
+  forward(h: tf.Tensor3D, c: MixCtx): tf.Tensor3D;
+}
+
+export type MixerForward = ProjectionMixer | TokenMixer | StreamMixer;
