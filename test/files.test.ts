@@ -259,7 +259,7 @@ describe('damaged and foreign files', () => {
       net.dispose();
     });
 
-    it('refuses embed 1e5 at --batch 1 up front with one line: it fits at no batch size, and the embed it names does (vitas retrain)', async function () {
+    it('refuses embed 1e5 at --batch 1 up front with one line naming the spec file: it fits at no batch size, and the embed it names does (vitas retrain)', async function () {
       if (tf.getBackend() !== 'wasm') this.skip(); // the heap limit is wasm's
       const dir = mkdtempSync(join(tmpdir(), 'vitas-mem-'));
       mkdirSync(dir, { recursive: true });
@@ -269,7 +269,8 @@ describe('damaged and foreign files', () => {
       expect(r.signal, 'killed at the deadline').to.equal(null);
       expect(r.code, r.err).to.equal(2);
       const line = r.err.trim().split('\n').at(-1)!;
-      const m = /^vitas: spec: embed 100000 does not fit at any batch size: at batch 1 it needs [\d.]+ GB of wasm heap \(weights [\d.]+ GB, their gradients and working copies [\d.]+ GB, activations [\d.]+ GB\), over the [\d.]+ GB a step can use \(4 GB max\); the largest embed that fits at batch 1 is (\d+) \(or use the tfjs-node backend\)$/.exec(line);
+      expect(line.startsWith(`vitas: ${join(dir, 'big.json')}: embed 100000 `), line).to.equal(true);
+      const m = /^vitas: .*: embed 100000 does not fit at any batch size: at batch 1 it needs [\d.]+ GB of wasm heap \(weights [\d.]+ GB, their gradients and working copies [\d.]+ GB, activations [\d.]+ GB\), over the [\d.]+ GB a step can use \(4 GB max\); the largest embed that fits at batch 1 is (\d+) \(or use the tfjs-node backend\)$/.exec(line);
       expect(m, line).to.not.equal(null);
       // the advice passes the same check; one more does not
       const e = Number(m![1]);
