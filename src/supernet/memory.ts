@@ -26,11 +26,15 @@ const F = 4; // bytes per float32
  * Heap bytes per trained weight during a step beyond the weight itself: XNNPACK packs a copy of
  * every matrix a plain 2-D product multiplies by (the weight forward, its explicit transpose
  * backward, which is a copy too, packed again), the gradient, and the optimiser's upload of the
- * new values. Measured: the heap's peak grew by 5.3 bytes per byte of weights (examples/fmnist-deit.json
- * at embed 2,000–24,000, batch 1–32); counted as 5.
+ * new values. Measured: the heap's peak held 5.3 bytes per byte of weights, the weights included
+ * (examples/fmnist-deit.json at embed 2,000–24,000, batch 1–32); counted as 1 + 5.
  */
 const WEIGHT_OVERHEAD = 5;
-/** Heap bytes per float of `activationFloats` (what backward keeps): the kept tensors, their transposes and XNNPACK's packed copies. Measured 21.6 on the same runs; counted as 24. */
+/**
+ * Heap bytes per float of `activationFloats` (what backward keeps): the kept tensors, their
+ * transposes and XNNPACK's packed copies. Measured 21.6 on the same runs, 13.6 for the fmnist
+ * space's largest subnet and 9.3 for vitas-1g's (attention-heavy: the guard is cautious there); counted as 24.
+ */
 const ACTIVATION_BYTES = 24;
 /** Heap bytes per float of `activationFloats` that an evaluation forward holds. Measured 4.4 (the fmnist space's largest subnet) to 7.5 (fmnist-deit at embed 16,000); counted as 8. */
 const FORWARD_BYTES = 8;
