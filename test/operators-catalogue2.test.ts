@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  initBackend, costOf, costReport, paramList, buildModel, extractSubnet, countMacs, Supernet, MaskedAdamW, trainStep, validateSpec, validateSpace,
+  initBackend, costOf, costReport, paramList, buildModel, countMacs, Supernet, MaskedAdamW, trainStep, validateSpec, validateSpace,
   sampleSpec, mutate, crossover, contains, encode, decode, reachableRange, presetSpace, Rng, VitasError, loadSpec, tracedParamNames,
   ProxyEvaluator, CostEvaluator, LatencyEvaluator, SupernetEvaluator, syntheticDataset,
   type ArchSpec, type AttnBlock, type SearchSpace,
@@ -10,6 +10,7 @@ import { crossAttention } from '../src/supernet/fn/cross.js';
 import { dualMixing, poolGrid, poolMatrix } from '../src/supernet/fn/dual.js';
 import { classAttentionLayer } from '../src/supernet/operators/class-attention.js';
 import { ROOT } from './helpers.js';
+import { expectStepTouchesOnlyUsage, expectSupernetEqualsStandalone } from './supernet-checks.js';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -123,42 +124,16 @@ describe('operator catalogue II: class attention and the dual pathway', function
 
     for (const [label, s] of Object.entries(CASES)) {
       it(`${label}: the supernet forward equals the extracted standalone model within 1e-5`, () => {
-        tf.tidy(() => {
-          const model = extractSubnet(net, s);
-          const x = images();
-          const diff = tf.max(tf.abs(tf.sub(net.forward(x, s), model.forward(x)))).dataSync()[0]!;
-          expect(diff).to.be.below(1e-5);
-          model.dispose();
-        });
+        expectSupernetEqualsStandalone(net, s, images);
       });
 
       it(`${label}: a training step changes exactly the slices and private weights the subnet uses`, () => {
-        const before = new Map([...net.params].map(([k, p]) => [k, p.v.dataSync().slice() as Float32Array]));
-        const usage = net.usage([s], 'left');
-        const opt = new MaskedAdamW();
-        const x = images(), labels = tf.tensor1d([0, 1, 2], 'int32');
-        trainStep(net, opt, x, labels, [s], 1e-2, { slicing: 'left', labelSmoothing: 0.1 });
-        for (const [key, p] of net.params) {
-          const a = before.get(key)!, b = p.v.dataSync();
-          const regions = usage.get(key) ?? [];
-          const shape = p.v.shape;
-          let movedInside = 0;
-          for (let i = 0; i < a.length; i++) {
-            const idx = shape.length === 1 ? [i] : [Math.floor(i / shape[1]!), i % shape[1]!];
-            const inside = regions.some((r) => idx.every((v, d) => v >= r.begin[d]! && v < r.begin[d]! + r.size[d]!));
-            if (!inside) expect(b[i], `${key}[${idx}] outside the subnet's slices`).to.equal(a[i]);
-            else if (b[i] !== a[i]) movedInside++;
-          }
-          if (regions.length) expect(movedInside, `${key} is used but did not move`).to.be.greaterThan(0);
-        }
+        const keys = expectStepTouchesOnlyUsage(net, s, images);
         // the operators' own weights are used, under their private keys (per M, per head count)
         const own = paramList(s).filter((e) => OWN.test(e.name));
         expect(own.length).to.be.greaterThan(0);
-        const keys = [...usage.keys()];
         for (const e of own) expect(keys.some((k) => k.startsWith(e.name.slice(0, e.name.lastIndexOf('.')))), e.name).to.equal(true);
         if (s.semantic) expect(keys).to.include(`semantic.m${s.semantic}.queries`);
-        x.dispose(); labels.dispose(); opt.dispose();
-        for (const [key, p] of net.params) p.v.assign(tf.tensor(before.get(key)!, p.v.shape));
       });
 
       it(`${label}: forward and backward match finite differences`, () => {

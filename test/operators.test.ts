@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  initBackend, SPACES, presetSpace, sampleSpec, Rng, costOf, paramList, buildModel, extractSubnet, countMacs, fnetImplementationMacs,
-  Supernet, MaskedAdamW, trainStep, smoothedCrossEntropy, netOf, nystromLength, NYSTROM_KERNEL, LPI_MACS_PER_TOKEN, type ArchSpec, type AttnBlock,
+  initBackend, SPACES, presetSpace, sampleSpec, Rng, costOf, paramList, buildModel, countMacs, fnetImplementationMacs,
+  Supernet, smoothedCrossEntropy, netOf, nystromLength, NYSTROM_KERNEL, LPI_MACS_PER_TOKEN, type ArchSpec, type AttnBlock,
 } from '../src/index.js';
 import { OPERATOR_BLOCKS, STEM_POS, tinyXSpace, tinyXSpec } from './helpers.js';
+import { expectStepTouchesOnlyUsage, expectSupernetEqualsStandalone } from './supernet-checks.js';
 
 /** The MACs a spec states beyond what its product kernels run: FFT-priced FNet is run as DFT products; the Nyström conv and LPI's depthwise convs are element-wise. */
 function uncountedByKernels(spec: ArchSpec): number {
@@ -92,40 +93,14 @@ describe('operator catalogue', function () {
         const label = `${op} (${variant})`;
 
         it(`${label}: the supernet forward equals the extracted standalone model within 1e-5`, () => {
-          tf.tidy(() => {
-            const model = extractSubnet(net, spec);
-            const images = x();
-            const diff = tf.max(tf.abs(tf.sub(net.forward(images, spec), model.forward(images)))).dataSync()[0]!;
-            expect(diff).to.be.below(1e-5);
-            model.dispose();
-          });
+          expectSupernetEqualsStandalone(net, spec, x);
         });
 
         it(`${label}: a training step changes exactly the slices and private weights the subnet uses`, () => {
-          const before = new Map([...net.params].map(([k, p]) => [k, p.v.dataSync().slice() as Float32Array]));
-          const usage = net.usage([spec], 'left');
-          const opt = new MaskedAdamW();
-          const images = x(), labels = tf.tensor1d([0, 1, 2], 'int32');
-          trainStep(net, opt, images, labels, [spec], 1e-2, { slicing: 'left', labelSmoothing: 0.1 });
-          for (const [key, p] of net.params) {
-            const a = before.get(key)!, b = p.v.dataSync();
-            const regions = usage.get(key) ?? [];
-            const shape = p.v.shape;
-            let movedInside = 0;
-            for (let i = 0; i < a.length; i++) {
-              const idx = shape.length === 1 ? [i] : [Math.floor(i / shape[1]!), i % shape[1]!];
-              const inside = regions.some((r) => idx.every((v, d) => v >= r.begin[d]! && v < r.begin[d]! + r.size[d]!));
-              if (!inside) expect(b[i], `${key}[${idx}] outside the subnet's slices`).to.equal(a[i]);
-              else if (b[i] !== a[i]) movedInside++;
-            }
-            if (regions.length) expect(movedInside, `${key} is used but did not move`).to.be.greaterThan(0);
-          }
+          const keys = expectStepTouchesOnlyUsage(net, spec, x);
           // the operator's own weights are among those used (private to it, and to the patch size or head count where declared)
           const own = paramList(spec).filter((e) => e.kind.trainable && /\.(performer|linformer|nystrom|xnorm|mixer)\./.test(e.name));
-          for (const e of own) expect([...usage.keys()].some((k) => k.startsWith(e.name.slice(0, e.name.lastIndexOf('.')))), e.name).to.equal(true);
-          images.dispose(); labels.dispose(); opt.dispose();
-          // put the weights back for the next operator's checks
-          for (const [key, p] of net.params) p.v.assign(tf.tensor(before.get(key)!, p.v.shape));
+          for (const e of own) expect(keys.some((k) => k.startsWith(e.name.slice(0, e.name.lastIndexOf('.')))), e.name).to.equal(true);
         });
 
         it(`${label}: forward and backward match finite differences on the default backend`, () => {

@@ -130,8 +130,8 @@ export function summariseRuns(runs: readonly RetrainRun[], specs: RetrainManyOpt
   });
 }
 
-/** Writes results.json, summary.md and summary.svg; returns the per-spec table. */
-function writeSummary(out: string, runs: RetrainRun[], specs: RetrainManyOptions['specs']): string {
+/** Write `summary.md`, `summary.svg` and `results.json` of finished runs into `out`; returns the per-spec table (markdown). */
+export function writeSummary(out: string, runs: RetrainRun[], specs: RetrainManyOptions['specs']): string {
   writeAtomic(join(out, 'results.json'), JSON.stringify({ runs }, null, 2) + '\n');
   const macs = new Map(specs.map((s) => [s.name, costOf(s.spec).macs]));
   const rows = runs.map((r) => [r.name, formatMacs(macs.get(r.name)!), String(r.seed), String(r.bestEpoch), pct(r.bestValAccuracy), pct(r.test?.top1), pct(r.test?.top5), r.out]);

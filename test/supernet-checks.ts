@@ -1,0 +1,44 @@
+/** Checks every operator's tests run on a supernet: supernet = extracted standalone, and a step's footprint. */
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs-core';
+import { extractSubnet, MaskedAdamW, trainStep, type ArchSpec, type Supernet } from '../src/index.js';
+
+/** The supernet's forward of `spec` equals its extracted standalone model's within 1e-5. */
+export function expectSupernetEqualsStandalone(net: Supernet, spec: ArchSpec, images: () => tf.Tensor4D): void {
+  tf.tidy(() => {
+    const model = extractSubnet(net, spec);
+    const x = images();
+    const diff = tf.max(tf.abs(tf.sub(net.forward(x, spec), model.forward(x)))).dataSync()[0]!;
+    expect(diff).to.be.below(1e-5);
+    model.dispose();
+  });
+}
+
+/**
+ * One training step of `spec` (labels 0, 1, 2) changes exactly the slices the supernet says the subnet
+ * uses, and each used weight moves. Returns the used keys; the weights are put back afterwards.
+ */
+export function expectStepTouchesOnlyUsage(net: Supernet, spec: ArchSpec, images: () => tf.Tensor4D): string[] {
+  const before = new Map([...net.params].map(([k, p]) => [k, p.v.dataSync().slice() as Float32Array]));
+  const usage = net.usage([spec], 'left');
+  const opt = new MaskedAdamW();
+  const x = images(), labels = tf.tensor1d([0, 1, 2], 'int32');
+  trainStep(net, opt, x, labels, [spec], 1e-2, { slicing: 'left', labelSmoothing: 0.1 });
+  for (const [key, p] of net.params) {
+    const a = before.get(key)!, b = p.v.dataSync();
+    const regions = usage.get(key) ?? [];
+    const shape = p.v.shape;
+    let movedInside = 0;
+    for (let i = 0; i < a.length; i++) {
+      const idx = shape.length === 1 ? [i] : [Math.floor(i / shape[1]!), i % shape[1]!];
+      const inside = regions.some((r) => idx.every((v, d) => v >= r.begin[d]! && v < r.begin[d]! + r.size[d]!));
+      if (!inside) expect(b[i], `${key}[${idx}] outside the subnet's slices`).to.equal(a[i]);
+      else if (b[i] !== a[i]) movedInside++;
+    }
+    if (regions.length) expect(movedInside, `${key} is used but did not move`).to.be.greaterThan(0);
+  }
+  x.dispose(); labels.dispose(); opt.dispose();
+  // put the weights back for the next case's checks
+  for (const [key, p] of net.params) p.v.assign(tf.tensor(before.get(key)!, p.v.shape));
+  return [...usage.keys()];
+}
