@@ -19,27 +19,14 @@ import { budgetWindow, loadDefinition, type SearchDefinition } from './definitio
 import { checkFeasible, DEFAULT_EVOLUTION, initialState, type Constraints, type EvolutionConfig, type SearchState } from './evolution.js';
 import { checkStateBelongs, loadRunConfig, loadSearchState, type SearchCommand } from './state.js';
 
-/** The flags of a search (SearchOptions without the callbacks and objects). */
-export interface SearchFlags {
-  budget?: string;
-  min?: string;
-  config?: string;
-  space?: string;
-  data?: string;
-  supernet?: string;
+/** The flags of a search (SearchOptions without the callbacks and objects): the saved command's, typed, plus the run-folder flags. */
+export interface SearchFlags extends Omit<SearchCommand, 'evaluator' | 'strategy' | 'convention'> {
   evaluator?: 'supernet' | 'proxy';
   strategy?: 'evolution' | 'random';
-  population?: number;
-  generations?: number;
-  seed?: number;
   convention?: Convention;
   out?: string;
   resume?: boolean;
   force?: boolean;
-  minParams?: string;
-  maxParams?: string;
-  maxLatencyMs?: number;
-  queue?: string;
 }
 
 export interface SearchPlan {
