@@ -15,7 +15,7 @@ import {
   type Convention,
   runSupernetTraining,
   search,
-  runRetrain,
+  runRetrain, retrainSettings,
   runEval,
   runAblation,
 } from '../index.js';
@@ -217,7 +217,8 @@ export function buildProgram(program: Command): Command {
     .command('retrain')
     .description('train the standalone network of a spec from scratch (or from supernet weights); saves model.json + weights.bin, evaluates the test split once at the end')
     .argument('<spec...>', 'arch spec JSON, e.g. runs/<run>/best-arch.json (several: one run each, under --out)')
-    .requiredOption('--data <name|dir>', 'fashion-mnist, mnist, cifar10, cifar100, or a folder')
+    .option('--config <file>', 'a search definition: its data and its retrain recipe (flags given win), e.g. searches/fashion-mnist.json')
+    .option('--data <name|dir>', 'fashion-mnist, mnist, cifar10, cifar100, or a folder (required without --config)')
     .option('--epochs <n>', 'epochs (10)', (v) => positiveInt(v, '--epochs'))
     .option('--batch <n>', 'batch size (64)', (v) => positiveInt(v, '--batch'))
     .option('--lr <x>', 'peak learning rate (1e-3)', (v) => positiveNumber(v, '--lr'))
@@ -232,10 +233,11 @@ export function buildProgram(program: Command): Command {
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
     .option('--seeds <list>', 'several seeds, e.g. 0,1,2: one run per spec and seed, under --out', seedList)
     .option('--queue <url>', QUEUE_FLAG_HELP)
-    .action(async (files: string[], o: { data: string; epochs?: number; batch?: number; lr?: number; dropPath?: number; seed?: number; validation?: number; limit?: number; initFromSupernet?: string; out?: string; resume?: boolean; force?: boolean; backend?: string; seeds?: number[]; queue?: string }) => {
+    .action(async (files: string[], flags: { config?: string; data?: string; epochs?: number; batch?: number; lr?: number; dropPath?: number; seed?: number; validation?: number; limit?: number; initFromSupernet?: string; out?: string; resume?: boolean; force?: boolean; backend?: string; seeds?: number[]; queue?: string }) => {
+      const { recipe, ...settings } = retrainSettings(flags, flags.config);
+      const o = { ...flags, ...settings };
       const info = await initBackend(o.backend);
       holdLine(`backend: ${info.name}`);
-      const recipe = { ...(o.batch ? { batch: o.batch } : {}), ...(o.lr ? { lr: o.lr } : {}), ...(o.dropPath !== undefined ? { dropPath: o.dropPath } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
       if (files.length > 1 || o.seeds || o.queue) return retrainSeveral(files, o, recipe);
       const file = files[0]!;
       const spec = loadSpec(file);
