@@ -5,3 +5,5 @@ export * from './latency.js';
 export * from './proxy.js';
 export * from './parallel-proxy.js';
 export * from './nuclear-norm.js';
+export * from './dss.js';
+export * from './gradients.js';
