@@ -7,3 +7,4 @@ export * from './parallel-proxy.js';
 export * from './nuclear-norm.js';
 export * from './dss.js';
 export * from './gradients.js';
+export * from './proxies.js';
