@@ -77,6 +77,7 @@ export const searchDefinitionSchema = {
         labelSmoothing: { type: 'number', minimum: 0, maximum: 1 },
         slicing: { enum: ['left', 'two-sided'] },
         sandwich: { type: 'boolean' },
+        distill: { type: 'boolean' },
         sampling: { enum: ['uniform', 'identity-search'] },
         augment: {
           type: 'object',
@@ -112,6 +113,7 @@ export function validateDefinition(data: unknown, where = 'search definition'): 
   const d = check<SearchDefinition>(validate, data, where);
   const max = parseBudget(d.budget.max, `${where}: budget.max`);
   if (d.budget.min !== undefined && parseBudget(d.budget.min, `${where}: budget.min`) > max) throw new VitasError(`${where}: budget.min exceeds budget.max`);
+  if (d.supernet?.distill && !d.supernet.sandwich) throw new VitasError(`${where}: supernet.distill: in-place distillation needs "sandwich": true (the largest subnet of each step is the teacher)`);
   return d;
 }
 

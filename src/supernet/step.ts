@@ -14,6 +14,20 @@ import type { Slicing, Supernet, Usage } from './supernet.js';
 export interface StepSettings {
   slicing: Slicing;
   labelSmoothing: number;
+  /**
+   * in-place distillation (BigNAS, OFA): `specs[0]` is the teacher (the largest subnet of a
+   * sandwich step) and learns from the labels; every other spec learns from the teacher's soft
+   * predictions of the same images, which carry no gradient back into the teacher
+   */
+  distill?: boolean;
+}
+
+/** x in the forward pass, no gradient in the backward one (tfjs-core has no stop_gradient). */
+const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor2D) => tf.Tensor2D;
+
+/** Cross-entropy of `logits` against the distribution `target` (rows summing to 1), mean over the batch. */
+export function softCrossEntropy(logits: tf.Tensor2D, target: tf.Tensor2D): tf.Scalar {
+  return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(logits)), -1))) as tf.Scalar;
 }
 
 export interface StepGradients {
@@ -33,9 +47,11 @@ export function stepGradients(net: Supernet, x: tf.Tensor4D, y: tf.Tensor1D, spe
     const keys = [...leaves.keys()];
     const lossFn = (): tf.Scalar => {
       let sum: tf.Scalar | undefined;
+      let teacher: tf.Tensor2D | undefined;
       for (const [i, spec] of specs.entries()) {
         const logits = net.forward(x, spec, s.slicing, undefined, leaves, (side, layer, stats) => addStats(out.stats, i, side, layer, stats));
-        const l = smoothedCrossEntropy(logits, y, net.space.classes, s.labelSmoothing);
+        const l = teacher ? softCrossEntropy(logits, teacher) : smoothedCrossEntropy(logits, y, net.space.classes, s.labelSmoothing);
+        if (s.distill && i === 0) teacher = tf.softmax(stopGradient(logits));
         sum = sum ? (tf.add(sum, l) as tf.Scalar) : l;
       }
       return sum!;

@@ -40,6 +40,8 @@ export interface SupernetRecipe extends TrainingRecipe {
   slicing: Slicing;
   /** largest + smallest + a random subnet every step */
   sandwich: boolean;
+  /** with `sandwich`: in-place distillation — the largest subnet learns from the labels, the others from its soft predictions */
+  distill: boolean;
   /** `uniform`: every block choice equally likely; `identity-search`: p_id tuned to the budget window */
   sampling: 'uniform' | 'identity-search';
   /** ablations only: ViTAS's private class tokens / attention maps switched off */
@@ -84,6 +86,7 @@ export const DEFAULT_RECIPE: SupernetRecipe = {
   ...DEFAULT_TRAINING,
   slicing: 'left',
   sandwich: false,
+  distill: false,
   sampling: 'identity-search',
   privateTokens: true,
   privateAttention: true,
@@ -248,6 +251,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
   const ckptPath = o.out ? join(o.out, 'supernet.ckpt') : undefined;
   if (space.input.join() !== data.train.shape.join()) throw new VitasError(`data: images are ${data.train.shape.join('×')} but space "${space.name}" expects ${space.input.join('×')}`);
   if (space.classes !== data.train.classes) throw new VitasError(`data: ${data.train.classes} classes but space "${space.name}" has ${space.classes}`);
+  if (recipe.distill && !recipe.sandwich) throw new VitasError('supernet: distill (in-place distillation) needs sandwich: the largest subnet of each step is the teacher');
   const range = reachableRange(space, o.budget?.convention ?? 'macs');
   const supernetOptions = { privateTokens: recipe.privateTokens, privateAttention: recipe.privateAttention };
   await checkMemory({ spec: range.maxSpec, supernet: { space, options: supernetOptions }, sides: recipe.slicing === 'two-sided' ? 2 : 1 }, recipe.batch, 'supernet.batch');
