@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend, runAblation, kendallTau, arms, loadAblation, VitasError, type AblationResult } from '../src/index.js';
+import { initBackend, runAblation, kendallTau, arms, loadAblation, loadCheckpoint, VitasError, type AblationResult } from '../src/index.js';
 import { tinySpace } from './helpers.js';
 
 describe('ablations', () => {
@@ -102,6 +102,15 @@ describe('ablations', () => {
       expect(r.ranking!.subnets).to.deep.equal(first.ranking!.subnets);
       expect(second.filter((m) => m.startsWith('stand-alone '))).to.deep.equal([`stand-alone accuracies: 4 of 4 from ${cache}, training 0 for 1 epoch(s)`]);
       expect(logs.filter((m) => /^stand-alone \d/.test(m))).to.have.length(4);
+    });
+
+    it('trains both arms of the distillation factor with the sandwich rule, and only the on arm distilled', async () => {
+      const def = { name: 'tiny-distillation', base, factors: { distillation: [true, false] }, metrics: { kendall: { subnets: 4, epochs: 1 } } };
+      const r = await runAblation(def as never, { out: join(dir, 'out3'), standaloneCache: cache });
+      expect(r.arms.map((a) => a.name)).to.deep.equal(['distillation=on', 'distillation=off']);
+      const recipes = [1, 2].map((i) => loadCheckpoint<{ recipe: { sandwich: boolean; distill: boolean } }>(join(dir, 'out3', `arm-${i}`, 'supernet.ckpt')).meta.recipe);
+      expect(recipes.map((x) => [x.sandwich, x.distill])).to.deep.equal([[true, true], [true, false]]);
+      expect(r.ranking!.standalone).to.include({ reused: 4, trained: 0 });
     });
   });
 

@@ -12,6 +12,8 @@ export const FACTORS = {
   slicing: ['left', 'two-sided'],
   recursion: [true, false],
   strategy: ['evolution', 'random'],
+  /** in-place distillation; both arms train with the sandwich rule (its largest subnet is the teacher), so only distillation differs */
+  distillation: [true, false],
 } as const;
 
 export type FactorName = keyof typeof FACTORS;

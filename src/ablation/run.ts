@@ -115,6 +115,8 @@ export async function runAblation(definition: string | AblationDefinition, opts:
       ...(arm.privateAttention !== undefined ? { privateAttention: arm.privateAttention as boolean } : {}),
       ...(arm.identitySearch !== undefined ? { sampling: arm.identitySearch ? ('identity-search' as const) : ('uniform' as const) } : {}),
       ...(arm.slicing !== undefined ? { slicing: arm.slicing as 'left' | 'two-sided' } : {}),
+      // the teacher is the sandwich's largest subnet: the off arm keeps the sandwich, so only distillation differs
+      ...(arm.distillation !== undefined ? { distill: arm.distillation as boolean, sandwich: true } : {}),
     };
     const trained = await trainSupernet({ space, data, recipe, budget: window, out: join(out, `arm-${i + 1}`), threads: defaultStepThreads(), ...(opts.events?.training ? { events: opts.events.training } : {}) });
     const net = trained.supernet;
