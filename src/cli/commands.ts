@@ -18,6 +18,8 @@ import {
   runRetrain, retrainSettings,
   runEval,
   runAblation,
+  PROXY_NAMES,
+  type ProxyName,
 } from '../index.js';
 import { trainingProgress, searchProgress, holdLine, releaseHeld, dropHeld, say } from './progress.js';
 import { addQueueCommands, QUEUE_FLAG_HELP, retrainSeveral, seedList } from './queue-commands.js';
@@ -163,6 +165,7 @@ export function buildProgram(program: Command): Command {
     .option('--data <dir>', 'dataset directory (overrides the config)')
     .option('--supernet <run-dir>', 'a trained supernet (folder holding supernet.ckpt): skip training')
     .option('--evaluator <name>', 'supernet | proxy (default: supernet with --config, else proxy)')
+    .option('--proxy <name>', `the training-free proxy: ${PROXY_NAMES.join(' | ')} (default: the one with the best measured Kendall τ, else snip)`)
     .option('--strategy <name>', 'evolution | random (random search with the same number of evaluations; default evolution)')
     .option('--population <n>', 'candidates per generation (50)', (v) => positiveInt(v, '--population'))
     .option('--generations <n>', 'generations (20)', (v) => positiveInt(v, '--generations'))
@@ -177,7 +180,7 @@ export function buildProgram(program: Command): Command {
     .option('--json', 'print the best spec and its figures as JSON on stdout')
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
     .option('--queue <url>', QUEUE_FLAG_HELP)
-    .action(async (o: { budget?: string; min?: string; config?: string; space?: string; data?: string; supernet?: string; evaluator?: string; strategy?: string; population?: number; generations?: number; seed?: number; convention?: string; minParams?: string; maxParams?: string; maxLatencyMs?: number; out?: string; resume?: boolean; force?: boolean; json?: boolean; backend?: string; queue?: string }) => {
+    .action(async (o: { budget?: string; min?: string; config?: string; space?: string; data?: string; supernet?: string; evaluator?: string; proxy?: string; strategy?: string; population?: number; generations?: number; seed?: number; convention?: string; minParams?: string; maxParams?: string; maxLatencyMs?: number; out?: string; resume?: boolean; force?: boolean; json?: boolean; backend?: string; queue?: string }) => {
       if (o.evaluator !== undefined && o.evaluator !== 'supernet' && o.evaluator !== 'proxy') throw new VitasError(`--evaluator: "${o.evaluator}" is not allowed; allowed: supernet, proxy`);
       if (o.strategy !== undefined && o.strategy !== 'evolution' && o.strategy !== 'random') throw new VitasError(`--strategy: "${o.strategy}" is not allowed; allowed: evolution, random`);
       const info = await initBackend(o.backend);
@@ -188,6 +191,8 @@ export function buildProgram(program: Command): Command {
         const r = await search({
           ...pick(o, ['budget', 'min', 'config', 'space', 'data', 'supernet', 'population', 'generations', 'seed', 'out', 'resume', 'force', 'backend', 'minParams', 'maxParams', 'maxLatencyMs', 'queue']),
           ...(o.evaluator ? { evaluator: o.evaluator as 'supernet' | 'proxy' } : {}),
+          // the library checks the name (one line listing the allowed ones)
+          ...(o.proxy !== undefined ? { proxy: o.proxy as ProxyName } : {}),
           ...(o.strategy ? { strategy: o.strategy as 'evolution' | 'random' } : {}),
           ...(o.convention ? { convention: convention(o.convention) } : {}),
           events: { ...progress, training: trainingProgress('supernet') },
@@ -286,12 +291,13 @@ export function buildProgram(program: Command): Command {
     .argument('<definition>', 'ablation definition JSON')
     .option('--out <dir>', 'output folder (default runs/ablation-<name>)')
     .option('--force', 'replace the report of an earlier ablation in --out')
+    .option('--standalone-cache <dir>', 'folder of stand-alone accuracies shared by ablations over the same base: each subnet is trained once (default runs/standalone-cache)')
     .option('--backend <name>', 'force a backend')
     .option('--queue <url>', QUEUE_FLAG_HELP)
-    .action(async (file: string, o: { out?: string; force?: boolean; backend?: string; queue?: string }) => {
+    .action(async (file: string, o: { out?: string; force?: boolean; standaloneCache?: string; backend?: string; queue?: string }) => {
       await initBackend(o.backend);
       const name = file.replace(/^.*\//, '').replace(/\.json$/, '');
-      const r = await runAblation(file, { out: o.out ?? `runs/ablation-${name}`, ...(o.queue ? { queue: o.queue } : {}), ...(o.force ? { force: true } : {}), events: { onLog: (m) => say(`ablate: ${m}`), training: trainingProgress('supernet') } });
+      const r = await runAblation(file, { out: o.out ?? `runs/ablation-${name}`, ...(o.queue ? { queue: o.queue } : {}), ...(o.force ? { force: true } : {}), ...(o.standaloneCache ? { standaloneCache: o.standaloneCache } : {}), events: { onLog: (m) => say(`ablate: ${m}`), training: trainingProgress('supernet') } });
       console.log(readFileSync(`${r.out}/report.md`, 'utf8'));
     });
 
