@@ -57,6 +57,17 @@ describe('ablations', () => {
       expect(existsSync(join(out, 'results.json')) && existsSync(join(out, 'kendall.svg'))).to.equal(true);
     });
 
+    it('trains one supernet for arms that differ only in the search strategy', () => {
+      // arms: (tokens on, evolution), (on, random), (off, evolution), (off, random)
+      expect(existsSync(join(dir, 'out', 'arm-1', 'supernet.ckpt'))).to.equal(true);
+      expect(existsSync(join(dir, 'out', 'arm-2', 'supernet.ckpt'))).to.equal(false);
+      expect(existsSync(join(dir, 'out', 'arm-3', 'supernet.ckpt'))).to.equal(true);
+      expect(existsSync(join(dir, 'out', 'arm-4', 'supernet.ckpt'))).to.equal(false);
+      expect(logs).to.include('arm 4/4 (privateTokens=off, strategy=random): the supernet of arm 3 (the same space and recipe)');
+      // the same supernet ranks the subnets alike
+      expect(first.arms[1]!.kendall!.inherited).to.deep.equal(first.arms[0]!.kendall!.inherited);
+    });
+
     it('reports each arm\'s τ with its bootstrap interval in report.md, results.csv and results.json', () => {
       const out = join(dir, 'out');
       for (const a of first.arms) {

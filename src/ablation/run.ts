@@ -7,7 +7,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { loadData, type DataConfig } from '../data/load.js';
 import { SupernetEvaluator } from '../evaluators/supernet.js';
 import { prepareRunFolder } from '../run-folder.js';
-import { budgetWindow } from '../search/definition.js';
+import { budgetWindow, type SearchDefinition } from '../search/definition.js';
 import { bestOf, DEFAULT_EVOLUTION, initialState, runSearch } from '../search/evolution.js';
 import { costOf } from '../space/cost.js';
 import { formatMacs } from '../space/budget.js';
@@ -17,11 +17,11 @@ import type { SearchSpace } from '../space/space.js';
 import { canonicalSpec, type ArchSpec } from '../space/spec.js';
 import { searchIdentityProbability } from '../supernet/identity-search.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
-import { evaluateSubnet, trainSupernet, type TrainEvents } from '../supernet/trainer.js';
+import { evaluateSubnet, trainSupernet, type SupernetRecipe, type TrainEvents } from '../supernet/trainer.js';
 import { defaultStepThreads } from '../supernet/data-parallel.js';
 import { evaluateModel } from '../train/evaluate.js';
 import { retrain } from '../train/retrain.js';
-import { absoluteData, fileRef, QueueEvaluator, runJobs, type StandaloneJob, type StandaloneResult } from '../queue/index.js';
+import { absoluteData, fileRef, QueueEvaluator, runJobs, stableJson, type StandaloneJob, type StandaloneResult } from '../queue/index.js';
 import { kendallTauInterval } from './kendall.js';
 import { armName, arms as allArms, loadAblation, type AblationDefinition, type FactorValue } from './definition.js';
 import { proxyFidelity } from './proxy-fidelity.js';
@@ -58,6 +58,19 @@ export interface AblationEvents {
 function armSpace(base: SearchSpace, arm: Record<string, FactorValue>): SearchSpace {
   if (arm.recursion === false) return { ...base, name: `${base.name}-norecursion`, recursion: [1] };
   return base;
+}
+
+/** The supernet recipe of an arm: the base's, with the arm's factors applied. */
+function armRecipe(base: SearchDefinition['supernet'], arm: Record<string, FactorValue>): Partial<SupernetRecipe> {
+  return {
+    ...base,
+    ...(arm.privateTokens !== undefined ? { privateTokens: arm.privateTokens as boolean } : {}),
+    ...(arm.privateAttention !== undefined ? { privateAttention: arm.privateAttention as boolean } : {}),
+    ...(arm.identitySearch !== undefined ? { sampling: arm.identitySearch ? ('identity-search' as const) : ('uniform' as const) } : {}),
+    ...(arm.slicing !== undefined ? { slicing: arm.slicing as 'left' | 'two-sided' } : {}),
+    // the teacher is the sandwich's largest subnet: the off arm keeps the sandwich, so only distillation differs
+    ...(arm.distillation !== undefined ? { distill: arm.distillation as boolean, sandwich: true } : {}),
+  };
 }
 
 export interface AblationOptions {
@@ -104,21 +117,19 @@ export async function runAblation(definition: string | AblationDefinition, opts:
   }
 
   const results: ArmResult[] = [];
+  const supernets = new Map<string, { arm: number; trained: Awaited<ReturnType<typeof trainSupernet>> }>();
   for (const [i, arm] of arms.entries()) {
     const t0 = performance.now();
     const name = armName(arm);
     const space = armSpace(baseSpace, arm);
     log(`arm ${i + 1}/${arms.length} (${name}): training the supernet`);
-    const recipe = {
-      ...base.supernet,
-      ...(arm.privateTokens !== undefined ? { privateTokens: arm.privateTokens as boolean } : {}),
-      ...(arm.privateAttention !== undefined ? { privateAttention: arm.privateAttention as boolean } : {}),
-      ...(arm.identitySearch !== undefined ? { sampling: arm.identitySearch ? ('identity-search' as const) : ('uniform' as const) } : {}),
-      ...(arm.slicing !== undefined ? { slicing: arm.slicing as 'left' | 'two-sided' } : {}),
-      // the teacher is the sandwich's largest subnet: the off arm keeps the sandwich, so only distillation differs
-      ...(arm.distillation !== undefined ? { distill: arm.distillation as boolean, sandwich: true } : {}),
-    };
-    const trained = await trainSupernet({ space, data, recipe, budget: window, out: join(out, `arm-${i + 1}`), threads: defaultStepThreads(), ...(opts.events?.training ? { events: opts.events.training } : {}) });
+    const recipe = armRecipe(base.supernet, arm);
+    // arms that differ only after training (the search strategy) share one supernet
+    const key = stableJson({ space, recipe });
+    const shared = supernets.get(key);
+    if (shared) log(`arm ${i + 1}/${arms.length} (${name}): the supernet of arm ${shared.arm} (the same space and recipe)`);
+    const trained = shared?.trained ?? (await trainSupernet({ space, data, recipe, budget: window, out: join(out, `arm-${i + 1}`), threads: defaultStepThreads(), ...(opts.events?.training ? { events: opts.events.training } : {}) }));
+    if (!shared) supernets.set(key, { arm: i + 1, trained });
     const net = trained.supernet;
     const res: ArmResult = { name, factors: arm, seconds: 0 };
     const calibration = calibrationImages(data.train);
@@ -149,7 +160,7 @@ export async function runAblation(definition: string | AblationDefinition, opts:
         r.model.dispose();
       }
     }
-    net.dispose();
+    if (!arms.slice(i + 1).some((a) => stableJson({ space: armSpace(baseSpace, a), recipe: armRecipe(base.supernet, a) }) === key)) net.dispose();
     res.seconds = (performance.now() - t0) / 1000;
     results.push(res);
   }

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every ablation of searches/ablations/ on the full Fashion-MNIST (base-small.json: 12,000 images),
+# one after another, sharing one stand-alone cache so the 20 matched-cost subnets train once.
+# Finished ablations are skipped; their reports are copied to results/ablations/<name>/.
+# Usage: bash scripts/ablations.sh [name …]   (default: all, the cheap ones first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE=${STANDALONE_CACHE:-results/standalone-cache}
+RUNS=${RUNS:-runs}
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(private-class-token private-attention identity-search slicing recursion distillation evolution-vs-random)
+for n in "${names[@]}"; do
+  if [ -f "results/ablations/$n/report.md" ]; then echo "ablations: $n done (results/ablations/$n)"; continue; fi
+  node dist/src/cli/main.js ablate "searches/ablations/$n.json" --out "$RUNS/ablation-$n" --standalone-cache "$CACHE" --force
+  mkdir -p "results/ablations/$n"
+  for f in report.md results.json results.csv kendall.svg; do [ -f "$RUNS/ablation-$n/$f" ] && cp "$RUNS/ablation-$n/$f" "results/ablations/$n/"; done
+done
