@@ -5,13 +5,14 @@
 # Usage: bash scripts/ablations.sh [name …]   (default: all, the cheap ones first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CACHE=${STANDALONE_CACHE:-results/standalone-cache}
+CACHE=${STANDALONE_CACHE:-${RESULTS:-results}/standalone-cache}
 RUNS=${RUNS:-runs}
+RESULTS=${RESULTS:-results}
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(private-class-token private-attention identity-search slicing recursion distillation evolution-vs-random)
 for n in "${names[@]}"; do
-  if [ -f "results/ablations/$n/report.md" ]; then echo "ablations: $n done (results/ablations/$n)"; continue; fi
+  if [ -f "$RESULTS/ablations/$n/report.md" ]; then echo "ablations: $n done ($RESULTS/ablations/$n)"; continue; fi
   node dist/src/cli/main.js ablate "searches/ablations/$n.json" --out "$RUNS/ablation-$n" --standalone-cache "$CACHE" --force
-  mkdir -p "results/ablations/$n"
-  for f in report.md results.json results.csv kendall.svg; do [ -f "$RUNS/ablation-$n/$f" ] && cp "$RUNS/ablation-$n/$f" "results/ablations/$n/"; done
+  mkdir -p "$RESULTS/ablations/$n"
+  for f in report.md results.json results.csv kendall.svg; do [ -f "$RUNS/ablation-$n/$f" ] && cp "$RUNS/ablation-$n/$f" "$RESULTS/ablations/$n/"; done
 done
