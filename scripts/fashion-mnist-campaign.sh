@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Issue 15's Fashion-MNIST comparison as one program, resumable across sessions: every step skips
+# what is finished and continues what was stopped (--resume), so running it again goes on.
+#  1. the supernet of searches/fashion-mnist.json, in one command (its recipe is in the definition);
+#  2. evolution and random search on it, search seeds 1–3 (equal evaluations);
+#  3. each search's best spec, the DeiT-style spec and the best hand-built catalogue spec retrained
+#     from scratch with the definition's retrain recipe, retrain seeds 1–3 (summary.md: mean ± std).
+# Usage: bash scripts/fashion-mnist-campaign.sh [supernet|search|retrain …]   (default: all three)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEF=searches/fashion-mnist.json
+RUNS=${RUNS:-runs}/fashion-mnist
+vitas() { node dist/src/cli/main.js "$@"; }
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(supernet search retrain)
+has() { local s; for s in "${steps[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+if has supernet; then
+  if [ -f "$RUNS/supernet/supernet.ckpt" ]; then vitas supernet train --config "$DEF" --out "$RUNS/supernet" --resume
+  else vitas supernet train --config "$DEF" --out "$RUNS/supernet"; fi
+fi
+
+if has search; then
+  for strategy in evolution random; do
+    for seed in 1 2 3; do
+      out="$RUNS/search-$strategy-$seed"
+      if [ -f "$out/best-arch.json" ]; then echo "campaign: $out done"; continue; fi
+      if [ -f "$out/state.json" ]; then vitas search --out "$out" --resume
+      else vitas search --config "$DEF" --supernet "$RUNS/supernet" --strategy "$strategy" --seed "$seed" --out "$out"; fi
+    done
+  done
+fi
+
+if has retrain; then
+  specs=()
+  for strategy in evolution random; do for seed in 1 2 3; do specs+=("$RUNS/search-$strategy-$seed/best-arch.json"); done; done
+  # hand design: DeiT-style (linear stem, softmax, identical blocks) and the catalogue's best row (mixer) scaled to ≥ 12M MACs
+  specs+=(examples/fmnist-deit.json examples/fmnist-mixer.json)
+  if [ -f "$RUNS/retrain/summary.md" ] || [ -d "$RUNS/retrain" ]; then vitas retrain "${specs[@]}" --config "$DEF" --out "$RUNS/retrain" --resume
+  else vitas retrain "${specs[@]}" --config "$DEF" --out "$RUNS/retrain"; fi
+fi
