@@ -12,10 +12,9 @@ import { VitasError } from '../space/errors.js';
 import { loadSpace } from '../space/load.js';
 import { presetSpace } from '../space/presets.js';
 import type { SearchSpace } from '../space/space.js';
-import { searchIdentityProbability } from '../supernet/identity-search.js';
-import { reachableCheck } from '../supernet/budget-check.js';
-import { resolveSpace } from '../supernet/run.js';
-import { budgetWindow, loadDefinition, type SearchDefinition } from './definition.js';
+import { searchIdentityProbability } from '../space/identity-search.js';
+import { budgetWindow, reachableCheck } from '../definition/budget.js';
+import { loadDefinition, resolveSpace, type SearchDefinition } from '../definition/definition.js';
 import { checkFeasible, DEFAULT_EVOLUTION, initialState, type Constraints, type EvolutionConfig, type SearchState } from './evolution.js';
 import { checkStateBelongs, loadRunConfig, loadSearchState, type SearchCommand } from './state.js';
 
