@@ -51,21 +51,6 @@ describe('retrain and eval', () => {
     r.model.dispose();
   });
 
-  it('resumes a stopped retrain to the same weights as an uninterrupted one', async () => {
-    const full = await retrain({ spec, train: data.train, val: data.val, recipe });
-    const dir = mkdtempSync(join(tmpdir(), 'vitas-retrain-'));
-    const signal = { stop: false };
-    let steps = 0;
-    const first = await retrain({ spec, train: data.train, val: data.val, recipe, out: dir, signal, events: { onStep: () => void (++steps === 7 && (signal.stop = true)) } });
-    expect(first.stopped).to.equal(true);
-    first.model.dispose();
-    const second = await retrain({ spec, train: data.train, val: data.val, recipe, out: dir, resume: true });
-    expect(second.history.map((h) => h.meanLoss)).to.deep.equal(full.history.map((h) => h.meanLoss));
-    for (const [k, v] of full.model.weights) expect(Array.from(second.model.weights.get(k)!.dataSync()), k).to.deep.equal(Array.from(v.dataSync()));
-    full.model.dispose();
-    second.model.dispose();
-  });
-
   it('reports top-1, top-5, per-class accuracy and a confusion matrix', () => {
     const model = buildModel(spec, 0);
     const e = evaluateModel(model, testSet as Dataset, 'test');
