@@ -19,7 +19,7 @@ import type { SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
 import { MaskedAdamW } from '../train/adamw.js';
 import type { EpochRecord, StartEvent, TrainEvents } from '../train/events.js';
-import { openCheckpoint, trainingLoop, type TrainingTask } from '../train/loop.js';
+import { openCheckpoint, trainingLoop, type LoopPosition, type TrainingTask } from '../train/loop.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { restoreState, type TrainingState } from '../train/state.js';
 import { calibrationImages, recalibrate } from './batchnorm.js';
@@ -150,14 +150,15 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
   const opt = new MaskedAdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: recipe.weightDecay });
   const state = supernetState(net, opt);
   const threads = Math.max(1, o.threads ?? 1);
-  let resumed: ReturnType<typeof openCheckpoint<CheckpointMeta, EpochRecord>> | undefined;
+  let from: LoopPosition<EpochRecord> | undefined;
   let stages: StageRecord[] = [];
   if (o.resume) {
     if (!ckptPath) throw new VitasError('--resume needs --out (the run folder holding supernet.ckpt)');
-    resumed = openCheckpoint<CheckpointMeta, EpochRecord>(ckptPath, state, `space "${space.name}"`, (meta) => {
+    const resumed = openCheckpoint<CheckpointMeta, EpochRecord>(ckptPath, state, `space "${space.name}"`, (meta) => {
       if (meta.space !== space.name) throw new VitasError(`${ckptPath}: checkpoint is of space "${meta.space}", not "${space.name}"`);
     });
-    const { meta, from } = resumed;
+    const { meta } = resumed;
+    from = resumed.from;
     Object.assign(recipe, { ...meta.recipe, epochs: recipe.epochs });
     const sandwich = o.resumeWith?.sandwich;
     if (sandwich !== undefined && sandwich !== recipe.sandwich) {
@@ -178,9 +179,9 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     log(`resumed from ${ckptPath} at epoch ${from.epoch + 1}, step ${from.step}`);
     if ((meta.threads ?? 1) !== threads) log(`note: the checkpoint was written with ${meta.threads ?? 1} thread(s), this run uses ${threads}: losses match up to float rounding, not bit for bit`);
   }
-  const startEpoch = resumed?.from.epoch ?? 0;
+  const startEpoch = from?.epoch ?? 0;
   // a resume with nothing left to train is not a stage
-  if (startEpoch < recipe.epochs) stages.push({ fromEpoch: startEpoch + 1, fromStep: resumed?.from.step ?? 0, toEpoch: recipe.epochs, sandwich: recipe.sandwich, ...(o.resume && o.resumeWith?.lr !== undefined ? { restartLr: o.resumeWith.lr } : {}), threads });
+  if (startEpoch < recipe.epochs) stages.push({ fromEpoch: startEpoch + 1, fromStep: from?.step ?? 0, toEpoch: recipe.epochs, sandwich: recipe.sandwich, ...(o.resume && o.resumeWith?.lr !== undefined ? { restartLr: o.resumeWith.lr } : {}), threads });
 
   const stepper = new DataParallelStep(net, threads);
   const ends = { min: range.minSpec, max: range.maxSpec };
@@ -208,7 +209,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
       task,
       schedule: recipe,
       ...(ckptPath ? { checkpoint: { path: ckptPath, meta, state } } : {}),
-      ...(resumed ? { from: resumed.from } : {}),
+      ...(from ? { from } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       events: {
         onStart: (e) => o.events?.onStart?.({ ...e, pId, recipe, stages }),
