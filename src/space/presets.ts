@@ -138,6 +138,31 @@ const RAW_SPACES: Record<string, SearchSpace> = {
     semantic: [4, 16],
     classAttention: [0, 1, 2],
   },
+  // A compact catalogue space for the one-command Fashion-MNIST recipe (issue 15): the operators
+  // that paid off on this data in the stand-alone table (conv stem, LPI, mixing by MLP) around a
+  // 12M-MAC budget, with the largest subnet ~2× the budget so a sandwich step stays cheap on CPU.
+  'fmnist-c': {
+    name: 'fmnist-c',
+    description: 'compact catalogue space for 28×28×1 around 12M MACs: conv stem, patch 4, embed {48,64,80}, 2–6 blocks of softmax or mixer, LPI {off,on}, qkv ≤ 192, MLP ≤ 256',
+    input: [28, 28, 1],
+    classes: 10,
+    patch: [4],
+    stem: ['conv'],
+    pos: ['learned'],
+    readout: ['cls'],
+    embed: [48, 64, 80],
+    blocks: 6,
+    depth: { min: 2, max: 6 },
+    identity: 'anywhere',
+    attention: ['softmax', 'mixer'],
+    heads: [2, 4],
+    qkv: multiples(48, 192),
+    mlp: multiples(64, 256),
+    recursion: [1],
+    groups: [1],
+    tokenMlp: [32, 64],
+    lpi: [false, true],
+  },
 };
 
 export const SPACES: Readonly<Record<string, SearchSpace>> = Object.fromEntries(
