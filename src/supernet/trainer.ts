@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { epochBatches, batchesPerEpoch, orderedBatches, type Batch } from '../data/batches.js';
-import type { Dataset, Splits } from '../data/dataset.js';
+import type { Dataset, Norm, Splits } from '../data/dataset.js';
 import { costOf } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
 import { sampleSpec } from '../space/genome.js';
@@ -85,6 +85,8 @@ interface CheckpointMeta {
   threads?: number;
   /** every invocation so far (absent in checkpoints written before stages were recorded) */
   stages?: StageRecord[];
+  /** the training images' normalisation (absent in checkpoints written before it was recorded: the whole training file's then) */
+  norm?: Norm;
 }
 
 /** The subnets trained at one step. */
@@ -178,6 +180,11 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     stages = meta.stages ?? [];
     log(`resumed from ${ckptPath} at epoch ${from.epoch + 1}, step ${from.step}`);
     if ((meta.threads ?? 1) !== threads) log(`note: the checkpoint was written with ${meta.threads ?? 1} thread(s), this run uses ${threads}: losses match up to float rounding, not bit for bit`);
+    const norm = data.train.norm;
+    if (meta.norm?.mean !== norm.mean || meta.norm.std !== norm.std) {
+      const then = meta.norm ? `mean ${meta.norm.mean}, std ${meta.norm.std}` : 'the whole training file\'s statistics (written before vitas normalised by the training split alone)';
+      log(`note: the checkpoint trained on images normalised with ${then}, these are normalised with mean ${norm.mean}, std ${norm.std}: the run goes on, not bit for bit`);
+    }
   }
   const startEpoch = from?.epoch ?? 0;
   // a resume with nothing left to train is not a stage
@@ -203,7 +210,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
       return rec;
     },
   };
-  const meta = (): CheckpointMeta => ({ space: space.name, recipe, pId: pId ?? null, threads, stages });
+  const meta = (): CheckpointMeta => ({ space: space.name, recipe, pId: pId ?? null, threads, stages, norm: data.train.norm });
   try {
     const run = await trainingLoop({
       task,
