@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend, runAblation, kendallTau, arms, loadAblation, VitasError } from '../src/index.js';
+import { initBackend, runAblation, kendallTau, arms, loadAblation, loadCheckpoint, VitasError, type AblationResult } from '../src/index.js';
 import { tinySpace } from './helpers.js';
 
 describe('ablations', () => {
@@ -21,8 +21,9 @@ describe('ablations', () => {
     expect(arms({ privateTokens: [true, false], slicing: ['left', 'two-sided'] })).to.have.length(4);
   });
 
-  it('runs every arm on a tiny synthetic setup and writes the table, CSV, JSON and plot', async () => {
+  describe('on a tiny synthetic setup', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vitas-ablate-'));
+    const cache = join(dir, 'standalone-cache');
     writeFileSync(join(dir, 'tiny-space.json'), JSON.stringify(tinySpace));
     const base = {
       name: 'tiny',
@@ -32,21 +33,85 @@ describe('ablations', () => {
       supernet: { epochs: 1, batch: 16, sampling: 'uniform' },
       search: { population: 4, generations: 2, parents: 2, mutations: 2, crossovers: 2 },
     };
-    const def = { name: 'tiny-ablation', base, factors: { privateTokens: [true, false], strategy: ['evolution', 'random'] }, metrics: { kendall: { subnets: 4, epochs: 1 }, search: true } };
-    const out = join(dir, 'out');
-    const r = await runAblation(def as never, { out });
-    expect(r.arms).to.have.length(4);
-    for (const a of r.arms) {
-      expect(a.kendall!.tau).to.be.within(-1, 1);
-      expect(a.kendall!.inherited).to.have.length(4);
-      expect(a.search!.macs).to.be.within(1000, 60000);
-    }
-    // the stand-alone accuracies are shared by the arms (they do not depend on the supernet)
-    expect(r.arms[0]!.kendall!.standalone).to.deep.equal(r.arms[3]!.kendall!.standalone);
-    const report = readFileSync(join(out, 'report.md'), 'utf8');
-    for (const row of ['| true          | evolution', '| true          | random', '| false         | evolution', '| false         | random']) expect(report).to.include(row);
-    expect(readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n')).to.have.length(5);
-    expect(existsSync(join(out, 'results.json')) && existsSync(join(out, 'kendall.svg'))).to.equal(true);
+    let first: AblationResult;
+    const logs: string[] = [];
+
+    before(async () => {
+      const def = { name: 'tiny-ablation', base, factors: { privateTokens: [true, false], strategy: ['evolution', 'random'] }, metrics: { kendall: { subnets: 4, epochs: 1 }, search: true } };
+      first = await runAblation(def as never, { out: join(dir, 'out'), standaloneCache: cache, events: { onLog: (m) => void logs.push(m) } });
+    });
+
+    it('runs every arm and writes the table, CSV, JSON and plot', () => {
+      const out = join(dir, 'out');
+      expect(first.arms).to.have.length(4);
+      for (const a of first.arms) {
+        expect(a.kendall!.tau).to.be.within(-1, 1);
+        expect(a.kendall!.inherited).to.have.length(4);
+        expect(a.search!.macs).to.be.within(1000, 60000);
+      }
+      // the stand-alone accuracies are shared by the arms (they do not depend on the supernet)
+      expect(first.arms[0]!.kendall!.standalone).to.deep.equal(first.arms[3]!.kendall!.standalone);
+      const report = readFileSync(join(out, 'report.md'), 'utf8');
+      for (const row of ['| true          | evolution', '| true          | random', '| false         | evolution', '| false         | random']) expect(report).to.include(row);
+      expect(readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n')).to.have.length(5);
+      expect(existsSync(join(out, 'results.json')) && existsSync(join(out, 'kendall.svg'))).to.equal(true);
+    });
+
+    it('reports each arm\'s τ with its bootstrap interval in report.md, results.csv and results.json', () => {
+      const out = join(dir, 'out');
+      for (const a of first.arms) {
+        const { tau, lo, hi } = a.kendall!;
+        expect(lo).to.be.at.most(hi);
+        expect([lo, hi].every((v) => v >= -1 && v <= 1)).to.equal(true);
+        expect(readFileSync(join(out, 'report.md'), 'utf8')).to.include(`${tau.toFixed(3)} [${lo.toFixed(3)}, ${hi.toFixed(3)}]`);
+      }
+      const [header, row] = readFileSync(join(out, 'results.csv'), 'utf8').split('\n');
+      expect(header).to.include('Kendall τ,τ 95 % lo,τ 95 % hi');
+      const k = first.arms[0]!.kendall!;
+      expect(row).to.include([k.tau, k.lo, k.hi].map((v) => v.toFixed(4)).join(','));
+      const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { arms: { kendall: { tau: number; lo: number; hi: number } }[] };
+      expect(json.arms[0]!.kendall).to.include({ tau: k.tau, lo: k.lo, hi: k.hi });
+    });
+
+    it('ranks SNIP, DSS, #params and MACs against the same stand-alone accuracies, in a proxies table', () => {
+      const ranking = first.ranking!;
+      expect(ranking.proxies.map((p) => p.name)).to.deep.equal(['snip', 'dss', 'params', 'macs']);
+      for (const p of ranking.proxies) {
+        expect(p.scores).to.have.length(4);
+        expect(p.tau).to.equal(kendallTau(p.scores, ranking.subnets.map((s) => s.standalone)));
+        expect(p.lo).to.be.at.most(p.hi);
+      }
+      expect(ranking.proxies.find((p) => p.name === 'params')!.scores).to.deep.equal(ranking.subnets.map((s) => s.params));
+      const report = readFileSync(join(dir, 'out', 'report.md'), 'utf8');
+      expect(report).to.include('## Proxies');
+      for (const p of ranking.proxies) expect(report).to.match(new RegExp(`\\| ${p.name} +\\| ${p.tau.toFixed(3).replace('.', '\\.')} +\\| \\[`));
+      const json = JSON.parse(readFileSync(join(dir, 'out', 'results.json'), 'utf8')) as { ranking: { proxies: { name: string; tau: number; lo: number; hi: number }[] } };
+      expect(json.ranking.proxies.map((p) => p.name)).to.deep.equal(['snip', 'dss', 'params', 'macs']);
+    });
+
+    it('trains the stand-alone subnets once and keeps them in the cache, one file each', () => {
+      expect(first.ranking!.standalone).to.include({ reused: 0, trained: 4, cache });
+      expect(readdirSync(cache).filter((f) => f.endsWith('.json'))).to.have.length(4);
+    });
+
+    it('a second ablation over the same base draws the same subnets and reuses their stand-alone accuracies without training', async () => {
+      const second: string[] = [];
+      const def = { name: 'tiny-other', base, factors: { slicing: ['left'] }, metrics: { kendall: { subnets: 4, epochs: 1 } } };
+      const r = await runAblation(def as never, { out: join(dir, 'out2'), standaloneCache: cache, events: { onLog: (m) => void second.push(m) } });
+      expect(r.ranking!.standalone).to.include({ reused: 4, trained: 0 });
+      expect(r.ranking!.subnets).to.deep.equal(first.ranking!.subnets);
+      expect(second.filter((m) => m.startsWith('stand-alone '))).to.deep.equal([`stand-alone accuracies: 4 of 4 from ${cache}, training 0 for 1 epoch(s)`]);
+      expect(logs.filter((m) => /^stand-alone \d/.test(m))).to.have.length(4);
+    });
+
+    it('trains both arms of the distillation factor with the sandwich rule, and only the on arm distilled', async () => {
+      const def = { name: 'tiny-distillation', base, factors: { distillation: [true, false] }, metrics: { kendall: { subnets: 4, epochs: 1 } } };
+      const r = await runAblation(def as never, { out: join(dir, 'out3'), standaloneCache: cache });
+      expect(r.arms.map((a) => a.name)).to.deep.equal(['distillation=on', 'distillation=off']);
+      const recipes = [1, 2].map((i) => loadCheckpoint<{ recipe: { sandwich: boolean; distill: boolean } }>(join(dir, 'out3', `arm-${i}`, 'supernet.ckpt')).meta.recipe);
+      expect(recipes.map((x) => [x.sandwich, x.distill])).to.deep.equal([[true, true], [true, false]]);
+      expect(r.ranking!.standalone).to.include({ reused: 4, trained: 0 });
+    });
   });
 
   it('rejects an unknown factor with its path', () => {

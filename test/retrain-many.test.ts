@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatPercent, meanStd } from '../src/index.js';
+import { formatPercent, loadCheckpoint, meanStd } from '../src/index.js';
 import { fixture, ROOT } from './helpers.js';
 
 describe('summary statistics', () => {
@@ -44,5 +44,45 @@ describe('vitas retrain of several specs and seeds (in process)', () => {
     expect(again.stderr).not.to.match(/mean loss/);
     expect([0, 1].map((s) => statSync(join(out, `soft-seed${s}`, 'results.json')).mtimeMs)).to.deep.equal(before);
     expect(again.stdout).to.equal(r.stdout);
+  });
+});
+
+describe('vitas retrain --config', () => {
+  it("trains with the definition's data and retrain recipe, runs the definition's seeds, and names two best-arch.json runs by their folders", function () {
+    this.timeout(240_000);
+    const dir = mkdtempSync(join(tmpdir(), 'vitas-rcfg-'));
+    const spec = (embed: number): object => ({ version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 2, qkv: 24, mlp: 16 }] });
+    for (const [run, embed] of [['search-a', 16], ['search-b', 24]] as const) {
+      mkdirSync(join(dir, run));
+      writeFileSync(join(dir, run, 'best-arch.json'), JSON.stringify(spec(embed)));
+    }
+    const def = {
+      name: 'cfg', space: 'fmnist', budget: { max: '12M' },
+      data: { dataset: 'fashion-mnist', dir: fixture('fashion-mnist-mini'), validation: 100, limit: 300 },
+      retrain: { epochs: 2, batch: 50, lr: 0.002, dropPath: 0, seeds: [3] },
+    };
+    writeFileSync(join(dir, 'def.json'), JSON.stringify(def));
+    const out = join(dir, 'runs');
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'retrain', join(dir, 'search-a', 'best-arch.json'), join(dir, 'search-b', 'best-arch.json'), '--config', join(dir, 'def.json'), '--out', out], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    for (const name of ['search-a', 'search-b']) {
+      const res = JSON.parse(readFileSync(join(out, `${name}-seed3`, 'results.json'), 'utf8')) as { history: { trainImages: number }[] };
+      // 2 epochs (the definition's), 200 training images each (limit 300, validation 100), batch 50
+      expect(res.history.map((h) => h.trainImages)).to.deep.equal([200, 200]);
+      // the recipe the run trained with, as its checkpoint recorded it
+      const meta = loadCheckpoint<{ recipe: { lr: number; batch: number; dropPath: number; seed: number } }>(join(out, `${name}-seed3`, 'retrain.ckpt')).meta;
+      expect(meta.recipe).to.include({ lr: 0.002, batch: 50, dropPath: 0, seed: 3 });
+    }
+    // a flag wins over the definition: --epochs 1
+    const one = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'retrain', join(dir, 'search-a', 'best-arch.json'), '--config', join(dir, 'def.json'), '--epochs', '1', '--seeds', '4', '--out', join(dir, 'one')], { encoding: 'utf8' });
+    expect(one.status, one.stderr).to.equal(0);
+    const res = JSON.parse(readFileSync(join(dir, 'one', 'best-arch-seed4', 'results.json'), 'utf8')) as { history: unknown[] };
+    expect(res.history).to.have.length(1);
+  });
+
+  it('asks for --data or --config in one line', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'retrain', 'x.json'], { encoding: 'utf8' });
+    expect(r.status).to.equal(2);
+    expect(r.stderr.trim()).to.equal('vitas: retrain: give --data <name|dir> or --config <search definition>');
   });
 });

@@ -12,6 +12,8 @@ export const FACTORS = {
   slicing: ['left', 'two-sided'],
   recursion: [true, false],
   strategy: ['evolution', 'random'],
+  /** in-place distillation; both arms train with the sandwich rule (its largest subnet is the teacher), so only distillation differs */
+  distillation: [true, false],
 } as const;
 
 export type FactorName = keyof typeof FACTORS;
@@ -25,8 +27,12 @@ export interface AblationDefinition {
   /** each factor with the values to try; arms are every combination */
   factors: Partial<Record<FactorName, FactorValue[]>>;
   metrics: {
-    /** ranking fidelity: Kendall τ between inherited and stand-alone accuracy over K subnets of matched cost */
-    kendall?: { subnets: number; epochs: number; valImages?: number };
+    /**
+     * ranking fidelity: Kendall τ between inherited and stand-alone accuracy over K subnets of
+     * matched cost, with a bootstrap interval from `bootstrap` resamples (2000); the data-free
+     * proxies are ranked against the same stand-alone accuracies
+     */
+    kendall?: { subnets: number; epochs: number; valImages?: number; bootstrap?: number };
     /** the best searched spec per arm, its inherited accuracy */
     search?: boolean;
     /** ... and its accuracy after retraining from scratch for this many epochs */
@@ -58,7 +64,7 @@ const schema = {
           type: 'object',
           additionalProperties: false,
           required: ['subnets', 'epochs'],
-          properties: { subnets: { type: 'integer', minimum: 3 }, epochs: { type: 'integer', minimum: 1 }, valImages: { type: 'integer', minimum: 1 } },
+          properties: { subnets: { type: 'integer', minimum: 3 }, epochs: { type: 'integer', minimum: 1 }, valImages: { type: 'integer', minimum: 1 }, bootstrap: { type: 'integer', minimum: 100 } },
         },
         search: { type: 'boolean' },
         retrain: { type: 'object', additionalProperties: false, required: ['epochs'], properties: { epochs: { type: 'integer', minimum: 1 } } },

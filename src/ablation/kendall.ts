@@ -1,11 +1,14 @@
-/** Kendall rank correlation τ-b (ties in either ranking handled), for supernet ranking fidelity. */
-export function kendallTau(a: number[], b: number[]): number {
-  if (a.length !== b.length) throw new Error('kendallTau: lengths differ');
+/** Kendall rank correlation τ-b (ties in either ranking handled), for supernet ranking fidelity, with a bootstrap interval. */
+import { Rng } from '../space/rng.js';
+
+/** τ-b of the pairs at `idx` (indices into a and b, repeats allowed); NaN when one ranking is constant (τ undefined). */
+function tauOf(a: readonly number[], b: readonly number[], idx: ArrayLike<number>): number {
   let concordant = 0, discordant = 0, tiesA = 0, tiesB = 0;
-  for (let i = 0; i < a.length; i++)
-    for (let j = i + 1; j < a.length; j++) {
-      const da = Math.sign(a[i]! - a[j]!);
-      const db = Math.sign(b[i]! - b[j]!);
+  for (let i = 0; i < idx.length; i++)
+    for (let j = i + 1; j < idx.length; j++) {
+      const p = idx[i]!, q = idx[j]!;
+      const da = Math.sign(a[p]! - a[q]!);
+      const db = Math.sign(b[p]! - b[q]!);
       if (da === 0 && db === 0) continue;
       if (da === 0) tiesA++;
       else if (db === 0) tiesB++;
@@ -13,5 +16,68 @@ export function kendallTau(a: number[], b: number[]): number {
       else discordant++;
     }
   const denom = Math.sqrt((concordant + discordant + tiesA) * (concordant + discordant + tiesB));
-  return denom === 0 ? 0 : (concordant - discordant) / denom;
+  return denom === 0 ? NaN : (concordant - discordant) / denom;
+}
+
+const identity = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** Kendall τ-b of two score lists over the same items; 0 when either list is constant. */
+export function kendallTau(a: number[], b: number[]): number {
+  if (a.length !== b.length) throw new Error('kendallTau: lengths differ');
+  const t = tauOf(a, b, identity(a.length));
+  return Number.isNaN(t) ? 0 : t;
+}
+
+export interface TauInterval {
+  tau: number;
+  /** lower and upper end of the percentile bootstrap interval */
+  lo: number;
+  hi: number;
+}
+
+export interface BootstrapOptions {
+  /** resamples (2000) */
+  samples?: number;
+  /** confidence level (0.95) */
+  level?: number;
+  /** seed of the resampling (0): the same seed gives the same interval */
+  seed?: number | string;
+}
+
+/** The q-quantile of sorted values, linearly interpolated between order statistics (R's type 7). */
+function quantile(sorted: readonly number[], q: number): number {
+  const h = (sorted.length - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
+}
+
+/**
+ * Kendall τ-b with a percentile bootstrap interval: the items (subnets) are resampled with
+ * replacement `samples` times and τ-b recomputed on each resample; [lo, hi] are the
+ * (1 − level)/2 and (1 + level)/2 quantiles of those τs. A resample on which τ is undefined
+ * (one ranking constant, e.g. every draw the same item) is drawn again, so it cannot drag the
+ * interval towards 0. Pure: the seed fixes the resamples.
+ */
+export function kendallTauInterval(a: number[], b: number[], opts: BootstrapOptions = {}): TauInterval {
+  if (a.length !== b.length) throw new Error('kendallTauInterval: lengths differ');
+  const samples = opts.samples ?? 2000;
+  const level = opts.level ?? 0.95;
+  if (!Number.isInteger(samples) || samples < 1) throw new Error(`kendallTauInterval: samples must be a positive integer, not ${samples}`);
+  if (!(level > 0 && level < 1)) throw new Error(`kendallTauInterval: level must lie in (0, 1), not ${level}`);
+  const tau = kendallTau(a, b);
+  const n = a.length;
+  // fewer than two items, or a constant ranking: no resample can define τ either
+  if (n < 2 || Number.isNaN(tauOf(a, b, identity(n)))) return { tau, lo: tau, hi: tau };
+  const rng = new Rng(`kendall-bootstrap:${opts.seed ?? 0}`);
+  const idx = new Int32Array(n);
+  const taus: number[] = [];
+  // the full sample defines τ, so each resample does with positive probability; the bound only guards against a logic error
+  for (let tries = 0; taus.length < samples && tries < samples * 1000; tries++) {
+    for (let i = 0; i < n; i++) idx[i] = rng.int(n);
+    const t = tauOf(a, b, idx);
+    if (!Number.isNaN(t)) taus.push(t);
+  }
+  taus.sort((x, y) => x - y);
+  return { tau, lo: quantile(taus, (1 - level) / 2), hi: quantile(taus, (1 + level) / 2) };
 }

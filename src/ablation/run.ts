@@ -6,20 +6,15 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadData, type DataConfig } from '../data/load.js';
 import { SupernetEvaluator } from '../evaluators/supernet.js';
-import { writeAtomic } from '../io.js';
 import { prepareRunFolder } from '../run-folder.js';
-import { markdownTable } from '../report/markdown.js';
-import { scatterSvg } from '../report/svg.js';
 import { budgetWindow } from '../definition/budget.js';
 import { bestOf, DEFAULT_EVOLUTION, initialState, runSearch } from '../search/evolution.js';
 import { costOf } from '../space/cost.js';
 import { formatMacs } from '../space/budget.js';
-import { sampleSpec } from '../space/genome.js';
 import { loadSpace } from '../space/load.js';
 import { presetSpace, SPACES } from '../space/presets.js';
-import { Rng } from '../space/rng.js';
 import type { SearchSpace } from '../space/space.js';
-import { canonicalSpec, specKey, type ArchSpec } from '../space/spec.js';
+import { canonicalSpec, type ArchSpec } from '../space/spec.js';
 import { searchIdentityProbability } from '../space/identity-search.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
 import { evaluateSubnet, trainSupernet } from '../supernet/trainer.js';
@@ -28,13 +23,21 @@ import { defaultStepThreads } from '../supernet/data-parallel.js';
 import { evaluateModel } from '../train/evaluate.js';
 import { retrain } from '../train/retrain.js';
 import { absoluteData, fileRef, QueueEvaluator, runJobs, type StandaloneJob, type StandaloneResult } from '../queue/index.js';
-import { kendallTau } from './kendall.js';
+import { kendallTauInterval } from './kendall.js';
 import { armName, arms as allArms, loadAblation, type AblationDefinition, type FactorValue } from './definition.js';
+import { proxyFidelity } from './proxy-fidelity.js';
+import { writeReports, type RankingCheck } from './report.js';
+import { StandaloneCache } from './standalone-cache.js';
+import { drawSubnets, standaloneAccuracies } from './subnets.js';
+
+/** Where stand-alone accuracies are kept across ablations unless `standaloneCache` says otherwise. */
+export const DEFAULT_STANDALONE_CACHE = join('runs', 'standalone-cache');
 
 export interface ArmResult {
   name: string;
   factors: Record<string, FactorValue>;
-  kendall?: { tau: number; inherited: number[]; standalone: number[]; macs: number[] };
+  /** τ-b between inherited and stand-alone accuracy, with its bootstrap 95 % interval [lo, hi] */
+  kendall?: { tau: number; lo: number; hi: number; inherited: number[]; standalone: number[]; macs: number[] };
   search?: { spec: ArchSpec; macs: number; inherited: number };
   retrain?: { valAccuracy: number; testAccuracy: number };
   seconds: number;
@@ -44,6 +47,8 @@ export interface AblationResult {
   name: string;
   out: string;
   arms: ArmResult[];
+  /** the subnets, their stand-alone accuracies (how many reused from the cache) and the proxies' τ; with metrics.kendall */
+  ranking?: RankingCheck;
 }
 
 export interface AblationEvents {
@@ -56,7 +61,17 @@ function armSpace(base: SearchSpace, arm: Record<string, FactorValue>): SearchSp
   return base;
 }
 
-export async function runAblation(definition: string | AblationDefinition, opts: { out: string; events?: AblationEvents; queue?: string; /** replace the report of an earlier run in `out` */ force?: boolean }): Promise<AblationResult> {
+export interface AblationOptions {
+  out: string;
+  events?: AblationEvents;
+  queue?: string;
+  /** replace the report of an earlier run in `out` */
+  force?: boolean;
+  /** folder of stand-alone accuracies shared by ablations (DEFAULT_STANDALONE_CACHE) */
+  standaloneCache?: string;
+}
+
+export async function runAblation(definition: string | AblationDefinition, opts: AblationOptions): Promise<AblationResult> {
   const { def, base, baseDir } = loadAblation(definition);
   const log = (m: string): void => opts.events?.onLog?.(m);
   const out = opts.out;
@@ -71,30 +86,22 @@ export async function runAblation(definition: string | AblationDefinition, opts:
   const k = def.metrics.kendall;
   let subnets: ArchSpec[] = [];
   let standalone: number[] = [];
+  let ranking: RankingCheck | undefined;
   if (k) {
     const common = arms.some((a) => a.recursion === false) ? armSpace(baseSpace, { recursion: false }) : baseSpace;
-    const rng = new Rng(`ablation:${def.name}:${seed}`);
-    const pId = common.identity === 'anywhere' ? searchIdentityProbability(common, window, { seed }).pId : undefined;
-    const seen = new Set<string>();
-    for (let tries = 0; subnets.length < k.subnets && tries < 100_000; tries++) {
-      const s = sampleSpec(common, rng, pId === undefined ? {} : { pId });
-      const m = costOf(s, window.convention).macs;
-      if (m >= window.min && m <= window.max && !seen.has(specKey(s))) {
-        seen.add(specKey(s));
-        subnets.push(s);
-      }
-    }
-    subnets = subnets.sort((a, b) => costOf(a).macs - costOf(b).macs);
-    log(`${subnets.length} subnets in [${formatMacs(window.min)}, ${formatMacs(window.max)}]: training each stand-alone for ${k.epochs} epoch(s)`);
+    subnets = drawSubnets(common, window, k.subnets, seed);
+    log(`${subnets.length} subnets in [${formatMacs(window.min)}, ${formatMacs(window.max)}]`);
     const recipe = { epochs: k.epochs, seed, warmupEpochs: Math.min(1, k.epochs / 2) };
-    // through the queue: all K at once on the workers
-    if (opts.queue) standalone = (await runJobs<StandaloneResult>(opts.queue, subnets.map((s) => standaloneJob(s, base.data, recipe, false)), { onLog: log })).results.map((r) => r.bestValAccuracy);
-    else for (const [i, s] of subnets.entries()) {
-      const r = await retrain({ spec: s, train: data.train, val: data.val, recipe });
-      standalone.push(r.bestValAccuracy);
-      r.model.dispose();
-      log(`stand-alone ${i + 1}/${subnets.length}: ${formatMacs(costOf(s).macs)} → ${(100 * r.bestValAccuracy).toFixed(2)} %`);
-    }
+    const cache = new StandaloneCache(opts.standaloneCache ?? DEFAULT_STANDALONE_CACHE);
+    const sa = await standaloneAccuracies(subnets, { config: base.data, splits: data }, recipe, { cache, log, ...(opts.queue ? { queue: opts.queue } : {}) });
+    standalone = sa.accuracies;
+    const proxies = proxyFidelity(common, subnets, standalone, { seed, ...(k.bootstrap ? { bootstrap: k.bootstrap } : {}) });
+    for (const p of proxies) log(`proxy ${p.name}: Kendall τ = ${p.tau.toFixed(3)} [${p.lo.toFixed(3)}, ${p.hi.toFixed(3)}]`);
+    ranking = {
+      subnets: subnets.map((s, i) => ({ spec: canonicalSpec(s), macs: costOf(s, window.convention).macs, params: costOf(s).params, standalone: standalone[i]! })),
+      standalone: { cache: cache.dir, reused: sa.reused, trained: sa.trained, epochs: k.epochs },
+      proxies,
+    };
   }
 
   const results: ArmResult[] = [];
@@ -109,6 +116,8 @@ export async function runAblation(definition: string | AblationDefinition, opts:
       ...(arm.privateAttention !== undefined ? { privateAttention: arm.privateAttention as boolean } : {}),
       ...(arm.identitySearch !== undefined ? { sampling: arm.identitySearch ? ('identity-search' as const) : ('uniform' as const) } : {}),
       ...(arm.slicing !== undefined ? { slicing: arm.slicing as 'left' | 'two-sided' } : {}),
+      // the teacher is the sandwich's largest subnet: the off arm keeps the sandwich, so only distillation differs
+      ...(arm.distillation !== undefined ? { distill: arm.distillation as boolean, sandwich: true } : {}),
     };
     const trained = await trainSupernet({ space, data, recipe, budget: window, out: join(out, `arm-${i + 1}`), threads: defaultStepThreads(), ...(opts.events?.training ? { events: opts.events.training } : {}) });
     const net = trained.supernet;
@@ -117,8 +126,8 @@ export async function runAblation(definition: string | AblationDefinition, opts:
     const evalOpts = { slicing: recipe.slicing ?? 'left', calibration, ...(k?.valImages ? { limit: k.valImages } : {}) };
     if (k) {
       const inherited = subnets.map((s) => evaluateSubnet(net, s, data.val, evalOpts));
-      res.kendall = { tau: kendallTau(inherited, standalone), inherited, standalone, macs: subnets.map((s) => costOf(s).macs) };
-      log(`arm ${name}: Kendall τ = ${res.kendall.tau.toFixed(3)}`);
+      res.kendall = { ...kendallTauInterval(inherited, standalone, { seed, ...(k.bootstrap ? { samples: k.bootstrap } : {}) }), inherited, standalone, macs: subnets.map((s) => costOf(s).macs) };
+      log(`arm ${name}: Kendall τ = ${res.kendall.tau.toFixed(3)} [${res.kendall.lo.toFixed(3)}, ${res.kendall.hi.toFixed(3)}]`);
     }
     if (def.metrics.search) {
       const s = base.search ?? {};
@@ -145,36 +154,10 @@ export async function runAblation(definition: string | AblationDefinition, opts:
     res.seconds = (performance.now() - t0) / 1000;
     results.push(res);
   }
-  writeReports(out, def, results, window);
-  return { name: def.name, out, arms: results };
+  writeReports(out, def, results, window, ranking);
+  return { name: def.name, out, arms: results, ...(ranking ? { ranking } : {}) };
 }
 
 function standaloneJob(spec: ArchSpec, data: DataConfig, recipe: StandaloneJob['recipe'], test: boolean): StandaloneJob {
   return { kind: 'standalone', spec: canonicalSpec(spec), data: absoluteData(data), recipe, test };
-}
-
-const pct = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '–' : `${(100 * v).toFixed(2)} %`);
-
-function writeReports(out: string, def: AblationDefinition, arms: ArmResult[], window: { min: number; max: number; convention: string }): void {
-  writeAtomic(join(out, 'results.json'), JSON.stringify({ name: def.name, definition: def, window, arms }, null, 2) + '\n');
-  const factorNames = Object.keys(def.factors);
-  const header = [...factorNames, 'Kendall τ', 'subnets', 'searched MACs', 'inherited top-1', 'retrained val', 'retrained test', 'seconds'];
-  const rows = arms.map((a) => [
-    ...factorNames.map((f) => String(a.factors[f])),
-    a.kendall ? a.kendall.tau.toFixed(3) : '–',
-    a.kendall ? String(a.kendall.inherited.length) : '–',
-    a.search ? formatMacs(a.search.macs) : '–',
-    pct(a.search?.inherited),
-    pct(a.retrain?.valAccuracy),
-    pct(a.retrain?.testAccuracy),
-    a.seconds.toFixed(0),
-  ]);
-  writeAtomic(join(out, 'results.csv'), [header.join(','), ...rows.map((r) => r.map((c) => (c.includes(',') ? `"${c}"` : c)).join(','))].join('\n') + '\n');
-  const parts = [`# Ablation: ${def.name}`, '', def.description ?? '', '', `Budget window [${formatMacs(window.min)}, ${formatMacs(window.max)}] MACs (${window.convention}).`, '', markdownTable(header, rows), ''];
-  if (arms.some((a) => a.kendall)) {
-    const points = arms.flatMap((a) => (a.kendall ? a.kendall.inherited.map((y, i) => ({ x: a.kendall!.standalone[i]!, y, series: `${a.name} (τ ${a.kendall!.tau.toFixed(2)})` })) : []));
-    writeAtomic(join(out, 'kendall.svg'), scatterSvg(points, { title: `${def.name}: inherited vs stand-alone accuracy`, xLabel: 'stand-alone validation top-1', yLabel: 'inherited (supernet) validation top-1', format: (v) => `${(100 * v).toFixed(1)}%` }));
-    parts.push('![inherited vs stand-alone accuracy](kendall.svg)', '');
-  }
-  writeAtomic(join(out, 'report.md'), parts.join('\n'));
 }

@@ -15,9 +15,11 @@ import {
   type Convention,
   runSupernetTraining,
   search,
-  runRetrain,
+  runRetrain, retrainSettings,
   runEval,
   runAblation,
+  PROXY_NAMES,
+  type ProxyName,
 } from '../index.js';
 import { trainingProgress, searchProgress, holdLine, releaseHeld, dropHeld, say } from './progress.js';
 import { addQueueCommands, QUEUE_FLAG_HELP, retrainSeveral, seedList } from './queue-commands.js';
@@ -163,6 +165,7 @@ export function buildProgram(program: Command): Command {
     .option('--data <dir>', 'dataset directory (overrides the config)')
     .option('--supernet <run-dir>', 'a trained supernet (folder holding supernet.ckpt): skip training')
     .option('--evaluator <name>', 'supernet | proxy (default: supernet with --config, else proxy)')
+    .option('--proxy <name>', `the training-free proxy: ${PROXY_NAMES.join(' | ')} (default: the one with the best measured Kendall τ, else snip)`)
     .option('--strategy <name>', 'evolution | random (random search with the same number of evaluations; default evolution)')
     .option('--population <n>', 'candidates per generation (50)', (v) => positiveInt(v, '--population'))
     .option('--generations <n>', 'generations (20)', (v) => positiveInt(v, '--generations'))
@@ -177,7 +180,7 @@ export function buildProgram(program: Command): Command {
     .option('--json', 'print the best spec and its figures as JSON on stdout')
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
     .option('--queue <url>', QUEUE_FLAG_HELP)
-    .action(async (o: { budget?: string; min?: string; config?: string; space?: string; data?: string; supernet?: string; evaluator?: string; strategy?: string; population?: number; generations?: number; seed?: number; convention?: string; minParams?: string; maxParams?: string; maxLatencyMs?: number; out?: string; resume?: boolean; force?: boolean; json?: boolean; backend?: string; queue?: string }) => {
+    .action(async (o: { budget?: string; min?: string; config?: string; space?: string; data?: string; supernet?: string; evaluator?: string; proxy?: string; strategy?: string; population?: number; generations?: number; seed?: number; convention?: string; minParams?: string; maxParams?: string; maxLatencyMs?: number; out?: string; resume?: boolean; force?: boolean; json?: boolean; backend?: string; queue?: string }) => {
       if (o.evaluator !== undefined && o.evaluator !== 'supernet' && o.evaluator !== 'proxy') throw new VitasError(`--evaluator: "${o.evaluator}" is not allowed; allowed: supernet, proxy`);
       if (o.strategy !== undefined && o.strategy !== 'evolution' && o.strategy !== 'random') throw new VitasError(`--strategy: "${o.strategy}" is not allowed; allowed: evolution, random`);
       const info = await initBackend(o.backend);
@@ -188,6 +191,8 @@ export function buildProgram(program: Command): Command {
         const r = await search({
           ...pick(o, ['budget', 'min', 'config', 'space', 'data', 'supernet', 'population', 'generations', 'seed', 'out', 'resume', 'force', 'backend', 'minParams', 'maxParams', 'maxLatencyMs', 'queue']),
           ...(o.evaluator ? { evaluator: o.evaluator as 'supernet' | 'proxy' } : {}),
+          // the library checks the name (one line listing the allowed ones)
+          ...(o.proxy !== undefined ? { proxy: o.proxy as ProxyName } : {}),
           ...(o.strategy ? { strategy: o.strategy as 'evolution' | 'random' } : {}),
           ...(o.convention ? { convention: convention(o.convention) } : {}),
           events: { ...progress, training: trainingProgress('supernet') },
@@ -217,7 +222,8 @@ export function buildProgram(program: Command): Command {
     .command('retrain')
     .description('train the standalone network of a spec from scratch (or from supernet weights); saves model.json + weights.bin, evaluates the test split once at the end')
     .argument('<spec...>', 'arch spec JSON, e.g. runs/<run>/best-arch.json (several: one run each, under --out)')
-    .requiredOption('--data <name|dir>', 'fashion-mnist, mnist, cifar10, cifar100, or a folder')
+    .option('--config <file>', 'a search definition: its data and its retrain recipe (flags given win), e.g. searches/fashion-mnist.json')
+    .option('--data <name|dir>', 'fashion-mnist, mnist, cifar10, cifar100, or a folder (required without --config)')
     .option('--epochs <n>', 'epochs (10)', (v) => positiveInt(v, '--epochs'))
     .option('--batch <n>', 'batch size (64)', (v) => positiveInt(v, '--batch'))
     .option('--lr <x>', 'peak learning rate (1e-3)', (v) => positiveNumber(v, '--lr'))
@@ -232,10 +238,11 @@ export function buildProgram(program: Command): Command {
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
     .option('--seeds <list>', 'several seeds, e.g. 0,1,2: one run per spec and seed, under --out', seedList)
     .option('--queue <url>', QUEUE_FLAG_HELP)
-    .action(async (files: string[], o: { data: string; epochs?: number; batch?: number; lr?: number; dropPath?: number; seed?: number; validation?: number; limit?: number; initFromSupernet?: string; out?: string; resume?: boolean; force?: boolean; backend?: string; seeds?: number[]; queue?: string }) => {
+    .action(async (files: string[], flags: { config?: string; data?: string; epochs?: number; batch?: number; lr?: number; dropPath?: number; seed?: number; validation?: number; limit?: number; initFromSupernet?: string; out?: string; resume?: boolean; force?: boolean; backend?: string; seeds?: number[]; queue?: string }) => {
+      const { recipe, ...settings } = retrainSettings(flags, flags.config);
+      const o = { ...flags, ...settings };
       const info = await initBackend(o.backend);
       holdLine(`backend: ${info.name}`);
-      const recipe = { ...(o.batch ? { batch: o.batch } : {}), ...(o.lr ? { lr: o.lr } : {}), ...(o.dropPath !== undefined ? { dropPath: o.dropPath } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
       if (files.length > 1 || o.seeds || o.queue) return retrainSeveral(files, o, recipe);
       const file = files[0]!;
       const spec = loadSpec(file);
@@ -284,12 +291,13 @@ export function buildProgram(program: Command): Command {
     .argument('<definition>', 'ablation definition JSON')
     .option('--out <dir>', 'output folder (default runs/ablation-<name>)')
     .option('--force', 'replace the report of an earlier ablation in --out')
+    .option('--standalone-cache <dir>', 'folder of stand-alone accuracies shared by ablations over the same base: each subnet is trained once (default runs/standalone-cache)')
     .option('--backend <name>', 'force a backend')
     .option('--queue <url>', QUEUE_FLAG_HELP)
-    .action(async (file: string, o: { out?: string; force?: boolean; backend?: string; queue?: string }) => {
+    .action(async (file: string, o: { out?: string; force?: boolean; standaloneCache?: string; backend?: string; queue?: string }) => {
       await initBackend(o.backend);
       const name = file.replace(/^.*\//, '').replace(/\.json$/, '');
-      const r = await runAblation(file, { out: o.out ?? `runs/ablation-${name}`, ...(o.queue ? { queue: o.queue } : {}), ...(o.force ? { force: true } : {}), events: { onLog: (m) => say(`ablate: ${m}`), training: trainingProgress('supernet') } });
+      const r = await runAblation(file, { out: o.out ?? `runs/ablation-${name}`, ...(o.queue ? { queue: o.queue } : {}), ...(o.force ? { force: true } : {}), ...(o.standaloneCache ? { standaloneCache: o.standaloneCache } : {}), events: { onLog: (m) => say(`ablate: ${m}`), training: trainingProgress('supernet') } });
       console.log(readFileSync(`${r.out}/report.md`, 'utf8'));
     });
 

@@ -1,7 +1,7 @@
 /** `vitas worker`, `vitas queue status`, and `vitas retrain` of several specs or seeds (thin: flags → library). */
 import type { Command } from 'commander';
 import { releaseHeld, say, trainingProgress } from './progress.js';
-import { loadSpec, queueStatus, retrainMany, startQueueWorker, statusMarkdown, VitasError, WORKER_DEFAULTS, type RetrainRecipe } from '../index.js';
+import { loadSpec, specNames, queueStatus, retrainMany, startQueueWorker, statusMarkdown, VitasError, WORKER_DEFAULTS, type RetrainRecipe } from '../index.js';
 
 export const QUEUE_FLAG_HELP = 'redis://HOST:PORT[/DB]: run the evaluations on `vitas worker` processes through this queue';
 
@@ -72,7 +72,8 @@ export function addQueueCommands(program: Command): void {
 
 /** `vitas retrain a.json b.json --seeds 0,1 [--queue URL]`: one run per (spec, seed) under --out, a summary table. */
 export async function retrainSeveral(files: string[], o: { data: string; epochs?: number; validation?: number; limit?: number; initFromSupernet?: string; out?: string; force?: boolean; seeds?: number[]; queue?: string }, recipe: Partial<RetrainRecipe>): Promise<void> {
-  const specs = files.map((f) => ({ name: f.replace(/^.*\//, '').replace(/\.json$/, ''), spec: loadSpec(f) }));
+  const names = specNames(files);
+  const specs = files.map((f, i) => ({ name: names[i]!, spec: loadSpec(f) }));
   const progress = o.queue ? undefined : trainingProgress('retrain');
   const r = await retrainMany({
     specs,

@@ -23,6 +23,23 @@ export interface SearchDefinition {
   budget: { max: string | number; min?: string | number; convention?: Convention };
   supernet?: Partial<SupernetRecipe>;
   search?: SearchSettings;
+  /** how a searched spec (and what it is compared with) is trained from scratch: `vitas retrain --config` */
+  retrain?: RetrainSettings;
+}
+
+/** The retrain recipe of a definition (defaults: DEFAULT_RETRAIN in src/train/retrain.ts). */
+export interface RetrainSettings {
+  epochs?: number;
+  batch?: number;
+  lr?: number;
+  minLr?: number;
+  weightDecay?: number;
+  warmupEpochs?: number;
+  labelSmoothing?: number;
+  dropPath?: number;
+  augment?: { crop?: number; flip?: boolean };
+  /** retrain seeds for `--config` runs that give no --seeds */
+  seeds?: number[];
 }
 
 export interface SearchSettings {
@@ -94,6 +111,26 @@ export const searchDefinitionSchema = {
         seed: { type: 'integer' },
         privateTokens: { type: 'boolean' },
         privateAttention: { type: 'boolean' },
+      },
+    },
+    retrain: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        epochs: { type: 'integer', minimum: 1 },
+        batch: { type: 'integer', minimum: 1 },
+        lr: { type: 'number', exclusiveMinimum: 0 },
+        minLr: { type: 'number', minimum: 0 },
+        weightDecay: { type: 'number', minimum: 0 },
+        warmupEpochs: { type: 'number', minimum: 0 },
+        labelSmoothing: { type: 'number', minimum: 0, maximum: 1 },
+        dropPath: { type: 'number', minimum: 0, maximum: 1 },
+        augment: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { crop: { type: 'integer', minimum: 0 }, flip: { type: 'boolean' } },
+        },
+        seeds: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'integer', minimum: 0 } },
       },
     },
     search: {

@@ -4,4 +4,8 @@ export * from './supernet.js';
 export * from './latency.js';
 export * from './proxy.js';
 export * from './parallel-proxy.js';
+export * from './nuclear-norm.js';
+export * from './dss.js';
+export * from './gradients.js';
+export * from './proxies.js';
 export * from './trained-supernet.js';

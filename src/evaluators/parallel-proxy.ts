@@ -10,6 +10,7 @@ import pLimit from 'p-limit';
 import { specKey, type ArchSpec } from '../space/spec.js';
 import type { SearchSpace } from '../space/space.js';
 import type { Evaluator } from './evaluator.js';
+import type { ProxyName } from './proxies.js';
 
 export class ParallelProxyEvaluator implements Evaluator {
   readonly name = 'proxy';
@@ -20,10 +21,11 @@ export class ParallelProxyEvaluator implements Evaluator {
   private readonly cache = new Map<string, number>();
   private nextId = 0;
 
-  constructor(space: SearchSpace, opts: { seed?: number; batch?: number; workers?: number; backend?: string } = {}) {
+  /** `proxy`: which of PROXIES the workers score with (snip) */
+  constructor(space: SearchSpace, opts: { seed?: number; batch?: number; workers?: number; backend?: string; proxy?: ProxyName } = {}) {
     const n = Math.max(1, opts.workers ?? Math.min(2, availableParallelism()));
     this.limit = pLimit(n);
-    const data = { space, seed: opts.seed ?? 0, batch: opts.batch ?? 1, ...(opts.backend ? { backend: opts.backend } : {}) };
+    const data = { space, seed: opts.seed ?? 0, batch: opts.batch ?? 1, proxy: opts.proxy ?? 'snip', ...(opts.backend ? { backend: opts.backend } : {}) };
     for (let i = 0; i < n; i++) {
       const { worker, ready } = startWorker(new URL('./proxy-worker.js', import.meta.url), data);
       // a worker that fails to start is reported by evaluate(), which awaits `ready`; not as an unhandled rejection before that

@@ -1,20 +1,21 @@
-/** Worker-thread entry of ParallelProxyEvaluator: one backend and one proxy supernet per worker. */
+/** Worker-thread entry of ParallelProxyEvaluator: one backend and one proxy (and its supernet) per worker. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend/index.js';
 import type { SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
-import { ProxyEvaluator } from './proxy.js';
+import { proxyByName } from './proxies.js';
 
 interface Init {
   space: SearchSpace;
   seed: number;
   batch: number;
+  proxy: string;
   backend?: string;
 }
 
 const init = workerData as Init;
 await initBackend(init.backend);
-const evaluator = new ProxyEvaluator(init.space, { seed: init.seed, batch: init.batch });
+const evaluator = proxyByName(init.proxy, 'proxy worker').create(init.space, { seed: init.seed, batch: init.batch });
 parentPort!.on('message', (m: { id: number; specs: ArchSpec[] }) => {
   try {
     parentPort!.postMessage({ id: m.id, scores: m.specs.map((s) => evaluator.score(s)) });

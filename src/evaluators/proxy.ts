@@ -2,7 +2,7 @@
  * Training-free proxy: synaptic saliency (SNIP; Lee et al. 2019, one of the zero-cost proxies of
  * Abdelfattah et al. 2021) at initialisation, Σ |W ⊙ ∂L/∂W| over every weight matrix, for a
  * seeded random batch with random labels. It is the MLP term of TF-TAS's DSS indicator applied to
- * all layers (DSS's nuclear norm over MSA weights needs an SVD per matrix, too slow here).
+ * all layers (DssEvaluator, dss.ts, is the whole indicator).
  * Needs no trained weights and no dataset: weights are slices of one randomly initialised supernet.
  * BatchNorm layers normalise by the batch's statistics (an untrained network has no running ones).
  */
@@ -11,10 +11,9 @@ import { specKey, type ArchSpec } from '../space/spec.js';
 import type { SearchSpace } from '../space/space.js';
 import { smoothedCrossEntropy } from '../supernet/ops.js';
 import { Supernet } from '../supernet/supernet.js';
-import { paramList } from '../space/params.js';
 import { tensorSeed } from '../space/rng.js';
-import { vitForward, type ParamSource } from '../supernet/vit.js';
 import type { Evaluator } from './evaluator.js';
+import { subnetGradients } from './gradients.js';
 
 export class ProxyEvaluator implements Evaluator {
   readonly name = 'proxy';
@@ -44,26 +43,12 @@ export class ProxyEvaluator implements Evaluator {
     });
   }
 
-  /** Gradients are taken w.r.t. the subnet's slices directly, so nothing is padded to supernet size. */
   score(spec: ArchSpec): number {
     return tf.tidy(() => {
-      // trainable parameters are differentiated; buffers (fixed features) are constants
-      const params = paramList(spec).filter((e) => e.kind.trainable);
-      const slices = params.map((e) => {
-        const { param, region } = this.net.resolve(e, spec, 'left');
-        return tf.slice(param.v, region.begin, region.size);
-      });
-      const byName = new Map(params.map((p, i) => [p.name, slices[i]!]));
-      const buffers = this.net.source(spec, 'left');
-      const f = (...xs: tf.Tensor[]): tf.Scalar => {
-        const index = new Map(params.map((p, i) => [p.name, i]));
-        const src: ParamSource = { get: (n) => (index.has(n) ? xs[index.get(n)!]! : buffers.get(n)) };
-        return smoothedCrossEntropy(vitForward(this.x, spec, src, { norm: 'batch' }), this.y, spec.classes, 0);
-      };
-      const grads = tf.grads(f)(slices);
+      const { params, weights, grads } = subnetGradients(this.net, spec, this.x, (logits) => smoothedCrossEntropy(logits, this.y, spec.classes, 0));
       let total = tf.scalar(0);
       params.forEach((p, i) => {
-        if (p.name.endsWith('.w')) total = tf.add(total, tf.sum(tf.abs(tf.mul(byName.get(p.name)!, grads[i]!))));
+        if (p.name.endsWith('.w')) total = tf.add(total, tf.sum(tf.abs(tf.mul(weights[i]!, grads[i]!))));
       });
       return total.dataSync()[0]!;
     });

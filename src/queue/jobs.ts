@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DataConfig } from '../data/load.js';
+import type { ProxyName } from '../evaluators/proxies.js';
 import type { Convention } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
 import type { SearchSpace } from '../space/space.js';
@@ -22,7 +23,8 @@ export interface FileRef {
 
 /** A serialisable description of an Evaluator: a worker builds the same one from it. */
 export type EvaluatorRef =
-  | { name: 'proxy'; space: SearchSpace; seed: number; batch: number }
+  // proxy: one of PROXIES, absent for snip (so snip's jobs keep the ids they had before there was a choice)
+  | { name: 'proxy'; space: SearchSpace; seed: number; batch: number; proxy?: ProxyName }
   | { name: 'supernet'; space: SearchSpace; checkpoint: FileRef; data: DataConfig; slicing: Slicing; limit?: number }
   | { name: 'latency'; batch: number; runs: number }
   | { name: 'cost'; metric: 'macs' | 'params'; convention: Convention };

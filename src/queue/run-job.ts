@@ -10,7 +10,7 @@ import type { Splits } from '../data/dataset.js';
 import { CostEvaluator } from '../evaluators/cost.js';
 import type { Evaluator } from '../evaluators/evaluator.js';
 import { LatencyEvaluator } from '../evaluators/latency.js';
-import { ProxyEvaluator } from '../evaluators/proxy.js';
+import { proxyByName } from '../evaluators/proxies.js';
 import { SupernetEvaluator } from '../evaluators/supernet.js';
 import { writeAtomic } from '../io.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
@@ -29,7 +29,7 @@ const datasets = new Map<string, Splits>();
 function buildEvaluator(ref: EvaluatorRef): Evaluator {
   switch (ref.name) {
     case 'proxy':
-      return new ProxyEvaluator(ref.space, { seed: ref.seed, batch: ref.batch });
+      return proxyByName(ref.proxy ?? 'snip', 'queue job: evaluator.proxy').create(ref.space, { seed: ref.seed, batch: ref.batch });
     case 'supernet':
       return new SupernetEvaluator(loadSupernet(ref.space, ref.checkpoint.path), splits(ref.data).val, { slicing: ref.slicing, calibration: calibrationImages(splits(ref.data).train), ...(ref.limit ? { limit: ref.limit } : {}) });
     case 'latency':

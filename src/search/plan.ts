@@ -16,11 +16,14 @@ import { searchIdentityProbability } from '../space/identity-search.js';
 import { budgetWindow, reachableCheck } from '../definition/budget.js';
 import { loadDefinition, resolveSpace, type SearchDefinition } from '../definition/definition.js';
 import { checkFeasible, DEFAULT_EVOLUTION, initialState, type Constraints, type EvolutionConfig, type SearchState } from './evolution.js';
+import { defaultProxy, proxyByName, type ProxyName } from '../evaluators/proxies.js';
 import { checkStateBelongs, loadRunConfig, loadSearchState, type SearchCommand } from './state.js';
 
 /** The flags of a search (SearchOptions without the callbacks and objects): the saved command's, typed, plus the run-folder flags. */
-export interface SearchFlags extends Omit<SearchCommand, 'evaluator' | 'strategy' | 'convention'> {
+export interface SearchFlags extends Omit<SearchCommand, 'evaluator' | 'proxy' | 'strategy' | 'convention'> {
   evaluator?: 'supernet' | 'proxy';
+  /** the training-free proxy (default: the one with the best measured τ, else snip) */
+  proxy?: ProxyName;
   strategy?: 'evolution' | 'random';
   convention?: Convention;
   out?: string;
@@ -39,6 +42,8 @@ export interface SearchPlan {
   supernet?: string;
   /** the evaluator to build; undefined when the caller gives its own */
   evaluator?: 'supernet' | 'proxy';
+  /** the proxy the proxy evaluator scores with */
+  proxy?: ProxyName;
   /** dataset folder overriding the definition's */
   data?: string;
   state: SearchState;
@@ -58,10 +63,19 @@ function defaultOut(name: string, strategy: string): string {
 }
 
 function commandOf(o: SearchFlags): SearchCommand {
-  const keys = ['budget', 'min', 'config', 'space', 'data', 'supernet', 'evaluator', 'strategy', 'population', 'generations', 'seed', 'convention', 'minParams', 'maxParams', 'maxLatencyMs', 'queue'] as const;
+  const keys = ['budget', 'min', 'config', 'space', 'data', 'supernet', 'evaluator', 'proxy', 'strategy', 'population', 'generations', 'seed', 'convention', 'minParams', 'maxParams', 'maxLatencyMs', 'queue'] as const;
   const c: Record<string, unknown> = {};
   for (const k of keys) if (o[k] !== undefined) c[k] = o[k];
   return c as SearchCommand;
+}
+
+/** The proxy of a fresh search: --proxy (only with the proxy evaluator), else the registry's default. */
+function proxyOf(flag: string | undefined, evaluator: 'supernet' | 'proxy' | undefined): ProxyName | undefined {
+  if (flag !== undefined) {
+    proxyByName(flag);
+    if (evaluator !== 'proxy') throw new VitasError(`--proxy: picks the training-free proxy, but this search scores with ${evaluator === 'supernet' ? 'the supernet (--config or --supernet given); add --evaluator proxy' : "the caller's evaluator"}`);
+  }
+  return evaluator === 'proxy' ? proxyByName(flag ?? defaultProxy().name).name : undefined;
 }
 
 export function freshPlan(o: SearchFlags, custom: boolean): SearchPlan {
@@ -74,6 +88,7 @@ export function freshPlan(o: SearchFlags, custom: boolean): SearchPlan {
   reachableCheck(space, window);
   const evaluator = o.evaluator ?? (custom ? undefined : def || o.supernet ? 'supernet' : 'proxy');
   if (evaluator === 'supernet' && !def) throw new VitasError('--evaluator supernet: needs --config (the data to score subnets on)');
+  const proxy = proxyOf(o.proxy, evaluator);
   const s = def?.search ?? {};
   const cfg: EvolutionConfig = {
     ...DEFAULT_EVOLUTION,
@@ -97,7 +112,7 @@ export function freshPlan(o: SearchFlags, custom: boolean): SearchPlan {
   const out = o.out ?? defaultOut(def?.name ?? `${space.name}-${formatMacs(window.max)}`, cfg.strategy);
   prepareRunFolder({ dir: out, what: 'search run', markers: SEARCH_MARKERS, outputs: SEARCH_OUTPUTS, ...(o.force ? { force: true } : {}) });
   return {
-    out, space, window, ...(def ? { def, defPath: o.config! } : {}), ...(o.supernet ? { supernet: o.supernet } : {}), ...(evaluator ? { evaluator } : {}),
+    out, space, window, ...(def ? { def, defPath: o.config! } : {}), ...(o.supernet ? { supernet: o.supernet } : {}), ...(evaluator ? { evaluator } : {}), ...(proxy ? { proxy } : {}),
     ...(o.data ? { data: o.data } : {}), state: initialState(cfg, constraints), command: commandOf(o), resumed: false, notes: [],
   };
 }
@@ -150,6 +165,12 @@ export function resumePlan(o: SearchFlags, custom: boolean): SearchPlan {
   }
   if (o.supernet !== undefined && (saved.supernet === null || resolve(o.supernet) !== resolve(saved.supernet))) conflict('--supernet', o.supernet, saved.supernet ?? 'no --supernet');
   if (!custom && o.evaluator !== undefined && o.evaluator !== saved.evaluator) conflict('--evaluator', o.evaluator, saved.evaluator);
+  // a proxy run from before the choice existed scored with snip
+  const savedProxy = saved.proxy ?? (saved.evaluator === 'proxy' ? 'snip' : undefined);
+  if (o.proxy !== undefined) {
+    proxyByName(o.proxy);
+    if (o.proxy !== savedProxy) conflict('--proxy', o.proxy, savedProxy ?? `evaluator ${saved.evaluator}, no proxy`);
+  }
   const c = state.config;
   if (o.strategy !== undefined && o.strategy !== c.strategy) conflict('--strategy', o.strategy, c.strategy);
   if (o.population !== undefined && o.population !== c.population) conflict('--population', o.population, c.population);
@@ -180,11 +201,12 @@ export function resumePlan(o: SearchFlags, custom: boolean): SearchPlan {
   }
   const evaluator = custom ? undefined : saved.evaluator === 'supernet' || saved.evaluator === 'proxy' ? saved.evaluator : undefined;
   if (!custom && !evaluator) throw new VitasError(`${configPath}: evaluator: "${saved.evaluator}" was given by a program; resume it from that program`);
+  const proxy = evaluator === 'proxy' && savedProxy ? proxyByName(savedProxy, `${configPath}: proxy`).name : undefined;
   const defPath = o.config ?? saved.command?.config;
   const data = o.data ?? saved.command?.data;
   return {
     out, space: saved.space, window: w, ...(saved.definition ? { def: saved.definition } : {}), ...(defPath ? { defPath } : {}),
-    ...(saved.supernet ? { supernet: saved.supernet } : {}), ...(evaluator ? { evaluator } : {}), ...(data ? { data } : {}),
+    ...(saved.supernet ? { supernet: saved.supernet } : {}), ...(evaluator ? { evaluator } : {}), ...(proxy ? { proxy } : {}), ...(data ? { data } : {}),
     state, command, resumed: true, notes,
   };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { loadData } from '../data/load.js';
 import type { Evaluator } from '../evaluators/evaluator.js';
 import { ParallelProxyEvaluator } from '../evaluators/parallel-proxy.js';
+import { describeProxy, proxyByName } from '../evaluators/proxies.js';
 import { searchSupernet, supernetEvaluatorOf } from '../evaluators/trained-supernet.js';
 import { writeAtomic } from '../io.js';
 import { VERSION } from '../version.js';
@@ -39,7 +40,7 @@ export type SearchResult = SearchOutcome & ({ stopped: false; best: Candidate } 
 
 /** config.json: everything needed to rerun, and what `--resume` checks its flags against. */
 function writeRunConfig(plan: SearchPlan, evaluator: string, reason: string | null): void {
-  const config = { vitas: VERSION, space: plan.space, budget: plan.window, constraints: plan.state.constraints, evolution: plan.state.config, evaluator, reason, definition: plan.def ?? null, supernet: plan.supernet ?? null, command: plan.command };
+  const config = { vitas: VERSION, space: plan.space, budget: plan.window, constraints: plan.state.constraints, evolution: plan.state.config, evaluator, ...(plan.proxy && evaluator === 'proxy' ? { proxy: plan.proxy } : {}), reason, definition: plan.def ?? null, supernet: plan.supernet ?? null, command: plan.command };
   writeAtomic(join(plan.out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
 }
 
@@ -50,9 +51,14 @@ async function buildEvaluator(o: SearchOptions, plan: SearchPlan, log: (m: strin
   if (o.customEvaluator) return { evaluator: o.customEvaluator, reason: 'given by the caller' };
   if (plan.evaluator === 'proxy') {
     const seed = plan.state.config.seed;
-    const evaluator = o.queue ? new QueueEvaluator(o.queue, { name: 'proxy', space, seed, batch: 1 }, queueOpts) : new ParallelProxyEvaluator(space, { seed, batch: 1, ...(o.backend ? { backend: o.backend } : {}) });
-    const reason = plan.command.evaluator ? '--evaluator proxy' : 'no --config and no --supernet: no data and no trained weights, so a training-free proxy';
-    return { evaluator, reason };
+    const proxy = proxyByName(plan.proxy ?? 'snip');
+    const evaluator = o.queue
+      ? new QueueEvaluator(o.queue, { name: 'proxy', space, seed, batch: 1, ...(proxy.name !== 'snip' ? { proxy: proxy.name } : {}) }, queueOpts)
+      : proxy.threaded ? new ParallelProxyEvaluator(space, { seed, batch: 1, proxy: proxy.name, ...(o.backend ? { backend: o.backend } : {}) }) : proxy.create(space, { seed, batch: 1 });
+    // why this proxy: asked for, the best measured, or the default while none is measured
+    const which = plan.command.proxy ? 'chosen by --proxy' : proxy.measuredTau ? 'the best measured τ' : 'the default';
+    const why = plan.command.evaluator ? '--evaluator proxy' : 'no --config and no --supernet: no data and no trained weights, so a training-free proxy';
+    return { evaluator, reason: `${why}: ${describeProxy(proxy, which)}` };
   }
   const where = plan.defPath ?? 'search definition';
   const dataCfg = { ...def!.data, ...(plan.data ? { dir: plan.data } : {}) };

@@ -20,6 +20,7 @@ export interface SearchCommand {
   data?: string;
   supernet?: string;
   evaluator?: string;
+  proxy?: string;
   strategy?: string;
   population?: number;
   generations?: number;
@@ -40,6 +41,8 @@ export interface SearchRunConfig {
   constraints?: Constraints;
   evolution: EvolutionConfig;
   evaluator: string;
+  /** the training-free proxy of a proxy search; absent in runs from before there was a choice (they used snip) */
+  proxy?: string;
   reason: string | null;
   definition: SearchDefinition | null;
   supernet: string | null;
@@ -148,6 +151,7 @@ export const searchRunConfigSchema = {
     constraints: constraintsSchema,
     evolution: evolutionSchema,
     evaluator: { type: 'string', minLength: 1 },
+    proxy: { type: 'string', minLength: 1 },
     reason: { type: ['string', 'null'] },
     // checked by the definition's own schema below
     definition: { type: ['object', 'null'] },
@@ -157,7 +161,7 @@ export const searchRunConfigSchema = {
       additionalProperties: false,
       properties: {
         budget: optionalString, min: optionalString, config: optionalString, space: optionalString, data: optionalString, supernet: optionalString,
-        evaluator: optionalString, strategy: optionalString, queue: optionalString, convention: optionalString, minParams: optionalString, maxParams: optionalString,
+        evaluator: optionalString, proxy: optionalString, strategy: optionalString, queue: optionalString, convention: optionalString, minParams: optionalString, maxParams: optionalString,
         population: int1, generations: int1, seed: { type: 'integer' }, maxLatencyMs: { type: 'number', exclusiveMinimum: 0 },
       },
     },
@@ -196,7 +200,7 @@ function shellWord(w: string): string {
 
 const FLAGS: [keyof SearchCommand, string][] = [
   ['config', '--config'], ['space', '--space'], ['budget', '--budget'], ['min', '--min'], ['convention', '--convention'],
-  ['data', '--data'], ['supernet', '--supernet'], ['evaluator', '--evaluator'], ['strategy', '--strategy'],
+  ['data', '--data'], ['supernet', '--supernet'], ['evaluator', '--evaluator'], ['proxy', '--proxy'], ['strategy', '--strategy'],
   ['population', '--population'], ['generations', '--generations'], ['seed', '--seed'],
   ['minParams', '--min-params'], ['maxParams', '--max-params'], ['maxLatencyMs', '--max-latency-ms'], ['queue', '--queue'],
 ];

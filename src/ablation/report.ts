@@ -1,0 +1,62 @@
+/** An ablation's outputs: results.json (everything), results.csv (one row per arm), report.md and kendall.svg. */
+import { join } from 'node:path';
+import { writeAtomic } from '../io.js';
+import { markdownTable } from '../report/markdown.js';
+import { scatterSvg } from '../report/svg.js';
+import { formatMacs } from '../space/budget.js';
+import type { ArchSpec } from '../space/spec.js';
+import type { AblationDefinition } from './definition.js';
+import type { ProxyFidelity } from './proxy-fidelity.js';
+import type { ArmResult } from './run.js';
+import type { BudgetWindow } from '../space/identity-search.js';
+
+export interface RankingCheck {
+  subnets: { spec: ArchSpec; macs: number; params: number; standalone: number }[];
+  /** where the stand-alone accuracies came from */
+  standalone: { cache: string; reused: number; trained: number; epochs: number };
+  proxies: ProxyFidelity[];
+}
+
+const pct = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '–' : `${(100 * v).toFixed(2)} %`);
+const interval = (t: { lo: number; hi: number }): string => `[${t.lo.toFixed(3)}, ${t.hi.toFixed(3)}]`;
+const csvCell = (c: string): string => (c.includes(',') || c.includes('"') ? `"${c.replace(/"/g, '""')}"` : c);
+
+export function writeReports(out: string, def: AblationDefinition, arms: ArmResult[], window: BudgetWindow, ranking?: RankingCheck): void {
+  writeAtomic(join(out, 'results.json'), JSON.stringify({ name: def.name, definition: def, window, arms, ...(ranking ? { ranking } : {}) }, null, 2) + '\n');
+  const factorNames = Object.keys(def.factors);
+  const rest = (a: ArmResult): string[] => [a.kendall ? String(a.kendall.inherited.length) : '–', a.search ? formatMacs(a.search.macs) : '–', pct(a.search?.inherited), pct(a.retrain?.valAccuracy), pct(a.retrain?.testAccuracy), a.seconds.toFixed(0)];
+  const restHeader = ['subnets', 'searched MACs', 'inherited top-1', 'retrained val', 'retrained test', 'seconds'];
+  const factors = (a: ArmResult): string[] => factorNames.map((f) => String(a.factors[f]));
+  // the CSV keeps τ and its interval's ends in columns of their own, for plotting
+  const csvHeader = [...factorNames, 'Kendall τ', 'τ 95 % lo', 'τ 95 % hi', ...restHeader];
+  const csvRows = arms.map((a) => [...factors(a), ...(a.kendall ? [a.kendall.tau, a.kendall.lo, a.kendall.hi].map((v) => v.toFixed(4)) : ['–', '–', '–']), ...rest(a)]);
+  writeAtomic(join(out, 'results.csv'), [csvHeader, ...csvRows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n');
+
+  const header = [...factorNames, 'Kendall τ [95 %]', ...restHeader];
+  const rows = arms.map((a) => [...factors(a), a.kendall ? `${a.kendall.tau.toFixed(3)} ${interval(a.kendall)}` : '–', ...rest(a)]);
+  const parts = [`# Ablation: ${def.name}`, '', def.description ?? '', '', `Budget window [${formatMacs(window.min)}, ${formatMacs(window.max)}] MACs (${window.convention}).`, '', markdownTable(header, rows), ''];
+  if (ranking) {
+    const b = def.metrics.kendall?.bootstrap ?? 2000;
+    const s = ranking.standalone;
+    parts.push(
+      `Kendall τ-b between inherited and stand-alone validation top-1 over ${ranking.subnets.length} subnets of matched cost, each trained stand-alone for ${s.epochs} epoch(s) (${s.reused} of them from the stand-alone cache ${s.cache}); [95 %] is the percentile bootstrap interval over ${b} resamples of the subnets.`,
+      '',
+    );
+  }
+  if (arms.some((a) => a.kendall)) {
+    const points = arms.flatMap((a) => (a.kendall ? a.kendall.inherited.map((y, i) => ({ x: a.kendall!.standalone[i]!, y, series: `${a.name} (τ ${a.kendall!.tau.toFixed(2)})` })) : []));
+    writeAtomic(join(out, 'kendall.svg'), scatterSvg(points, { title: `${def.name}: inherited vs stand-alone accuracy`, xLabel: 'stand-alone validation top-1', yLabel: 'inherited (supernet) validation top-1', format: (v) => `${(100 * v).toFixed(1)}%` }));
+    parts.push('![inherited vs stand-alone accuracy](kendall.svg)', '');
+  }
+  if (ranking?.proxies.length) {
+    parts.push(
+      '## Proxies',
+      '',
+      `Data-free proxies ranked against the same ${ranking.subnets.length} stand-alone accuracies (no supernet involved, so one row each, whatever the arm).`,
+      '',
+      markdownTable(['proxy', 'Kendall τ', '95 % interval', 'what it is'], ranking.proxies.map((p) => [p.name, p.tau.toFixed(3), interval(p), p.description.replace(/\|/g, '\\|')])),
+      '',
+    );
+  }
+  writeAtomic(join(out, 'report.md'), parts.join('\n'));
+}

@@ -1,0 +1,52 @@
+import { expect } from 'chai';
+import { kendallTau, kendallTauInterval } from '../src/index.js';
+
+/** 20 subnets whose two scores agree in trend, with noise: τ well inside (0, 1). */
+const x = Array.from({ length: 20 }, (_, i) => i);
+const y = x.map((v) => v + 6 * Math.sin(3.7 * v));
+
+describe('kendall', () => {
+  it('gives τ = 1 with interval [1, 1] for concordant ranks', () => {
+    expect(kendallTauInterval([1, 2, 3, 4, 5], [10, 20, 30, 40, 50])).to.deep.equal({ tau: 1, lo: 1, hi: 1 });
+  });
+
+  it('gives τ = −1 with interval [−1, −1] for reversed ranks', () => {
+    expect(kendallTauInterval([1, 2, 3, 4], [4, 3, 2, 1])).to.deep.equal({ tau: -1, lo: -1, hi: -1 });
+  });
+
+  it('gives τ-b of a small example with ties as scipy.stats.kendalltau does (−0.4714)', () => {
+    expect(kendallTau([12, 2, 1, 12, 2], [1, 4, 7, 1, 0])).to.be.closeTo(-0.4714045207910316, 1e-12);
+    expect(kendallTauInterval([12, 2, 1, 12, 2], [1, 4, 7, 1, 0]).tau).to.be.closeTo(-0.4714045207910316, 1e-12);
+  });
+
+  it('gives an interval that contains τ and lies in [−1, 1]', () => {
+    const r = kendallTauInterval(x, y);
+    expect(r.tau).to.equal(kendallTau(x, y));
+    expect(r.tau).to.be.within(0.2, 0.9);
+    expect(r.lo).to.be.at.least(-1);
+    expect(r.hi).to.be.at.most(1);
+    expect(r.lo).to.be.below(r.tau);
+    expect(r.hi).to.be.above(r.tau);
+  });
+
+  it('gives the same interval for the same seed and another for another seed', () => {
+    expect(kendallTauInterval(x, y, { seed: 7 })).to.deep.equal(kendallTauInterval(x, y, { seed: 7 }));
+    expect(kendallTauInterval(x, y, { seed: 7 })).to.not.deep.equal(kendallTauInterval(x, y, { seed: 8 }));
+  });
+
+  it('widens the interval with the confidence level', () => {
+    const a = kendallTauInterval(x, y, { level: 0.5 });
+    const b = kendallTauInterval(x, y, { level: 0.99 });
+    expect(b.lo).to.be.below(a.lo);
+    expect(b.hi).to.be.above(a.hi);
+  });
+
+  it('gives τ = 0 with interval [0, 0] when one ranking is constant', () => {
+    expect(kendallTauInterval([1, 2, 3], [5, 5, 5])).to.deep.equal({ tau: 0, lo: 0, hi: 0 });
+  });
+
+  it('refuses lists of different lengths and a level outside (0, 1)', () => {
+    expect(() => kendallTauInterval([1, 2], [1])).to.throw(/lengths differ/);
+    expect(() => kendallTauInterval([1, 2], [1, 2], { level: 1 })).to.throw(/level must lie in \(0, 1\)/);
+  });
+});

@@ -1,0 +1,160 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  initBackend, search, sampleSpec, Rng, costOf, runJob, VitasError,
+  DssEvaluator, ParallelProxyEvaluator, PROXIES, defaultProxy, describeProxy, dssRole, proxyByName,
+  type ProxyDef, type ScoreResult,
+} from '../src/index.js';
+import { ROOT, tinySpace, tinySpec, tinyXSpace } from './helpers.js';
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'vitas-proxies-'));
+const measured = (tau: number): ProxyDef['measuredTau'] => ({ tau, lo: tau - 0.2, hi: tau + 0.1, subnets: 20, source: 'test' });
+
+describe('proxies', () => {
+  before(async () => {
+    await initBackend();
+  });
+
+  describe('registry', () => {
+    it('lists snip, dss, params and macs, none with a measured τ yet', () => {
+      expect(PROXIES.map((p) => p.name)).to.deep.equal(['snip', 'dss', 'params', 'macs']);
+      expect(PROXIES.filter((p) => p.measuredTau)).to.have.length(0);
+    });
+
+    it('picks SNIP while no proxy has a measured τ, else the one with the highest', () => {
+      expect(defaultProxy().name).to.equal('snip');
+      const list = PROXIES.map((p) => (p.name === 'dss' ? { ...p, measuredTau: measured(0.5) } : p.name === 'params' ? { ...p, measuredTau: measured(0.3) } : p));
+      expect(defaultProxy(list).name).to.equal('dss');
+    });
+
+    it('refuses an unknown proxy with one line naming the flag and the allowed names', () => {
+      expect(() => proxyByName('synflow')).to.throw(VitasError, /^--proxy: "synflow" is not a proxy; allowed: snip, dss, params, macs$/);
+    });
+
+    it('names a proxy with its measured τ and interval when known', () => {
+      expect(describeProxy(proxyByName('snip'))).to.equal('snip (no measured Kendall τ yet)');
+      expect(describeProxy({ ...proxyByName('dss'), measuredTau: measured(0.45) }, 'the best measured τ')).to.equal('dss (Kendall τ 0.45 [0.25, 0.55] over 20 subnets, test; the best measured τ)');
+    });
+
+    it('scores params and MACs from the cost model, and every proxy through a queue job', async () => {
+      const spec = tinySpec();
+      for (const name of ['params', 'macs'] as const) expect(proxyByName(name).create(tinySpace, { seed: 0 }).score(spec)).to.equal(costOf(spec)[name]);
+      const viaJob = (await runJob({ kind: 'score', evaluator: { name: 'proxy', space: tinySpace, seed: 0, batch: 1, proxy: 'dss' }, specs: [spec] })) as ScoreResult;
+      const dss = new DssEvaluator(tinySpace, { seed: 0 });
+      expect(viaJob.scores).to.deep.equal([dss.score(spec)]);
+      dss.dispose();
+    });
+  });
+
+  describe('DSS', () => {
+    it('counts attention weights by diversity and MLP weights by saliency, and nothing else', () => {
+      for (const n of ['blocks.0.attn.q.w', 'blocks.3.attn.proj.w', 'cls_blocks.1.attn.v.w', 'blocks.2.dual.cross.k.w', 'blocks.1.linformer.e', 'blocks.1.mixer.fc2.w', 'semantic.q.w']) expect(dssRole(n), n).to.equal('msa');
+      for (const n of ['blocks.0.mlp.fc1.w', 'blocks.0.dual.mlp.fc2.w', 'blocks.4.nll1.fc1.w', 'cls_blocks.0.mlp.fc2.w']) expect(dssRole(n), n).to.equal('mlp');
+      for (const n of ['patch_embed.w', 'head.w', 'blocks.0.attn.q.b', 'blocks.0.norm1.gamma', 'blocks.0.lpi.conv1.w', 'semantic.gate.a.w', 'stem.conv1.w']) expect(dssRole(n), n).to.equal(undefined);
+    });
+
+    it('scores two specs differently, the same spec alike for one seed, and otherwise for another seed', () => {
+      const a = tinySpec();
+      const b = tinySpec({ embed: 16 }, { heads: 1, qkv: 24, mlp: 16 });
+      const e1 = new DssEvaluator(tinySpace, { seed: 1 });
+      const e1again = new DssEvaluator(tinySpace, { seed: 1 });
+      const e2 = new DssEvaluator(tinySpace, { seed: 2 });
+      const [sa, sb] = [e1.score(a), e1.score(b)];
+      expect(sa).to.be.greaterThan(0);
+      expect(sb).to.not.equal(sa);
+      expect(e1again.score(a)).to.equal(sa);
+      expect(e2.score(a)).to.not.equal(sa);
+      for (const e of [e1, e1again, e2]) e.dispose();
+    });
+
+    it('gives a finite, positive score to subnets of every operator of the catalogue', () => {
+      const e = new DssEvaluator(tinyXSpace, { seed: 0 });
+      const rng = new Rng(4);
+      const seen = new Set<string>();
+      for (let i = 0; i < 24; i++) {
+        const s = sampleSpec(tinyXSpace, rng);
+        for (const blk of s.blocks) if (blk.op === 'attn') seen.add(blk.attention);
+        const v = e.score(s);
+        expect(Number.isFinite(v) && v > 0, JSON.stringify(s)).to.equal(true);
+      }
+      e.dispose();
+      expect(seen.size).to.be.at.least(5);
+    });
+
+    it('scores the same in worker threads as in process', async () => {
+      const specs = [1, 2, 3].map((k) => sampleSpec(tinySpace, new Rng(k)));
+      const serial = new DssEvaluator(tinySpace, { seed: 1 });
+      const parallel = new ParallelProxyEvaluator(tinySpace, { seed: 1, workers: 1, proxy: 'dss' });
+      try {
+        expect(await parallel.evaluate(specs)).to.deep.equal(await serial.evaluate(specs));
+      } finally {
+        serial.dispose();
+        parallel.dispose();
+      }
+    });
+  });
+
+  describe('vitas search --proxy', function () {
+    this.timeout(120_000);
+    const dir = tmp();
+    const space = join(dir, 'tiny-space.json');
+    writeFileSync(space, JSON.stringify(tinySpace));
+    const flags = { space, budget: '60K', min: '1K', population: 4, generations: 1, seed: 1 };
+    const run = join(dir, 'params-run');
+
+    it('scores with the proxy asked for, names it on the evaluator line and keeps it in config.json', async () => {
+      const logs: string[] = [];
+      const r = await search({ ...flags, proxy: 'params', out: run, events: { onLog: (m) => void logs.push(m) } });
+      expect(logs).to.include('evaluator: proxy — no --config and no --supernet: no data and no trained weights, so a training-free proxy: params (no measured Kendall τ yet; chosen by --proxy)');
+      expect(r.state.history.every((c) => c.score === c.params)).to.equal(true);
+      const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { evaluator: string; proxy: string; command: { proxy: string } };
+      expect(config).to.deep.include({ evaluator: 'proxy', proxy: 'params' });
+      expect(config.command.proxy).to.equal('params');
+      expect(r.resumeCommand).to.include('--proxy params');
+    });
+
+    it('a resumed run refuses a different --proxy with one line, and keeps its own without the flag', async () => {
+      let err: unknown;
+      try {
+        await search({ out: run, resume: true, proxy: 'macs' });
+      } catch (e) {
+        err = e;
+      }
+      expect((err as Error).message).to.equal(`--proxy: macs conflicts with the run being resumed (params, in ${run}/config.json); leave --proxy out to keep it, or start a new run (--force or another --out)`);
+      const logs: string[] = [];
+      const r = await search({ out: run, resume: true, generations: 2, events: { onLog: (m) => void logs.push(m) } });
+      expect(logs.some((m) => m.includes('training-free proxy: params'))).to.equal(true);
+      expect(r.state.history.every((c) => c.score === c.params)).to.equal(true);
+    });
+
+    it('uses SNIP without --proxy while no proxy has a measured τ, and says so', async () => {
+      const logs: string[] = [];
+      await search({ ...flags, out: join(dir, 'default-run'), events: { onLog: (m) => void logs.push(m) } });
+      expect(logs.find((m) => m.startsWith('evaluator: '))).to.match(/training-free proxy: snip \(no measured Kendall τ yet; the default\)$/);
+    });
+
+    it('refuses --proxy when the search scores with its supernet', async () => {
+      const def = join(dir, 'def.json');
+      writeFileSync(def, JSON.stringify({ name: 'd', space, data: { dataset: 'synthetic', validation: 16, limit: 64, size: 8, channels: 1, classes: 4 }, budget: { max: '60K', min: '1K' } }));
+      let err: unknown;
+      try {
+        await search({ config: def, proxy: 'dss', out: join(dir, 'sn') });
+      } catch (e) {
+        err = e;
+      }
+      expect((err as Error).message).to.equal('--proxy: picks the training-free proxy, but this search scores with the supernet (--config or --supernet given); add --evaluator proxy');
+    });
+
+    it('exits 2 on an unknown --proxy with one line listing the allowed names', async () => {
+      const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'search', '--budget', '1.3G', '--proxy', 'synflow', '--out', join(dir, 'bad')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      const code = await new Promise<number | null>((res) => child.on('exit', res));
+      expect(code, err).to.equal(2);
+      expect(err.trim()).to.equal('vitas: --proxy: "synflow" is not a proxy; allowed: snip, dss, params, macs');
+    });
+  });
+});
