@@ -53,7 +53,7 @@ export function listSpaces(convention: Convention = 'macs'): SpaceSummary[] {
 }
 export * from './supernet/index.js';
 export * from './data/index.js';
-export * from './search/definition.js';
+export * from './definition/index.js';
 export * from './train/index.js';
 export * from './evaluators/index.js';
 export * from './space/load.js';

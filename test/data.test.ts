@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
-import { loadData, readIdxPair, readCifar, readImageFolder, splitValidation, epochBatches, orderedBatches, syntheticDataset, Rng, parseIdx, VitasError } from '../src/index.js';
+import { loadData, readIdxPair, readCifar, readImageFolder, splitValidation, epochBatches, orderedBatches, syntheticDataset, Rng, parseIdx, VitasError, type Dataset } from '../src/index.js';
 import { fixture } from './helpers.js';
 
 const FM = fixture('fashion-mnist-mini');
@@ -27,6 +27,30 @@ describe('data', () => {
     expect(s.val.count).to.be.within(95, 105);
     expect(s.test!.count).to.equal(200);
     expect(s.test!.norm).to.deep.equal(s.train.norm);
+  });
+  it('normalises train, validation and test with the statistics of the training split alone, not of the validation images', () => {
+    const s = loadData({ dataset: 'fashion-mnist', dir: FM, validation: 100 }, { withTest: true });
+    // the pixels back from the normalised floats, and their statistics as the training file's bytes give them
+    const pixels = (d: Dataset): number[] => Array.from(d.images, (x) => Math.round((x * d.norm.std + d.norm.mean) * 255));
+    const stats = (px: number[]): { mean: number; std: number } => {
+      let sum = 0, sq = 0;
+      for (const p of px) {
+        sum += p / 255;
+        sq += (p / 255) ** 2;
+      }
+      const mean = sum / px.length;
+      return { mean, std: Math.sqrt(sq / px.length - mean * mean) };
+    };
+    const train = stats(pixels(s.train));
+    expect(s.train.norm.mean).to.be.closeTo(train.mean, 1e-12);
+    expect(s.train.norm.std).to.be.closeTo(train.std, 1e-12);
+    expect(s.val.norm).to.deep.equal(s.train.norm);
+    expect(s.test!.norm).to.deep.equal(s.train.norm);
+    // train + validation (the whole training file) would give other statistics
+    const both = stats([...pixels(s.train), ...pixels(s.val)]);
+    expect(readIdxPair(FM, 'train', 'fm', 10, { flip: true }).norm.mean).to.be.closeTo(both.mean, 1e-12);
+    expect(Math.abs(both.mean - train.mean)).to.be.above(1e-4);
+    expect(Math.abs(both.std - train.std)).to.be.above(1e-5);
   });
   it('says how to get Fashion-MNIST when it is missing', () => {
     expect(() => loadData({ dataset: 'fashion-mnist', dir: '/nonexistent', validation: 10 })).to.throw(VitasError, /apt-get install dataset-fashion-mnist/);

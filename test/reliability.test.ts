@@ -270,7 +270,9 @@ describe('reliability (issue 12, search and CLI)', function () {
   describe('7. usage errors, stderr and exit codes as the README promises', () => {
     it('an unknown option, a missing required option and a missing argument exit 2 with one line naming it', async () => {
       expect(oneErrorLine(await vitas(['search', '--budgt', '1G']))).to.equal("vitas: search: unknown option '--budgt' (Did you mean --budget?) (see vitas search --help)");
-      expect(oneErrorLine(await vitas(['retrain', 'a.json']))).to.equal("vitas: retrain: required option '--data <name|dir>' not specified (see vitas retrain --help)");
+      expect(oneErrorLine(await vitas(['eval', 'a']))).to.equal("vitas: eval: required option '--data <name|dir>' not specified (see vitas eval --help)");
+      // retrain takes its data from --data or from a definition's (--config): one of the two
+      expect(oneErrorLine(await vitas(['retrain', 'a.json']))).to.equal('vitas: retrain: give --data <name|dir> or --config <search definition>');
       expect(oneErrorLine(await vitas(['ablate']))).to.equal("vitas: ablate: missing required argument 'definition' (see vitas ablate --help)");
     });
 

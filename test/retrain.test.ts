@@ -1,10 +1,12 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend, retrain, saveModel, loadModel, buildModel, syntheticDataset, splitValidation, evaluateModel, evaluationMarkdown, type Dataset } from '../src/index.js';
+import {
+  initBackend, retrain, saveModel, loadModel, buildModel, syntheticDataset, splitValidation, evaluateModel, evaluationMarkdown, runRetrain, runEval, loadData, dataConfig, type ArchSpec, type Dataset,
+} from '../src/index.js';
 import { tf } from '../src/backend/index.js';
-import { tinySpec } from './helpers.js';
+import { fixture, tinySpec } from './helpers.js';
 
 describe('retrain and eval', () => {
   before(async () => {
@@ -51,19 +53,27 @@ describe('retrain and eval', () => {
     r.model.dispose();
   });
 
-  it('resumes a stopped retrain to the same weights as an uninterrupted one', async () => {
-    const full = await retrain({ spec, train: data.train, val: data.val, recipe });
-    const dir = mkdtempSync(join(tmpdir(), 'vitas-retrain-'));
-    const signal = { stop: false };
-    let steps = 0;
-    const first = await retrain({ spec, train: data.train, val: data.val, recipe, out: dir, signal, events: { onStep: () => void (++steps === 7 && (signal.stop = true)) } });
-    expect(first.stopped).to.equal(true);
-    first.model.dispose();
-    const second = await retrain({ spec, train: data.train, val: data.val, recipe, out: dir, resume: true });
-    expect(second.history.map((h) => h.meanLoss)).to.deep.equal(full.history.map((h) => h.meanLoss));
-    for (const [k, v] of full.model.weights) expect(Array.from(second.model.weights.get(k)!.dataSync()), k).to.deep.equal(Array.from(v.dataSync()));
-    full.model.dispose();
-    second.model.dispose();
+  it('records the normalisation it trained with in model.json, and vitas eval normalises the same way', async () => {
+    const FM = fixture('fashion-mnist-mini');
+    const dir = mkdtempSync(join(tmpdir(), 'vitas-norm-'));
+    const small = { version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed: 16, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 2, qkv: 24, mlp: 16 }] } as ArchSpec;
+    const r = await runRetrain({ spec: small, data: FM, validation: 100, epochs: 1, recipe: { batch: 50 }, out: dir, version: 'test' });
+    r.model.dispose();
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { norm?: { mean: number; std: number } };
+    expect(json.norm).to.deep.equal(loadData(dataConfig(FM, 100)).train.norm);
+    expect(runEval({ modelDir: dir, data: FM, split: 'val', validation: 100 }).evaluation.top1).to.equal(r.bestValAccuracy);
+    // a model saved before vitas recorded it: normalised as vitas trained then (the whole training file), with a warning
+    delete json.norm;
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+    const warnings: string[] = [];
+    const keep = console.error;
+    console.error = (...a: unknown[]): void => void warnings.push(a.join(' '));
+    try {
+      runEval({ modelDir: dir, data: FM, split: 'val', validation: 100 });
+    } finally {
+      console.error = keep;
+    }
+    expect(warnings).to.deep.equal([`vitas: warning: ${join(dir, 'model.json')}: no norm (saved before vitas recorded it): images normalised with the statistics of the whole training file, as vitas trained then`]);
   });
 
   it('reports top-1, top-5, per-class accuracy and a confusion matrix', () => {

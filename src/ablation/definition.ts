@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { readJson } from '../io.js';
 import { VitasError } from '../space/errors.js';
 import { ajv, check } from '../space/validate.js';
-import { validateDefinition, type SearchDefinition } from '../search/definition.js';
+import { validateDefinition, type SearchDefinition } from '../definition/definition.js';
 
 export const FACTORS = {
   privateTokens: [true, false],

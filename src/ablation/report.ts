@@ -8,7 +8,7 @@ import type { ArchSpec } from '../space/spec.js';
 import type { AblationDefinition } from './definition.js';
 import type { ProxyFidelity } from './proxy-fidelity.js';
 import type { ArmResult } from './run.js';
-import type { BudgetWindow } from '../supernet/identity-search.js';
+import type { BudgetWindow } from '../space/identity-search.js';
 
 export interface RankingCheck {
   subnets: { spec: ArchSpec; macs: number; params: number; standalone: number }[];

@@ -14,7 +14,7 @@ import { sampleSpec } from '../space/genome.js';
 import { Rng } from '../space/rng.js';
 import type { SearchSpace } from '../space/space.js';
 import { canonicalSpec, specKey, type ArchSpec } from '../space/spec.js';
-import { searchIdentityProbability, type BudgetWindow } from '../supernet/identity-search.js';
+import { searchIdentityProbability, type BudgetWindow } from '../space/identity-search.js';
 import { retrain, type RetrainRecipe } from '../train/retrain.js';
 import type { StandaloneCache } from './standalone-cache.js';
 

@@ -1,11 +1,17 @@
 /** CIFAR-10 / CIFAR-100 binary format: records of label byte(s) + 3072 bytes (CHW, 32×32×3). */
 import { readBytes } from '../io.js';
 import { VitasError } from '../space/errors.js';
-import { fromBytes, type Dataset } from './dataset.js';
+import { normalise, type Dataset, type Norm, type RawImages } from './dataset.js';
 
 const PIXELS = 32 * 32 * 3;
 
-export function readCifar(files: string[], opts: { variant: 10 | 100; name?: string; norm?: { mean: number; std: number } }): Dataset {
+/** CIFAR binary files, normalised with `opts.norm` or their own statistics. */
+export function readCifar(files: string[], opts: { variant: 10 | 100; name?: string; norm?: Norm }): Dataset {
+  return normalise(readCifarRaw(files, opts), opts.norm);
+}
+
+/** readCifar's images before normalisation. */
+export function readCifarRaw(files: string[], opts: { variant: 10 | 100; name?: string }): RawImages {
   const labelBytes = opts.variant === 10 ? 1 : 2; // CIFAR-100: coarse, fine
   const record = labelBytes + PIXELS;
   const parts = files.map((f) => {
@@ -26,5 +32,5 @@ export function readCifar(files: string[], opts: { variant: 10 | 100; name?: str
         for (let i = 0; i < 1024; i++) pixels[k * PIXELS + i * 3 + c] = b[base + labelBytes + c * 1024 + i]!;
     }
   }
-  return fromBytes(opts.name ?? `cifar-${opts.variant}`, pixels, labels, [32, 32, 3], opts.variant, { flip: true, ...(opts.norm ? { norm: opts.norm } : {}) });
+  return { name: opts.name ?? `cifar-${opts.variant}`, pixels, labels, shape: [32, 32, 3], classes: opts.variant, flip: true };
 }

@@ -1,6 +1,12 @@
 /** In-memory image classification datasets: NHWC float32 images (normalised) and int labels. */
 import { Rng } from '../space/rng.js';
 
+/** Pixel normalisation: x = (pixel / 255 − mean) / std. */
+export interface Norm {
+  mean: number;
+  std: number;
+}
+
 export interface Dataset {
   name: string;
   /** count × h × w × c, normalised with `norm` */
@@ -11,7 +17,18 @@ export interface Dataset {
   classes: number;
   /** whether a horizontal flip keeps the class (clothes yes, digits no) */
   flip: boolean;
-  norm: { mean: number; std: number };
+  norm: Norm;
+  classNames?: string[];
+}
+
+/** Images as their files hold them: uint8 pixels (count × h × w × c, not yet normalised) and labels. */
+export interface RawImages {
+  name: string;
+  pixels: Uint8Array;
+  labels: Int32Array;
+  shape: [number, number, number];
+  classes: number;
+  flip: boolean;
   classNames?: string[];
 }
 
@@ -22,32 +39,32 @@ export interface Splits {
   test?: Dataset;
 }
 
-/** Raw uint8 pixels → normalised floats (mean/std from `stats`, or from these pixels). */
-export function fromBytes(
-  name: string,
-  pixels: Uint8Array,
-  labels: Int32Array,
-  shape: [number, number, number],
-  classes: number,
-  opts: { flip: boolean; norm?: { mean: number; std: number }; classNames?: string[] },
-): Dataset {
-  let norm = opts.norm;
-  if (!norm) {
-    let s = 0, s2 = 0;
-    for (let i = 0; i < pixels.length; i++) {
-      const v = pixels[i]! / 255;
-      s += v;
-      s2 += v * v;
-    }
-    const mean = s / pixels.length;
-    norm = { mean, std: Math.sqrt(Math.max(s2 / pixels.length - mean * mean, 1e-12)) };
+/** Mean and standard deviation of pixel / 255 over `pixels`. */
+export function pixelStats(pixels: Uint8Array): Norm {
+  let s = 0, s2 = 0;
+  for (let i = 0; i < pixels.length; i++) {
+    const v = pixels[i]! / 255;
+    s += v;
+    s2 += v * v;
   }
+  const mean = s / pixels.length;
+  return { mean, std: Math.sqrt(Math.max(s2 / pixels.length - mean * mean, 1e-12)) };
+}
+
+/** Raw images → a dataset of normalised floats (with `norm`, or their own statistics). */
+export function normalise(raw: RawImages, norm: Norm = pixelStats(raw.pixels)): Dataset {
+  const { pixels } = raw;
   const images = new Float32Array(pixels.length);
   const inv = 1 / norm.std;
   for (let i = 0; i < pixels.length; i++) images[i] = (pixels[i]! / 255 - norm.mean) * inv;
-  const out: Dataset = { name, images, labels, count: labels.length, shape, classes, flip: opts.flip, norm };
-  if (opts.classNames) out.classNames = opts.classNames;
+  const out: Dataset = { name: raw.name, images, labels: raw.labels, count: raw.labels.length, shape: raw.shape, classes: raw.classes, flip: raw.flip, norm };
+  if (raw.classNames) out.classNames = raw.classNames;
   return out;
+}
+
+/** Raw uint8 pixels → normalised floats (mean/std from `opts.norm`, or from these pixels). */
+export function fromBytes(name: string, pixels: Uint8Array, labels: Int32Array, shape: [number, number, number], classes: number, opts: { flip: boolean; norm?: Norm; classNames?: string[] }): Dataset {
+  return normalise({ name, pixels, labels, shape, classes, flip: opts.flip, ...(opts.classNames ? { classNames: opts.classNames } : {}) }, opts.norm);
 }
 
 /** A subset by indices (copies). */
@@ -63,14 +80,27 @@ export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name):
   return { ...ds, name, images, labels, count: indices.length };
 }
 
-/** Carve a validation split out of the training set (seeded, stratified by class). */
-export function splitValidation(train: Dataset, valCount: number, seed: string | number): { train: Dataset; val: Dataset } {
+/** A subset of raw images by indices (copies). */
+export function subsetRaw(raw: RawImages, indices: ArrayLike<number>, name = raw.name): RawImages {
+  const size = raw.shape[0] * raw.shape[1] * raw.shape[2];
+  const pixels = new Uint8Array(indices.length * size);
+  const labels = new Int32Array(indices.length);
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k]!;
+    pixels.set(raw.pixels.subarray(i * size, (i + 1) * size), k * size);
+    labels[k] = raw.labels[i]!;
+  }
+  return { ...raw, name, pixels, labels };
+}
+
+/** Which images a validation split takes (seeded, stratified by class; it depends on the labels alone), each list ascending. */
+export function validationIndices(labels: Int32Array, classes: number, valCount: number, seed: string | number): { train: number[]; val: number[] } {
   const rng = new Rng(`split:${seed}`);
-  const byClass: number[][] = Array.from({ length: train.classes }, () => []);
-  for (let i = 0; i < train.count; i++) byClass[train.labels[i]!]!.push(i);
+  const byClass: number[][] = Array.from({ length: classes }, () => []);
+  for (let i = 0; i < labels.length; i++) byClass[labels[i]!]!.push(i);
   const val: number[] = [];
   const rest: number[] = [];
-  const frac = valCount / train.count;
+  const frac = valCount / labels.length;
   for (const idx of byClass) {
     rng.shuffle(idx);
     const k = Math.round(idx.length * frac);
@@ -79,7 +109,24 @@ export function splitValidation(train: Dataset, valCount: number, seed: string |
   }
   val.sort((a, b) => a - b);
   rest.sort((a, b) => a - b);
-  return { train: subset(train, rest, `${train.name}/train`), val: subset(train, val, `${train.name}/val`) };
+  return { train: rest, val };
+}
+
+/** Carve a validation split out of a (normalised) training set (seeded, stratified by class). */
+export function splitValidation(train: Dataset, valCount: number, seed: string | number): { train: Dataset; val: Dataset } {
+  const at = validationIndices(train.labels, train.classes, valCount, seed);
+  return { train: subset(train, at.train, `${train.name}/train`), val: subset(train, at.val, `${train.name}/val`) };
+}
+
+/**
+ * Carve the validation split out of raw training images, then normalise both with the statistics
+ * of the training split alone (or with `norm`): nothing about the validation images leaks into training.
+ */
+export function splitAndNormalise(raw: RawImages, valCount: number, seed: string | number, norm?: Norm): { train: Dataset; val: Dataset } {
+  const at = validationIndices(raw.labels, raw.classes, valCount, seed);
+  const train = subsetRaw(raw, at.train, `${raw.name}/train`);
+  const stats = norm ?? pixelStats(train.pixels);
+  return { train: normalise(train, stats), val: normalise(subsetRaw(raw, at.val, `${raw.name}/val`), stats) };
 }
 
 /** Class-dependent patterns plus noise: learnable, deterministic, no download (for tests). */

@@ -5,7 +5,7 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { readBytes } from '../io.js';
 import { VitasError } from '../space/errors.js';
-import { fromBytes, type Dataset } from './dataset.js';
+import { normalise, type Dataset, type Norm, type RawImages } from './dataset.js';
 
 /** Decode to RGBA bytes. */
 function decode(file: string): { width: number; height: number; data: Uint8Array } {
@@ -39,7 +39,13 @@ export function resizeBilinear(src: { width: number; height: number; data: Uint8
   return out;
 }
 
-export function readImageFolder(dir: string, opts: { size: [number, number]; channels?: 1 | 3; flip?: boolean; norm?: { mean: number; std: number } }): Dataset {
+/** An image folder (one sub-folder per class), normalised with `opts.norm` or the images' own statistics. */
+export function readImageFolder(dir: string, opts: { size: [number, number]; channels?: 1 | 3; flip?: boolean; norm?: Norm }): Dataset {
+  return normalise(readImageFolderRaw(dir, opts), opts.norm);
+}
+
+/** readImageFolder's images before normalisation. */
+export function readImageFolderRaw(dir: string, opts: { size: [number, number]; channels?: 1 | 3; flip?: boolean }): RawImages {
   let classNames: string[];
   try {
     classNames = readdirSync(dir).filter((d) => statSync(join(dir, d)).isDirectory()).sort();
@@ -61,5 +67,5 @@ export function readImageFolder(dir: string, opts: { size: [number, number]; cha
   if (labels.length === 0) throw new VitasError(`${dir}: no .png/.jpg images in the class folders`);
   const pixels = new Uint8Array(labels.length * h * w * channels);
   chunks.forEach((c, i) => pixels.set(c, i * c.length));
-  return fromBytes(dir, pixels, Int32Array.from(labels), [h, w, channels], classNames.length, { flip: opts.flip ?? true, classNames, ...(opts.norm ? { norm: opts.norm } : {}) });
+  return { name: dir, pixels, labels: Int32Array.from(labels), shape: [h, w, channels], classes: classNames.length, flip: opts.flip ?? true, classNames };
 }

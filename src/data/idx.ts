@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { readBytes } from '../io.js';
 import { VitasError } from '../space/errors.js';
-import { fromBytes, type Dataset } from './dataset.js';
+import { normalise, type Dataset, type Norm, type RawImages } from './dataset.js';
 
 export interface IdxArray {
   dims: number[];
@@ -36,8 +36,13 @@ export function parseIdx(buf: Uint8Array, where: string): IdxArray {
   return { dims, data: bytes.subarray(offset, offset + total) };
 }
 
-/** `prefix` is e.g. `train` or `t10k`; finds `<prefix>-images-idx3-ubyte(.gz)` and labels in `dir`. */
-export function readIdxPair(dir: string, prefix: string, name: string, classes: number, opts: { flip: boolean; norm?: { mean: number; std: number }; limit?: number; classNames?: string[] }): Dataset {
+/** `prefix` is e.g. `train` or `t10k`; finds `<prefix>-images-idx3-ubyte(.gz)` and labels in `dir`. Normalised with `opts.norm`, or the images' own statistics. */
+export function readIdxPair(dir: string, prefix: string, name: string, classes: number, opts: { flip: boolean; norm?: Norm; limit?: number; classNames?: string[] }): Dataset {
+  return normalise(readIdxPairRaw(dir, prefix, name, classes, opts), opts.norm);
+}
+
+/** readIdxPair's images before normalisation. */
+export function readIdxPairRaw(dir: string, prefix: string, name: string, classes: number, opts: { flip: boolean; limit?: number; classNames?: string[] }): RawImages {
   const find = (kind: string): string => {
     for (const f of [`${prefix}-${kind}.gz`, `${prefix}-${kind}`, `${prefix}-${kind.replace(/-idx/, '.idx')}.gz`]) {
       const p = join(dir, f);
@@ -55,5 +60,5 @@ export function readIdxPair(dir: string, prefix: string, name: string, classes: 
   const [, h, w] = img.dims as [number, number, number];
   const labels = Int32Array.from(lbl.data.subarray(0, n));
   for (const l of labels) if (l >= classes) throw new VitasError(`${lblPath}: label ${l} ≥ ${classes} classes`);
-  return fromBytes(name, img.data.subarray(0, n * h * w), labels, [h, w, 1], classes, opts);
+  return { name, pixels: img.data.subarray(0, n * h * w), labels, shape: [h, w, 1], classes, flip: opts.flip, ...(opts.classNames ? { classNames: opts.classNames } : {}) };
 }

@@ -2,10 +2,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { VitasError } from '../space/errors.js';
-import { readCifar } from './cifar.js';
-import { splitValidation, syntheticDataset, type Dataset, type Splits } from './dataset.js';
-import { readImageFolder } from './folder.js';
-import { readIdxPair } from './idx.js';
+import { readCifar, readCifarRaw } from './cifar.js';
+import { pixelStats, splitAndNormalise, splitValidation, syntheticDataset, type Dataset, type Norm, type RawImages, type Splits } from './dataset.js';
+import { readImageFolder, readImageFolderRaw } from './folder.js';
+import { readIdxPair, readIdxPairRaw } from './idx.js';
 
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -34,14 +34,19 @@ function need(dir: string | undefined, dataset: string, hint: string): string {
   return dir;
 }
 
+/** Where loadData's normalisation comes from: the training split's statistics unless told otherwise. */
+export type NormFrom = Norm | 'training-file';
+
 /**
  * Load train (with a seeded, stratified validation split carved out) and, when `withTest`, the
- * test split. Normalisation statistics come from the training images only.
+ * test split, all normalised with the statistics of the training split alone — or with
+ * `opts.norm`: a saved model's, or `'training-file'`, every image of the training file (how vitas
+ * normalised before it recorded the statistics in saved models). `validationFrom` names where
+ * `cfg.validation` came from in an error (`--validation`, or a definition file's `data.validation`).
  */
-/** `validationFrom` names where `cfg.validation` came from in an error (`--validation`, or a definition file's `data.validation`). */
-export function loadData(cfg: DataConfig, opts: { withTest?: boolean; validationFrom?: string } = {}): Splits {
-  let train: Dataset;
-  let test: (() => Dataset) | undefined;
+export function loadData(cfg: DataConfig, opts: { withTest?: boolean; validationFrom?: string; norm?: NormFrom } = {}): Splits {
+  let raw: RawImages;
+  let readTest: ((norm: Norm) => Dataset) | undefined;
   switch (cfg.dataset) {
     case 'fashion-mnist':
     case 'mnist': {
@@ -53,8 +58,8 @@ export function loadData(cfg: DataConfig, opts: { withTest?: boolean; validation
       );
       const classNames = fm ? FASHION_MNIST_CLASSES : undefined;
       const base = { flip: fm, ...(classNames ? { classNames } : {}) };
-      train = readIdxPair(dir, 'train', cfg.dataset, 10, { ...base, ...(cfg.limit ? { limit: cfg.limit } : {}) });
-      test = () => readIdxPair(dir, 't10k', `${cfg.dataset}/test`, 10, { ...base, norm: train.norm });
+      raw = readIdxPairRaw(dir, 'train', cfg.dataset, 10, { ...base, ...(cfg.limit ? { limit: cfg.limit } : {}) });
+      readTest = (norm) => readIdxPair(dir, 't10k', `${cfg.dataset}/test`, 10, { ...base, norm });
       break;
     }
     case 'cifar10':
@@ -62,31 +67,38 @@ export function loadData(cfg: DataConfig, opts: { withTest?: boolean; validation
       const v = cfg.dataset === 'cifar10' ? 10 : 100;
       const dir = need(cfg.dir, cfg.dataset, `pass --data DIR holding the CIFAR-${v} binary files`);
       const trainFiles = v === 10 ? [1, 2, 3, 4, 5].map((i) => join(dir, `data_batch_${i}.bin`)) : [join(dir, 'train.bin')];
-      train = readCifar(trainFiles, { variant: v });
-      test = () => readCifar([join(dir, v === 10 ? 'test_batch.bin' : 'test.bin')], { variant: v, name: `cifar-${v}/test`, norm: train.norm });
+      raw = readCifarRaw(trainFiles, { variant: v });
+      readTest = (norm) => readCifar([join(dir, v === 10 ? 'test_batch.bin' : 'test.bin')], { variant: v, name: `cifar-${v}/test`, norm });
       break;
     }
     case 'folder': {
       const dir = need(cfg.dir, 'folder', 'pass --data DIR with one sub-folder of images per class');
       const size = cfg.size ?? 32;
       const trainDir = existsSync(join(dir, 'train')) ? join(dir, 'train') : dir;
-      train = readImageFolder(trainDir, { size: [size, size], channels: cfg.channels ?? 3 });
-      if (existsSync(join(dir, 'test'))) test = () => readImageFolder(join(dir, 'test'), { size: [size, size], channels: cfg.channels ?? 3, norm: train.norm });
+      raw = readImageFolderRaw(trainDir, { size: [size, size], channels: cfg.channels ?? 3 });
+      if (existsSync(join(dir, 'test'))) readTest = (norm) => readImageFolder(join(dir, 'test'), { size: [size, size], channels: cfg.channels ?? 3, norm });
       break;
     }
     case 'synthetic': {
+      // generated as normalised floats (mean 0, std 1 by construction): no pixels, no statistics
       const shape: [number, number, number] = [cfg.size ?? 28, cfg.size ?? 28, cfg.channels ?? 1];
       const classes = cfg.classes ?? 10;
-      train = syntheticDataset({ count: cfg.limit ?? 2000, seed: cfg.seed ?? 0, shape, classes });
-      test = () => syntheticDataset({ count: 500, seed: `${cfg.seed ?? 0}-test`, shape, classes });
-      break;
+      const train = syntheticDataset({ count: cfg.limit ?? 2000, seed: cfg.seed ?? 0, shape, classes });
+      checkValidation(cfg, train.count, opts.validationFrom);
+      const out: Splits = splitValidation(train, cfg.validation, cfg.seed ?? 0);
+      if (opts.withTest) out.test = syntheticDataset({ count: 500, seed: `${cfg.seed ?? 0}-test`, shape, classes });
+      return out;
     }
     default:
       throw new VitasError(`data.dataset: "${cfg.dataset}" is not a dataset; allowed: ${DATASETS.join(', ')}`);
   }
-  if (cfg.validation <= 0 || cfg.validation >= train.count) throw new VitasError(`${opts.validationFrom ?? 'data.validation'}: ${cfg.validation} must be between 1 and ${train.count - 1} (the training images)`);
-  const { train: tr, val } = splitValidation(train, cfg.validation, cfg.seed ?? 0);
-  const out: Splits = { train: tr, val };
-  if (opts.withTest && test) out.test = test();
+  checkValidation(cfg, raw.labels.length, opts.validationFrom);
+  const norm = opts.norm === 'training-file' ? pixelStats(raw.pixels) : opts.norm;
+  const out: Splits = splitAndNormalise(raw, cfg.validation, cfg.seed ?? 0, norm);
+  if (opts.withTest && readTest) out.test = readTest(out.train.norm);
   return out;
+}
+
+function checkValidation(cfg: DataConfig, count: number, from = 'data.validation'): void {
+  if (cfg.validation <= 0 || cfg.validation >= count) throw new VitasError(`${from}: ${cfg.validation} must be between 1 and ${count - 1} (the training images)`);
 }

@@ -8,3 +8,4 @@ export * from './nuclear-norm.js';
 export * from './dss.js';
 export * from './gradients.js';
 export * from './proxies.js';
+export * from './trained-supernet.js';

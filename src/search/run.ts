@@ -1,18 +1,15 @@
 /** `vitas search` as one library call: a checked plan, then the evaluator (supernet trained or loaded), the search, and the run folder. */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadData } from '../data/load.js';
 import type { Evaluator } from '../evaluators/evaluator.js';
 import { ParallelProxyEvaluator } from '../evaluators/parallel-proxy.js';
 import { describeProxy, proxyByName } from '../evaluators/proxies.js';
-import { SupernetEvaluator } from '../evaluators/supernet.js';
+import { searchSupernet, supernetEvaluatorOf } from '../evaluators/trained-supernet.js';
 import { writeAtomic } from '../io.js';
 import { VERSION } from '../version.js';
 import { VitasError } from '../space/errors.js';
 import { canonicalSpec } from '../space/spec.js';
-import { runSupernetTraining } from '../supernet/run.js';
-import { calibrationImages } from '../supernet/batchnorm.js';
-import { loadSupernet, type TrainEvents } from '../supernet/trainer.js';
+import type { TrainEvents } from '../train/events.js';
 import { bestOf, runSearch, type Candidate, type SearchEvents, type SearchState } from './evolution.js';
 import { freshPlan, resumePlan, type SearchFlags, type SearchPlan } from './plan.js';
 import { writeReport } from './report.js';
@@ -66,29 +63,17 @@ async function buildEvaluator(o: SearchOptions, plan: SearchPlan, log: (m: strin
   const where = plan.defPath ?? 'search definition';
   const dataCfg = { ...def!.data, ...(plan.data ? { dir: plan.data } : {}) };
   const data = loadData(dataCfg, { validationFrom: `${where}: data.validation` });
-  let ckpt: string;
-  let reason: string;
-  if (plan.supernet) {
-    ckpt = existsSync(join(plan.supernet, 'supernet.ckpt')) ? join(plan.supernet, 'supernet.ckpt') : plan.supernet;
-    reason = `inherited weights of ${ckpt}`;
-  } else {
-    const dir = join(out, 'supernet');
-    const resume = plan.resumed && existsSync(join(dir, 'supernet.ckpt'));
-    log(resume ? `continuing the supernet trained for this search (${dir})` : 'no --supernet: training one first (identity probability tuned to the budget window)');
-    const trained = await runSupernetTraining({
-      config: plan.defPath!, out: dir, budget: String(plan.window.max), min: String(plan.window.min), ...(plan.data ? { data: plan.data } : {}), evaluate: false, resume, ...(o.force ? { force: true } : {}),
-      ...(o.events?.training ? { events: o.events.training } : {}), ...(o.signal ? { signal: o.signal } : {}),
-    });
-    trained.result.supernet.dispose();
-    if (trained.result.stopped) return undefined;
-    ckpt = join(dir, 'supernet.ckpt');
-    reason = `inherited weights of the supernet trained for this search (${ckpt})`;
-  }
+  const trained = await searchSupernet({
+    config: plan.defPath!, out, window: plan.window, resume: plan.resumed, log, ...(plan.supernet ? { supernet: plan.supernet } : {}), ...(plan.data ? { data: plan.data } : {}), ...(o.force ? { force: true } : {}),
+    ...(o.events?.training ? { events: o.events.training } : {}), ...(o.signal ? { signal: o.signal } : {}),
+  });
+  if (!trained) return undefined;
+  const { checkpoint: ckpt, reason } = trained;
   const limit = def!.search?.valImages;
   const slicing = def!.supernet?.slicing ?? 'left';
   const evaluator = o.queue
     ? new QueueEvaluator(o.queue, { name: 'supernet', space, checkpoint: await fileRef(ckpt), data: absoluteData(dataCfg), slicing, ...(limit ? { limit } : {}) }, queueOpts)
-    : new SupernetEvaluator(loadSupernet(space, ckpt), data.val, { slicing, calibration: calibrationImages(data.train), ...(limit ? { limit } : {}) });
+    : supernetEvaluatorOf(space, ckpt, data, { slicing, ...(limit ? { limit } : {}) });
   return { evaluator, reason: `supernet: top-1 on ${limit ? `${Math.min(limit, data.val.count)} of ` : ''}${data.val.count} validation images with ${reason}` };
 }
 

@@ -8,7 +8,7 @@ import { archSpecSchema } from '../space/spec-schema.js';
 import { ajv, check } from '../space/validate.js';
 import { VitasError } from '../space/errors.js';
 import { validateSpace, type SearchSpace } from '../space/space.js';
-import { validateDefinition, type SearchDefinition } from './definition.js';
+import { validateDefinition, type SearchDefinition } from '../definition/definition.js';
 import type { Constraints, EvolutionConfig, SearchState } from './evolution.js';
 
 /** The user-facing flags a search was started with, kept to print a resume command that works. */

@@ -8,6 +8,7 @@ export * from './genome.js';
 export * from './cost.js';
 export * from './budget.js';
 export * from './range.js';
+export * from './identity-search.js';
 export * from './operators/index.js';
 export { walkNetwork, activationFloats, type NetworkVisitor } from './operators/network.js';
 export { stemWidths } from './operators/stem.js';

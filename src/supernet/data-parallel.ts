@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../workers.js';
 import type { ArchSpec } from '../space/spec.js';
-import type { MaskedAdamW } from './adamw.js';
+import type { MaskedAdamW } from '../train/adamw.js';
 import { addStats } from './batchnorm.js';
 import { applyGradients, stepGradients, type StepGradients, type StepSettings } from './step.js';
 import type { Supernet } from './supernet.js';

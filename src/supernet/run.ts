@@ -1,21 +1,21 @@
 /** `vitas supernet train` as one library call: definition → data → trained supernet in runs/<name>/. */
 import { writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loadData } from '../data/load.js';
 import { VitasError } from '../space/errors.js';
 import { costOf } from '../space/cost.js';
 import { sampleSpec } from '../space/genome.js';
-import { presetSpace, SPACES } from '../space/presets.js';
 import { reachableRange } from '../space/range.js';
 import { Rng } from '../space/rng.js';
-import { validateSpace, type SearchSpace } from '../space/space.js';
+import type { SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
-import { readJson, writeAtomic } from '../io.js';
+import { writeAtomic } from '../io.js';
 import { prepareRunFolder } from '../run-folder.js';
-import { budgetWindow, loadDefinition, type SearchDefinition } from '../search/definition.js';
+import { budgetWindow, reachableCheck } from '../definition/budget.js';
+import { loadDefinition, resolveSpace } from '../definition/definition.js';
+import type { EpochRecord, TrainEvents } from '../train/events.js';
 import { calibrationImages } from './batchnorm.js';
-import { evaluateSubnet, loadSupernet, trainSupernet, type EpochRecord, type TrainEvents, type TrainResult } from './trainer.js';
-import { reachableCheck } from './budget-check.js';
+import { evaluateSubnet, loadSupernet, trainSupernet, type SupernetStartEvent, type TrainResult } from './trainer.js';
 import { scatterSvg, type Point } from '../report/svg.js';
 import { specKey } from '../space/spec.js';
 import { defaultStepThreads } from './data-parallel.js';
@@ -33,7 +33,7 @@ export interface SupernetRunOptions {
   data?: string;
   /** evaluate smallest / median / largest subnet on the validation split after training */
   evaluate?: boolean;
-  events?: TrainEvents;
+  events?: TrainEvents<SupernetStartEvent>;
   signal?: { stop: boolean };
   /** threads per training step (default: every core on wasm/cpu, see defaultStepThreads) */
   threads?: number;
@@ -50,12 +50,6 @@ export interface ReferenceScore {
   macs: number;
   valAccuracy: number;
   spec: ArchSpec;
-}
-
-export function resolveSpace(def: SearchDefinition, defPath: string): SearchSpace {
-  if (SPACES[def.space]) return presetSpace(def.space);
-  const p = isAbsolute(def.space) ? def.space : resolve(dirname(defPath), def.space);
-  return validateSpace(readJson(p, 'search space'), p);
 }
 
 /** Smallest and largest subnets of the space, and the median-cost one of 101 seeded samples. */
@@ -82,7 +76,7 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   const recipe = { ...def.supernet, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.sandwich !== undefined ? { sandwich: o.sandwich } : {}) };
   const refs = referenceSubnets(space, def.supernet?.seed ?? 0);
   const valImages = o.valImages ?? 1000;
-  const events: TrainEvents = {
+  const events: TrainEvents<SupernetStartEvent> = {
     ...o.events,
     onStart(e) {
       // what the run trains with: after a resume, the checkpoint's recipe and its stages, not the definition's

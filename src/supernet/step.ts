@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ArchSpec } from '../space/spec.js';
-import type { MaskedAdamW } from './adamw.js';
+import type { MaskedAdamW } from '../train/adamw.js';
 import { addStats, updateRunning, type LayerStats } from './batchnorm.js';
 import { smoothedCrossEntropy } from './ops.js';
 import type { Slicing, Supernet, Usage } from './supernet.js';

@@ -1,6 +1,6 @@
 /** `vitas retrain --config DEF`: the data and the retrain recipe a search definition states, under the flags given. */
 import { basename, dirname } from 'node:path';
-import { loadDefinition } from '../search/definition.js';
+import { loadDefinition } from '../definition/definition.js';
 import { VitasError } from '../space/errors.js';
 import { DEFAULT_RETRAIN, type RetrainRecipe } from './retrain.js';
 

@@ -1,25 +1,27 @@
 /**
  * Retraining a spec from scratch (or from inherited weights): AdamW (decoupled weight decay, none
- * on biases/norms/tokens), warm-up + cosine, label smoothing, augmentation, drop-path. The
- * validation split picks the best epoch; the test split is read once, after training, through
- * the `test` callback — never before.
+ * on biases/norms/tokens), warm-up + cosine, label smoothing, augmentation, drop-path — run by
+ * the shared training loop (loop.ts). The validation split picks the best epoch; the test split
+ * is read once, after training, through the `test` callback — never before.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
-import { epochBatches, batchesPerEpoch } from '../data/batches.js';
+import { epochBatches, batchesPerEpoch, type Batch } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
 import { VitasError } from '../space/errors.js';
 import { Rng } from '../space/rng.js';
 import type { ArchSpec } from '../space/spec.js';
-import { MaskedAdamW } from '../supernet/adamw.js';
 import { addStats, type LayerStats } from '../supernet/batchnorm.js';
 import type { ChannelStats } from '../supernet/fn/batchnorm.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from '../supernet/checkpoint.js';
 import { smoothedCrossEntropy } from '../supernet/ops.js';
 import { checkMemory } from '../supernet/memory.js';
-import { DEFAULT_TRAINING, learningRate, type TrainEvents, type TrainingRecipe } from '../supernet/trainer.js';
+import { MaskedAdamW } from './adamw.js';
 import { evaluateModel, type Evaluation } from './evaluate.js';
+import type { TrainEvents } from './events.js';
+import { openCheckpoint, trainingLoop, type LoopPosition, type TrainingTask } from './loop.js';
 import { buildModel, StandaloneModel } from './model.js';
+import { DEFAULT_TRAINING, type TrainingRecipe } from './recipe.js';
+import type { TrainingState } from './state.js';
 
 export interface RetrainRecipe extends TrainingRecipe {
   dropPath: number;
@@ -57,21 +59,19 @@ export interface RetrainOptions {
 export interface RetrainResult {
   model: StandaloneModel;
   history: RetrainEpoch[];
+  /** per-step losses of this process */
+  losses: number[];
   bestEpoch: number;
   bestValAccuracy: number;
   test?: Evaluation;
   stopped: boolean;
 }
 
+/** retrain.ckpt's metadata besides the loop's position (epoch, step, history, partial). */
 interface Meta {
   spec: ArchSpec;
   recipe: RetrainRecipe;
-  epoch: number;
-  step: number;
-  history: RetrainEpoch[];
   best: { epoch: number; acc: number };
-  /** loss sum and steps of the epoch in progress */
-  partial: { sum: number; n: number };
 }
 
 /** One AdamW step of a standalone model; BatchNorm layers train on batch statistics and their running statistics follow (momentum 0.1). */
@@ -103,91 +103,62 @@ export async function retrain(o: RetrainOptions): Promise<RetrainResult> {
   const model = o.init ?? buildModel(o.spec, recipe.seed);
   const opt = new MaskedAdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: recipe.weightDecay });
   const ckpt = o.out ? join(o.out, 'retrain.ckpt') : undefined;
-  let history: RetrainEpoch[] = [];
+  // the best validation epoch's weights, kept on the host (and in the checkpoint, as `best/…`)
+  const bestWeights = new Map<string, Float32Array>();
+  const state: TrainingState = { variables: { w: model.weights }, optimizer: { opt, of: 'w' }, copies: { best: { of: 'w', values: bestWeights } } };
   let best = { epoch: 0, acc: -1 };
-  let bestWeights = new Map<string, Float32Array>();
-  let startEpoch = 0, startStep = 0;
-  let partial = { sum: 0, n: 0 };
+  let from: LoopPosition<RetrainEpoch> | undefined;
   if (o.resume) {
     if (!ckpt) throw new VitasError('--resume needs --out (the folder holding retrain.ckpt)');
-    const ck = loadCheckpoint<Meta>(ckpt);
-    for (const [name, t] of ck.tensors) {
-      const [kind, ...rest] = name.split('/');
-      const key = rest.join('/');
-      const v = model.weights.get(key);
-      if (!v || v.shape.join() !== t.shape.join()) throw new VitasError(`${ckpt}: ${name} does not fit this spec`);
-      if (kind === 'best') bestWeights.set(key, Float32Array.from(t.values));
-      else if (kind === 'w') tf.tidy(() => v.assign(tf.tensor(t.values, t.shape)));
-      else opt.restore(key, t.shape, kind as 'm' | 'v' | 't', t.values);
-    }
-    ({ epoch: startEpoch, step: startStep, history, best, partial } = ck.meta);
+    const resumed = openCheckpoint<Meta, RetrainEpoch>(ckpt, state, where);
+    ({ from } = resumed);
+    best = resumed.meta.best;
   }
-  const save = (epoch: number, step: number, sum = 0, n = 0): void => {
-    if (!ckpt) return;
-    const tensors = new Map<string, CheckpointTensor>();
-    const extra: tf.Tensor[] = [];
-    for (const [k, v] of model.weights) tensors.set(`w/${k}`, v);
-    for (const [k, s] of opt.state) for (const kind of ['m', 'v', 't'] as const) tensors.set(`${kind}/${k}`, { shape: s.shape, values: s[kind] });
-    for (const [k, a] of bestWeights) {
-      const t = tf.tensor(a, model.weights.get(k)!.shape);
-      extra.push(t);
-      tensors.set(`best/${k}`, t);
-    }
-    saveCheckpoint(ckpt, { spec: o.spec, recipe, epoch, step, history, best, partial: { sum, n } } satisfies Meta, tensors);
-    extra.forEach((t) => t.dispose());
-  };
-  const stepsPerEpoch = batchesPerEpoch(o.train, recipe.batch);
-  o.events?.onStart?.({ epochs: recipe.epochs, stepsPerEpoch, startEpoch, startStep, pId: undefined });
-  for (let epoch = startEpoch; epoch < recipe.epochs; epoch++) {
-    const dataRng = new Rng(`retrain-data:${recipe.seed}:${epoch}`);
-    const t0 = performance.now();
-    let step = 0;
-    let { sum, n } = epoch === startEpoch ? partial : { sum: 0, n: 0 };
-    let trainImages = 0;
-    let trainMs = 0;
-    for (const b of epochBatches(o.train, recipe.batch, dataRng, recipe.augment)) {
-      if (epoch === startEpoch && step < startStep) {
-        step++;
-        continue; // replaying up to where the checkpoint stopped
-      }
+  const task: TrainingTask<Batch, RetrainEpoch> = {
+    name: 'retrain',
+    stepsPerEpoch: batchesPerEpoch(o.train, recipe.batch),
+    batches: (epoch) => epochBatches(o.train, recipe.batch, new Rng(`retrain-data:${recipe.seed}:${epoch}`), recipe.augment),
+    step(b, lr, epoch, step) {
       // drop-path masks keyed by (seed, epoch, step): a resumed run draws the same ones
       const dropRng = new Rng(`retrain-drop:${recipe.seed}:${epoch}:${step}`);
-      const ts = performance.now();
       const x = tf.tensor4d(b.x, [b.size, h, w, c]);
       const y = tf.tensor1d(b.y, 'int32');
-      const lr = learningRate(recipe, epoch * stepsPerEpoch + step, stepsPerEpoch);
       const loss = standaloneStep(model, opt, x, y, lr, recipe, dropRng);
       x.dispose();
       y.dispose();
-      if (!Number.isFinite(loss)) throw new VitasError(`retrain: loss became ${loss} at epoch ${epoch + 1}, step ${step + 1}; stopped${ckpt && history.length ? `; the last good checkpoint is ${ckpt}` : ''}; try a lower --lr`);
-      sum += loss;
-      n++;
-      step++;
-      const ms = performance.now() - ts;
-      trainMs += ms;
-      trainImages += b.size;
-      o.events?.onStep?.({ epoch, step, stepsPerEpoch, loss, imagesPerSecond: (b.size * 1000) / ms, lr });
-      if (o.signal?.stop) {
-        save(epoch, step, sum, n);
-        return { model, history, bestEpoch: best.epoch, bestValAccuracy: best.acc, stopped: true };
+      return loss;
+    },
+    endOfEpoch(e) {
+      const t0 = performance.now();
+      const valAccuracy = evaluateModel(model, o.val).top1;
+      if (valAccuracy > best.acc) {
+        best = { epoch: e.epoch, acc: valAccuracy };
+        for (const [k, v] of model.weights) bestWeights.set(k, Float32Array.from(v.dataSync() as Float32Array));
       }
-      await new Promise((r) => setImmediate(r));
-    }
-    const valAccuracy = evaluateModel(model, o.val).top1;
-    const rec: RetrainEpoch = { epoch: epoch + 1, meanLoss: sum / Math.max(1, n), valAccuracy, seconds: (performance.now() - t0) / 1000, trainImages, trainSeconds: trainMs / 1000 };
-    history.push(rec);
-    if (valAccuracy > best.acc) {
-      best = { epoch: epoch + 1, acc: valAccuracy };
-      bestWeights = new Map([...model.weights].map(([k, v]) => [k, Float32Array.from(v.dataSync() as Float32Array)]));
-    }
-    save(epoch + 1, 0);
-    o.events?.onEpoch?.({ epoch: epoch + 1, meanLoss: rec.meanLoss, seconds: rec.seconds, images: n * recipe.batch });
-    o.events?.onValidation?.(rec);
-  }
+      return { epoch: e.epoch, meanLoss: e.meanLoss, valAccuracy, seconds: e.seconds + (performance.now() - t0) / 1000, trainImages: e.images, trainSeconds: e.trainSeconds };
+    },
+  };
+  const run = await trainingLoop({
+    task,
+    schedule: recipe,
+    ...(ckpt ? { checkpoint: { path: ckpt, meta: (): Meta => ({ spec: o.spec, recipe, best }), state } } : {}),
+    ...(from ? { from } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    events: {
+      onStart: (e) => o.events?.onStart?.(e),
+      onStep: (e) => o.events?.onStep?.(e),
+      onEpoch: (r) => {
+        o.events?.onEpoch?.({ epoch: r.epoch, meanLoss: r.meanLoss, seconds: r.seconds, images: r.trainImages ?? 0 });
+        o.events?.onValidation?.(r);
+      },
+      onLog: (m) => o.events?.onLog?.(m),
+    },
+  });
+  const result: RetrainResult = { model, history: run.history, losses: run.losses, bestEpoch: best.epoch, bestValAccuracy: best.acc, stopped: run.stopped };
+  if (run.stopped) return result;
   // model selection: the best validation epoch's weights
   for (const [k, a] of bestWeights) tf.tidy(() => model.weights.get(k)!.assign(tf.tensor(a, model.weights.get(k)!.shape)));
   opt.dispose();
-  const result: RetrainResult = { model, history, bestEpoch: best.epoch, bestValAccuracy: best.acc, stopped: false };
   if (o.test) result.test = evaluateModel(model, o.test(), 'test');
   return result;
 }

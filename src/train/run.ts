@@ -2,11 +2,12 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadData, DATASETS, type DataConfig } from '../data/load.js';
-import { writeAtomic } from '../io.js';
+import { warn, writeAtomic } from '../io.js';
 import { costOf } from '../space/cost.js';
 import { loadSpace } from '../space/load.js';
 import type { ArchSpec } from '../space/spec.js';
-import { loadSupernet, type TrainEvents } from '../supernet/trainer.js';
+import { loadSupernet } from '../supernet/trainer.js';
+import type { TrainEvents } from './events.js';
 import { readJson } from '../io.js';
 import { evaluateModel, evaluationMarkdown, type Evaluation } from './evaluate.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
@@ -92,17 +93,19 @@ export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & 
   });
   if (!r.stopped) {
     const results = { bestEpoch: r.bestEpoch, valAccuracy: r.bestValAccuracy, testAccuracy: r.test?.top1, testTop5: r.test?.top5, macs: costOf(o.spec).macs, params: costOf(o.spec).params, trainImagesPerSecond: trainingThroughput(r.history), history: r.history, initFromSupernet: o.initFromSupernet ?? null };
-    saveModel(o.out, r.model, { generatedBy: `vitas ${o.version}`, results });
+    saveModel(o.out, r.model, { generatedBy: `vitas ${o.version}`, results, norm: splits.train.norm });
     writeAtomic(join(o.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
     if (r.test) writeAtomic(join(o.out, 'test.md'), evaluationMarkdown(r.test, splits.train.classNames));
   }
   return { ...r, out: o.out };
 }
 
+/** A saved model's top-1 etc. on a split, its images normalised exactly as in its training (model.json's `norm`). */
 export function runEval(o: { modelDir: string; data: string; split: 'test' | 'val'; validation?: number }): { evaluation: Evaluation; markdown: string } {
-  const { model } = loadModel(o.modelDir);
+  const { model, json } = loadModel(o.modelDir);
+  if (!json.norm) warn(`${join(o.modelDir, 'model.json')}: no norm (saved before vitas recorded it): images normalised with the statistics of the whole training file, as vitas trained then`);
   const cfg = dataConfig(o.data, o.validation);
-  const splits = loadData(cfg, { withTest: o.split === 'test', validationFrom: '--validation' });
+  const splits = loadData(cfg, { withTest: o.split === 'test', validationFrom: '--validation', norm: json.norm ?? 'training-file' });
   const ds = o.split === 'test' ? splits.test : splits.val;
   if (!ds) throw new VitasError(`--split test: the dataset has no test split`);
   const evaluation = evaluateModel(model, ds, o.split);

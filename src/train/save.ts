@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Norm } from '../data/dataset.js';
 import { readBytes, readJson, sha256, warn, writeAtomic } from '../io.js';
 import { VitasError } from '../space/errors.js';
 import { paramList } from '../space/params.js';
@@ -20,6 +21,8 @@ export interface ModelJson {
   generatedBy: string;
   spec: ArchSpec;
   results?: Record<string, unknown>;
+  /** the pixel normalisation the model was trained with (the training split's statistics); absent in models saved before vitas recorded it */
+  norm?: Norm;
   weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: 'float32' }[] }[];
   /** sha256 (hex) of each weight file, by path; absent in models saved before vitas checked them */
   sha256?: Record<string, string>;
@@ -38,6 +41,12 @@ export const modelJsonSchema = {
     generatedBy: { type: 'string' },
     spec: { type: 'object' },
     results: { type: 'object' },
+    norm: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mean', 'std'],
+      properties: { mean: { type: 'number' }, std: { type: 'number', exclusiveMinimum: 0 } },
+    },
     // one group with one file: what saveModel writes and loadModel reads
     weightsManifest: {
       type: 'array',
@@ -67,7 +76,8 @@ export const modelJsonSchema = {
 
 const validateModelJson = ajv.compile(modelJsonSchema);
 
-export function saveModel(dir: string, model: StandaloneModel, meta: { generatedBy: string; results?: Record<string, unknown> }): void {
+/** `meta.norm`: the normalisation of the images it was trained on, so that `vitas eval` normalises alike. */
+export function saveModel(dir: string, model: StandaloneModel, meta: { generatedBy: string; results?: Record<string, unknown>; norm?: Norm }): void {
   const weights = [...model.weights.entries()];
   const specs = weights.map(([name, v]) => ({ name, shape: v.shape, dtype: 'float32' as const }));
   const total = weights.reduce((a, [, v]) => a + v.size, 0);
@@ -79,7 +89,7 @@ export function saveModel(dir: string, model: StandaloneModel, meta: { generated
   }
   const bytes = new Uint8Array(data.buffer);
   writeAtomic(join(dir, 'weights.bin'), bytes);
-  const json: ModelJson = { format: 'vitas-model', version: 1, generatedBy: meta.generatedBy, spec: model.spec, ...(meta.results ? { results: meta.results } : {}), weightsManifest: [{ paths: ['weights.bin'], weights: specs }], sha256: { 'weights.bin': sha256(bytes) } };
+  const json: ModelJson = { format: 'vitas-model', version: 1, generatedBy: meta.generatedBy, spec: model.spec, ...(meta.results ? { results: meta.results } : {}), ...(meta.norm ? { norm: meta.norm } : {}), weightsManifest: [{ paths: ['weights.bin'], weights: specs }], sha256: { 'weights.bin': sha256(bytes) } };
   writeAtomic(join(dir, 'model.json'), JSON.stringify(json, null, 2) + '\n');
 }
 

@@ -10,7 +10,12 @@
  * the uploaded array is kept for the next step instead of being read back.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Region } from './supernet.js';
+
+/** A box of a variable, per axis: a supernet slice, or all of a standalone model's variable. */
+export interface VariableBox {
+  readonly begin: readonly number[];
+  readonly size: readonly number[];
+}
 
 export interface AdamWConfig {
   beta1: number;
@@ -36,7 +41,7 @@ function asMatrix(shape: readonly number[]): [number, number] {
   throw new Error(`MaskedAdamW: parameters of rank ${shape.length} are not supported`);
 }
 
-function regionRect(r: Region): { r0: number; c0: number; rows: number; cols: number } {
+function regionRect(r: VariableBox): { r0: number; c0: number; rows: number; cols: number } {
   const [rows, cols] = asMatrix(r.size);
   return r.size.length === 1 ? { r0: 0, c0: r.begin[0]!, rows, cols } : { r0: r.begin[0]!, c0: r.begin[1]!, rows, cols };
 }
@@ -90,7 +95,7 @@ export class MaskedAdamW {
    * One update of `param`. `grad` is the gradient of the box `at` (a slice of the parameter, or
    * all of it); only entries inside `used` (regions in parameter coordinates, within `at`) move.
    */
-  update(key: string, param: tf.Variable, grad: tf.Tensor | Float32Array, at: Region, used: Region[], lr: number, decay: boolean): void {
+  update(key: string, param: tf.Variable, grad: tf.Tensor | Float32Array, at: VariableBox, used: readonly VariableBox[], lr: number, decay: boolean): void {
     const { beta1, beta2, eps } = this.config;
     const wd = decay ? this.config.weightDecay : 0;
     const s = this.moments(key, param.shape);

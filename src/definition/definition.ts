@@ -1,12 +1,19 @@
-/** Search definitions (searches/*.json): space + data + budget window + supernet recipe, schema-checked. */
+/**
+ * Search definitions (searches/*.json): space + data + budget window + supernet recipe,
+ * schema-checked. Their own module: supernet training and search both read them, and neither
+ * imports the other.
+ */
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { readJson } from '../io.js';
 import type { DataConfig } from '../data/load.js';
 import { DATASETS } from '../data/load.js';
 import { parseBudget } from '../space/budget.js';
 import type { Convention } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
+import { presetSpace, SPACES } from '../space/presets.js';
+import { validateSpace, type SearchSpace } from '../space/space.js';
 import { ajv, check } from '../space/validate.js';
-import type { SupernetRecipe } from '../supernet/trainer.js';
+import type { SupernetRecipe } from '../supernet/recipe.js';
 
 export interface SearchDefinition {
   name: string;
@@ -158,10 +165,9 @@ export function loadDefinition(path: string): SearchDefinition {
   return validateDefinition(readJson(path, 'search definition'), path);
 }
 
-/** The budget window [min, max]; min defaults to 90 % of max (DESIGN §8). */
-export function budgetWindow(max: string | number, min: string | number | undefined, convention: Convention = 'macs', flags = { max: '--budget', min: '--min' }): { min: number; max: number; convention: Convention } {
-  const hi = parseBudget(max, flags.max);
-  const lo = min === undefined ? Math.round(0.9 * hi) : parseBudget(min, flags.min);
-  if (lo > hi) throw new VitasError(`${flags.min}: ${lo} exceeds ${flags.max} ${hi}`);
-  return { min: lo, max: hi, convention };
+/** The definition's space: a preset name, or a space file relative to the definition. */
+export function resolveSpace(def: SearchDefinition, defPath: string): SearchSpace {
+  if (SPACES[def.space]) return presetSpace(def.space);
+  const p = isAbsolute(def.space) ? def.space : resolve(dirname(defPath), def.space);
+  return validateSpace(readJson(p, 'search space'), p);
 }

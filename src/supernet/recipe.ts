@@ -1,0 +1,41 @@
+/** The supernet's training recipe (a definition's `supernet` section) and the record of a run's stages. */
+import { DEFAULT_TRAINING, type LrRestart, type TrainingRecipe } from '../train/recipe.js';
+import type { Slicing } from './supernet.js';
+
+export interface SupernetRecipe extends TrainingRecipe {
+  slicing: Slicing;
+  /** largest + smallest + a random subnet every step */
+  sandwich: boolean;
+  /** with `sandwich`: in-place distillation — the largest subnet learns from the labels, the others from its soft predictions */
+  distill: boolean;
+  /** `uniform`: every block choice equally likely; `identity-search`: p_id tuned to the budget window */
+  sampling: 'uniform' | 'identity-search';
+  /** ablations only: ViTAS's private class tokens / attention maps switched off */
+  privateTokens: boolean;
+  privateAttention: boolean;
+  /** a warm restart written by a resumed stage: from global step `step` a new cosine from `lr` down to `minLr` */
+  restart?: LrRestart;
+}
+
+export const DEFAULT_RECIPE: SupernetRecipe = {
+  ...DEFAULT_TRAINING,
+  slicing: 'left',
+  sandwich: false,
+  distill: false,
+  sampling: 'identity-search',
+  privateTokens: true,
+  privateAttention: true,
+};
+
+/** One invocation of a run (a fresh start or a `--resume`), kept in the checkpoint so a staged run's history is on record. */
+export interface StageRecord {
+  /** 1-based epoch and 0-based step the invocation started at */
+  fromEpoch: number;
+  fromStep: number;
+  /** the run's last epoch as this invocation set it (`--epochs`) */
+  toEpoch: number;
+  sandwich: boolean;
+  /** `--restart-lr`: the warm restart this invocation began with */
+  restartLr?: number;
+  threads: number;
+}
