@@ -76,7 +76,7 @@ describe('vitas retrain --config', () => {
     // a flag wins over the definition: --epochs 1
     const one = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'retrain', join(dir, 'search-a', 'best-arch.json'), '--config', join(dir, 'def.json'), '--epochs', '1', '--seeds', '4', '--out', join(dir, 'one')], { encoding: 'utf8' });
     expect(one.status, one.stderr).to.equal(0);
-    const res = JSON.parse(readFileSync(join(dir, 'one', 'best-arch-seed4', 'results.json'), 'utf8')) as { history: unknown[] };
+    const res = JSON.parse(readFileSync(join(dir, 'one', 'search-a-seed4', 'results.json'), 'utf8')) as { history: unknown[] };
     expect(res.history).to.have.length(1);
   });
 

@@ -47,12 +47,13 @@ export function retrainSettings(flags: RetrainFlags, config?: string): RetrainSe
 }
 
 /**
- * Run names for spec files: the file name without `.json`; where two files share it (every
- * search writes `best-arch.json`), the name of the folder holding each instead.
+ * Run names for spec files: the file name without `.json`; a search's `best-arch.json`, and files
+ * that share a name, by the name of the folder holding them instead.
  */
 export function specNames(files: readonly string[]): string[] {
   const base = files.map((f) => basename(f).replace(/\.json$/, ''));
-  const names = files.map((f, i) => (base.filter((b) => b === base[i]).length > 1 ? basename(dirname(f)) || base[i]! : base[i]!));
+  const byFolder = (i: number): boolean => base[i] === 'best-arch' || base.filter((b) => b === base[i]).length > 1;
+  const names = files.map((f, i) => (byFolder(i) ? basename(dirname(f)) || base[i]! : base[i]!));
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new VitasError(`retrain: two spec files would both run as "${dup}" (same file and folder names); rename one`);
   return names;

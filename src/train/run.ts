@@ -104,7 +104,8 @@ export async function runRetrain(o: RetrainRunOptions): Promise<RetrainResult & 
 export function runEval(o: { modelDir: string; data: string; split: 'test' | 'val'; validation?: number }): { evaluation: Evaluation; markdown: string } {
   const { model, json } = loadModel(o.modelDir);
   if (!json.norm) warn(`${join(o.modelDir, 'model.json')}: no norm (saved before vitas recorded it): images normalised with the statistics of the whole training file, as vitas trained then`);
-  const cfg = dataConfig(o.data, o.validation);
+  // the test split depends on the validation carve-out only through the normalisation, which the model carries
+  const cfg = dataConfig(o.data, o.validation ?? (o.split === 'test' && json.norm ? 1 : undefined));
   const splits = loadData(cfg, { withTest: o.split === 'test', validationFrom: '--validation', norm: json.norm ?? 'training-file' });
   const ds = o.split === 'test' ? splits.test : splits.val;
   if (!ds) throw new VitasError(`--split test: the dataset has no test split`);
