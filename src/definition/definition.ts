@@ -55,6 +55,22 @@ export interface SearchSettings {
   seed?: number;
 }
 
+/** What the supernet and the retrain recipes share: the optimiser, the schedule and the augmentation. */
+const trainingFields = {
+  epochs: { type: 'integer', minimum: 1 },
+  batch: { type: 'integer', minimum: 1 },
+  lr: { type: 'number', exclusiveMinimum: 0 },
+  minLr: { type: 'number', minimum: 0 },
+  weightDecay: { type: 'number', minimum: 0 },
+  warmupEpochs: { type: 'number', minimum: 0 },
+  labelSmoothing: { type: 'number', minimum: 0, maximum: 1 },
+  augment: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { crop: { type: 'integer', minimum: 0 }, flip: { type: 'boolean' } },
+  },
+} as const;
+
 const budgetValue = { oneOf: [{ type: 'string', minLength: 1 }, { type: 'number', exclusiveMinimum: 0 }] } as const;
 
 export const searchDefinitionSchema = {
@@ -92,22 +108,11 @@ export const searchDefinitionSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        epochs: { type: 'integer', minimum: 1 },
-        batch: { type: 'integer', minimum: 1 },
-        lr: { type: 'number', exclusiveMinimum: 0 },
-        minLr: { type: 'number', minimum: 0 },
-        weightDecay: { type: 'number', minimum: 0 },
-        warmupEpochs: { type: 'number', minimum: 0 },
-        labelSmoothing: { type: 'number', minimum: 0, maximum: 1 },
+        ...trainingFields,
         slicing: { enum: ['left', 'two-sided'] },
         sandwich: { type: 'boolean' },
         distill: { type: 'boolean' },
         sampling: { enum: ['uniform', 'identity-search'] },
-        augment: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { crop: { type: 'integer', minimum: 0 }, flip: { type: 'boolean' } },
-        },
         seed: { type: 'integer' },
         privateTokens: { type: 'boolean' },
         privateAttention: { type: 'boolean' },
@@ -117,19 +122,8 @@ export const searchDefinitionSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        epochs: { type: 'integer', minimum: 1 },
-        batch: { type: 'integer', minimum: 1 },
-        lr: { type: 'number', exclusiveMinimum: 0 },
-        minLr: { type: 'number', minimum: 0 },
-        weightDecay: { type: 'number', minimum: 0 },
-        warmupEpochs: { type: 'number', minimum: 0 },
-        labelSmoothing: { type: 'number', minimum: 0, maximum: 1 },
+        ...trainingFields,
         dropPath: { type: 'number', minimum: 0, maximum: 1 },
-        augment: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { crop: { type: 'integer', minimum: 0 }, flip: { type: 'boolean' } },
-        },
         seeds: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'integer', minimum: 0 } },
       },
     },

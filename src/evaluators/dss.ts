@@ -13,9 +13,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { SearchSpace } from '../space/space.js';
-import { specKey, type ArchSpec } from '../space/spec.js';
+import type { ArchSpec } from '../space/spec.js';
 import { Supernet } from '../supernet/supernet.js';
-import type { Evaluator } from './evaluator.js';
+import { scoreOnce, type Evaluator } from './evaluator.js';
 import { subnetGradients } from './gradients.js';
 import { traceSqrtPsd } from './nuclear-norm.js';
 
@@ -55,15 +55,7 @@ export class DssEvaluator implements Evaluator {
   }
 
   async evaluate(specs: ArchSpec[]): Promise<number[]> {
-    return specs.map((s) => {
-      const key = specKey(s);
-      let v = this.cache.get(key);
-      if (v === undefined) {
-        v = this.score(s);
-        this.cache.set(key, v);
-      }
-      return v;
-    });
+    return scoreOnce(this.cache, specs, (s) => this.score(s));
   }
 
   score(spec: ArchSpec): number {

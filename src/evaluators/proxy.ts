@@ -7,12 +7,12 @@
  * BatchNorm layers normalise by the batch's statistics (an untrained network has no running ones).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { specKey, type ArchSpec } from '../space/spec.js';
+import type { ArchSpec } from '../space/spec.js';
 import type { SearchSpace } from '../space/space.js';
 import { smoothedCrossEntropy } from '../supernet/ops.js';
 import { Supernet } from '../supernet/supernet.js';
 import { tensorSeed } from '../space/rng.js';
-import type { Evaluator } from './evaluator.js';
+import { scoreOnce, type Evaluator } from './evaluator.js';
 import { subnetGradients } from './gradients.js';
 
 export class ProxyEvaluator implements Evaluator {
@@ -32,15 +32,7 @@ export class ProxyEvaluator implements Evaluator {
   }
 
   async evaluate(specs: ArchSpec[]): Promise<number[]> {
-    return specs.map((s) => {
-      const key = specKey(s);
-      let v = this.cache.get(key);
-      if (v === undefined) {
-        v = this.score(s);
-        this.cache.set(key, v);
-      }
-      return v;
-    });
+    return scoreOnce(this.cache, specs, (s) => this.score(s));
   }
 
   score(spec: ArchSpec): number {

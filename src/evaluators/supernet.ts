@@ -1,8 +1,8 @@
 import type { Dataset } from '../data/dataset.js';
-import { specKey, type ArchSpec } from '../space/spec.js';
+import type { ArchSpec } from '../space/spec.js';
 import type { Supernet } from '../supernet/supernet.js';
 import { evaluateSubnet, type SubnetEvalOptions } from '../supernet/trainer.js';
-import type { Evaluator } from './evaluator.js';
+import { scoreOnce, type Evaluator } from './evaluator.js';
 
 /**
  * Top-1 on the validation split with inherited supernet weights; cached by canonical spec. With
@@ -19,14 +19,6 @@ export class SupernetEvaluator implements Evaluator {
     private readonly opts: SubnetEvalOptions = {},
   ) {}
   async evaluate(specs: ArchSpec[]): Promise<number[]> {
-    return specs.map((s) => {
-      const key = specKey(s);
-      let acc = this.cache.get(key);
-      if (acc === undefined) {
-        acc = evaluateSubnet(this.net, s, this.val, this.opts);
-        this.cache.set(key, acc);
-      }
-      return acc;
-    });
+    return scoreOnce(this.cache, specs, (s) => evaluateSubnet(this.net, s, this.val, this.opts));
   }
 }
