@@ -6,6 +6,7 @@
 #  3. each search's best spec, the DeiT-style spec and the best hand-built catalogue spec retrained
 #     from scratch with the definition's retrain recipe, retrain seeds 1–3 (summary.md: mean ± std).
 # Usage: bash scripts/fashion-mnist-campaign.sh [supernet|search|retrain …]   (default: all three)
+# RUNS=DIR puts the run folders under DIR/fashion-mnist (default runs/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEF=searches/fashion-mnist.json
@@ -32,10 +33,13 @@ if has search; then
 fi
 
 if has retrain; then
-  specs=()
-  for strategy in evolution random; do for seed in 1 2 3; do specs+=("$RUNS/search-$strategy-$seed/best-arch.json"); done; done
-  # hand design: DeiT-style (linear stem, softmax, identical blocks) and the catalogue's best row (mixer) scaled to ≥ 12M MACs
-  specs+=(examples/fmnist-deit.json examples/fmnist-mixer.json)
-  if [ -f "$RUNS/retrain/summary.md" ] || [ -d "$RUNS/retrain" ]; then vitas retrain "${specs[@]}" --config "$DEF" --out "$RUNS/retrain" --resume
-  else vitas retrain "${specs[@]}" --config "$DEF" --out "$RUNS/retrain"; fi
+  # hand design (no supernet needed, so these can run first): DeiT-style (linear stem, softmax,
+  # identical blocks) and the catalogue's best row (mixer) scaled to ≥ 12M MACs
+  hand=(examples/fmnist-deit.json examples/fmnist-mixer.json)
+  if [ -d "$RUNS/retrain-hand" ]; then vitas retrain "${hand[@]}" --config "$DEF" --out "$RUNS/retrain-hand" --resume
+  else vitas retrain "${hand[@]}" --config "$DEF" --out "$RUNS/retrain-hand"; fi
+  searched=()
+  for strategy in evolution random; do for seed in 1 2 3; do searched+=("$RUNS/search-$strategy-$seed/best-arch.json"); done; done
+  if [ -d "$RUNS/retrain-searched" ]; then vitas retrain "${searched[@]}" --config "$DEF" --out "$RUNS/retrain-searched" --resume
+  else vitas retrain "${searched[@]}" --config "$DEF" --out "$RUNS/retrain-searched"; fi
 fi
