@@ -11,6 +11,7 @@ import {
 } from '../src/index.js';
 import { lpiBranch } from '../src/supernet/operators/lpi.js';
 import { checkGradients, maxDiff, randn } from './fn-helpers.js';
+import { expectGradientsMatchFiniteDifferences } from './supernet-checks.js';
 
 /** Every choice that changes how LPI sits in the network: stems, position encodings, readouts, mixers, recursion. */
 const space = validateSpace({
@@ -271,30 +272,7 @@ describe('LPI (XCiT local patch interaction) and BatchNorm in the supernet', fun
         const r = tf.randomNormal([3, 4], 0, 1, 'float32', 5);
         const loss = (): tf.Scalar => tf.sum(tf.mul(model.forward(x, { norm: 'batch' }), r)) as tf.Scalar;
         const names = model.trainableWeights().map(([n]) => n).filter((n) => n.startsWith('blocks.0.lpi.') || n === 'blocks.0.norm1.gamma' || n === 'patch_embed.w');
-        const { grads } = tf.variableGrads(loss, names.map((n) => model.weights.get(n)!));
-        let checked = 0;
-        for (const n of names) {
-          const v = model.weights.get(n)!;
-          const g = grads[v.name]!.dataSync();
-          for (const i of [...g.keys()].sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!)).slice(0, 2)) {
-            if (Math.abs(g[i]!) < 1e-3) continue;
-            const vals = values(v);
-            const h = 4e-3 * Math.max(1, Math.abs(vals[i]!));
-            const at = (delta: number): number => {
-              const w = vals.slice();
-              w[i] = vals[i]! + delta;
-              v.assign(tf.tensor(w, v.shape));
-              return tf.tidy(() => loss().dataSync()[0]!);
-            };
-            // central differences at h and h/2, Richardson-combined
-            const fd = (4 * ((at(h / 2) - at(-h / 2)) / h) - (at(h) - at(-h)) / (2 * h)) / 3;
-            v.assign(tf.tensor(vals, v.shape));
-            expect(Math.abs(fd - g[i]!), `${n}[${i}]: analytic ${g[i]} vs finite difference ${fd}`).to.be.below(2e-2 * Math.max(1, Math.abs(g[i]!)));
-            checked++;
-          }
-        }
-        expect(checked).to.be.greaterThan(4);
-        tf.dispose(Object.values(grads));
+        expect(expectGradientsMatchFiniteDifferences(loss, model.weights, names)).to.be.greaterThan(4);
         x.dispose(); r.dispose(); model.dispose();
       });
     }

@@ -10,7 +10,7 @@ import { crossAttention } from '../src/supernet/fn/cross.js';
 import { dualMixing, poolGrid, poolMatrix } from '../src/supernet/fn/dual.js';
 import { classAttentionLayer } from '../src/supernet/operators/class-attention.js';
 import { ROOT } from './helpers.js';
-import { expectStepTouchesOnlyUsage, expectSupernetEqualsStandalone } from './supernet-checks.js';
+import { expectGradientsMatchFiniteDifferences, expectStepTouchesOnlyUsage, expectSupernetEqualsStandalone } from './supernet-checks.js';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -143,31 +143,7 @@ describe('operator catalogue II: class attention and the dual pathway', function
         const loss = (): tf.Scalar => tf.sum(tf.mul(model.forward(x), r)) as tf.Scalar;
         // two weights (largest |gradient|) of every parameter of the new operators and of the class token
         const names = model.trainableWeights().map(([n]) => n).filter((n) => OWN.test(n) || n === 'cls');
-        const { grads } = tf.variableGrads(loss, names.map((n) => model.weights.get(n)!));
-        let checked = 0;
-        for (const n of names) {
-          const v = model.weights.get(n)!;
-          const g = grads[v.name]!.dataSync();
-          const order = [...g.keys()].sort((i, j) => Math.abs(g[j]!) - Math.abs(g[i]!)).slice(0, 2);
-          for (const i of order) {
-            if (Math.abs(g[i]!) < 1e-3) continue;
-            const values = v.dataSync().slice() as Float32Array;
-            const h = 4e-3 * Math.max(1, Math.abs(values[i]!));
-            const at = (delta: number): number => {
-              const w = values.slice();
-              w[i] = values[i]! + delta;
-              v.assign(tf.tensor(w, v.shape));
-              return tf.tidy(() => loss().dataSync()[0]!);
-            };
-            // central differences at h and h/2, Richardson-combined
-            const fd = (4 * ((at(h / 2) - at(-h / 2)) / h) - (at(h) - at(-h)) / (2 * h)) / 3;
-            v.assign(tf.tensor(values, v.shape));
-            expect(Math.abs(fd - g[i]!), `${n}[${i}]: analytic ${g[i]} vs finite difference ${fd}`).to.be.below(2e-2 * Math.max(1, Math.abs(g[i]!)));
-            checked++;
-          }
-        }
-        expect(checked, 'entries checked').to.be.greaterThan(10);
-        Object.values(grads).forEach((t) => t.dispose());
+        expect(expectGradientsMatchFiniteDifferences(loss, model.weights, names), 'entries checked').to.be.greaterThan(10);
         x.dispose(); r.dispose(); model.dispose();
       });
     }

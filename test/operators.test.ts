@@ -5,7 +5,7 @@ import {
   Supernet, smoothedCrossEntropy, netOf, nystromLength, NYSTROM_KERNEL, LPI_MACS_PER_TOKEN, type ArchSpec, type AttnBlock,
 } from '../src/index.js';
 import { OPERATOR_BLOCKS, STEM_POS, tinyXSpace, tinyXSpec } from './helpers.js';
-import { expectStepTouchesOnlyUsage, expectSupernetEqualsStandalone } from './supernet-checks.js';
+import { expectGradientsMatchFiniteDifferences, expectStepTouchesOnlyUsage, expectSupernetEqualsStandalone } from './supernet-checks.js';
 
 /** The MACs a spec states beyond what its product kernels run: FFT-priced FNet is run as DFT products; the Nyström conv and LPI's depthwise convs are element-wise. */
 function uncountedByKernels(spec: ArchSpec): number {
@@ -110,30 +110,7 @@ describe('operator catalogue', function () {
           const loss = (): tf.Scalar => tf.sum(tf.mul(model.forward(images), r)) as tf.Scalar;
           // three weights per block-0 parameter group the operator reads, largest |gradient| first (float32: well above rounding)
           const names = model.trainableWeights().map(([n]) => n).filter((n) => n.startsWith('blocks.0.') || n.startsWith('stem.') || n === 'patch_embed.w');
-          const { grads } = tf.variableGrads(loss, names.map((n) => model.weights.get(n)!));
-          for (const n of names) {
-            const v = model.weights.get(n)!;
-            const g = grads[v.name]!.dataSync();
-            const order = [...g.keys()].sort((i, j) => Math.abs(g[j]!) - Math.abs(g[i]!)).slice(0, 2);
-            for (const i of order) {
-              if (Math.abs(g[i]!) < 1e-3) continue;
-              const values = v.dataSync().slice() as Float32Array;
-              const h = 4e-3 * Math.max(1, Math.abs(values[i]!));
-              const at = (delta: number): number => {
-                const w = values.slice();
-                w[i] = values[i]! + delta;
-                v.assign(tf.tensor(w, v.shape));
-                return tf.tidy(() => loss().dataSync()[0]!);
-              };
-              // central differences at h and h/2, Richardson-combined: truncation O(h⁴), so float32 rounding dominates
-              const d1 = (at(h) - at(-h)) / (2 * h);
-              const d2 = (at(h / 2) - at(-h / 2)) / h;
-              const fd = (4 * d2 - d1) / 3;
-              v.assign(tf.tensor(values, v.shape));
-              expect(Math.abs(fd - g[i]!), `${n}[${i}]: analytic ${g[i]} vs finite difference ${fd}`).to.be.below(2e-2 * Math.max(1, Math.abs(g[i]!)));
-            }
-          }
-          Object.values(grads).forEach((t) => t.dispose());
+          expectGradientsMatchFiniteDifferences(loss, model.weights, names);
           images.dispose(); r.dispose(); model.dispose();
         });
       }

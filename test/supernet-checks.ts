@@ -42,3 +42,34 @@ export function expectStepTouchesOnlyUsage(net: Supernet, spec: ArchSpec, images
   for (const [key, p] of net.params) p.v.assign(tf.tensor(before.get(key)!, p.v.shape));
   return [...usage.keys()];
 }
+
+/**
+ * The analytic gradient of `loss` matches central finite differences (at h and h/2,
+ * Richardson-combined: truncation O(h⁴), so float32 rounding dominates) at the two entries of
+ * largest |gradient| of each named weight; returns how many entries were checked.
+ */
+export function expectGradientsMatchFiniteDifferences(loss: () => tf.Scalar, weights: ReadonlyMap<string, tf.Variable>, names: readonly string[]): number {
+  const { grads } = tf.variableGrads(loss, names.map((n) => weights.get(n)!));
+  let checked = 0;
+  for (const n of names) {
+    const v = weights.get(n)!;
+    const g = grads[v.name]!.dataSync();
+    for (const i of [...g.keys()].sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!)).slice(0, 2)) {
+      if (Math.abs(g[i]!) < 1e-3) continue; // float32: only gradients well above rounding
+      const values = v.dataSync().slice() as Float32Array;
+      const h = 4e-3 * Math.max(1, Math.abs(values[i]!));
+      const at = (delta: number): number => {
+        const w = values.slice();
+        w[i] = values[i]! + delta;
+        v.assign(tf.tensor(w, v.shape));
+        return tf.tidy(() => loss().dataSync()[0]!);
+      };
+      const fd = (4 * ((at(h / 2) - at(-h / 2)) / h) - (at(h) - at(-h)) / (2 * h)) / 3;
+      v.assign(tf.tensor(values, v.shape));
+      expect(Math.abs(fd - g[i]!), `${n}[${i}]: analytic ${g[i]} vs finite difference ${fd}`).to.be.below(2e-2 * Math.max(1, Math.abs(g[i]!)));
+      checked++;
+    }
+  }
+  tf.dispose(Object.values(grads));
+  return checked;
+}
