@@ -6,11 +6,12 @@
 #  3. each search's best spec, the DeiT-style spec and the best hand-built catalogue spec retrained
 #     from scratch with the definition's retrain recipe, retrain seeds 1–3 (summary.md: mean ± std).
 # Usage: bash scripts/fashion-mnist-campaign.sh [supernet|search|retrain …]   (default: all three)
-# RUNS=DIR puts the run folders under DIR/fashion-mnist (default runs/).
+# RUNS=DIR puts the run folders under DIR (default runs/fashion-mnist; this project keeps them in
+# results/campaign so that they survive between sessions).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEF=searches/fashion-mnist.json
-RUNS=${RUNS:-runs}/fashion-mnist
+RUNS=${RUNS:-runs/fashion-mnist}
 vitas() { node dist/src/cli/main.js "$@"; }
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(supernet search retrain)

@@ -30,12 +30,24 @@ describe('proxies', () => {
       expect(defaultProxy(list).name).to.equal('dss');
     });
 
+    it("keeps every proxy's measured τ equal to the ablation that measured it (results/ablations/private-class-token)", () => {
+      const results = JSON.parse(readFileSync(join(ROOT, 'results/ablations/private-class-token/results.json'), 'utf8')) as { ranking: { subnets: unknown[]; proxies: { name: string; tau: number; lo: number; hi: number }[] } };
+      expect(results.ranking.subnets).to.have.length(20);
+      for (const p of results.ranking.proxies) {
+        const m = proxyByName(p.name).measuredTau!;
+        expect(m.subnets).to.equal(results.ranking.subnets.length);
+        for (const k of ['tau', 'lo', 'hi'] as const) expect(m[k], `${p.name}.${k}`).to.be.closeTo(p[k], 5e-4);
+      }
+      expect(defaultProxy().name).to.equal('snip');
+    });
+
     it('refuses an unknown proxy with one line naming the flag and the allowed names', () => {
       expect(() => proxyByName('synflow')).to.throw(VitasError, /^--proxy: "synflow" is not a proxy; allowed: snip, dss, params, macs$/);
     });
 
     it('names a proxy with its measured τ and interval when known', () => {
-      expect(describeProxy(proxyByName('snip'))).to.equal('snip (no measured Kendall τ yet)');
+      expect(describeProxy(proxyByName('snip'))).to.equal('snip (Kendall τ 0.70 [0.49, 0.86] over 20 subnets, searches/ablations/private-class-token.json, 2026-12-02)');
+      expect(describeProxy({ ...proxyByName('snip'), measuredTau: undefined } as never)).to.equal('snip (no measured Kendall τ yet)');
       expect(describeProxy({ ...proxyByName('dss'), measuredTau: measured(0.45) }, 'the best measured τ')).to.equal('dss (Kendall τ 0.45 [0.25, 0.55] over 20 subnets, test; the best measured τ)');
     });
 
@@ -108,7 +120,7 @@ describe('proxies', () => {
     it('scores with the proxy asked for, names it on the evaluator line and keeps it in config.json', async () => {
       const logs: string[] = [];
       const r = await search({ ...flags, proxy: 'params', out: run, events: { onLog: (m) => void logs.push(m) } });
-      expect(logs).to.include('evaluator: proxy — no --config and no --supernet: no data and no trained weights, so a training-free proxy: params (no measured Kendall τ yet; chosen by --proxy)');
+      expect(logs).to.include('evaluator: proxy — no --config and no --supernet: no data and no trained weights, so a training-free proxy: params (Kendall τ 0.60 [0.28, 0.84] over 20 subnets, searches/ablations/private-class-token.json, 2026-12-02; chosen by --proxy)');
       expect(r.state.history.every((c) => c.score === c.params)).to.equal(true);
       const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { evaluator: string; proxy: string; command: { proxy: string } };
       expect(config).to.deep.include({ evaluator: 'proxy', proxy: 'params' });
@@ -130,10 +142,10 @@ describe('proxies', () => {
       expect(r.state.history.every((c) => c.score === c.params)).to.equal(true);
     });
 
-    it('uses SNIP without --proxy while no proxy has a measured τ, and says so', async () => {
+    it('uses the proxy of the best measured τ without --proxy (SNIP), and says so with its τ', async () => {
       const logs: string[] = [];
       await search({ ...flags, out: join(dir, 'default-run'), events: { onLog: (m) => void logs.push(m) } });
-      expect(logs.find((m) => m.startsWith('evaluator: '))).to.match(/training-free proxy: snip \(no measured Kendall τ yet; the default\)$/);
+      expect(logs.find((m) => m.startsWith('evaluator: '))).to.match(/training-free proxy: snip \(Kendall τ 0\.70 \[0\.49, 0\.86\] over 20 subnets, [^;]+; the default\)$/);
     });
 
     it('refuses --proxy when the search scores with its supernet', async () => {

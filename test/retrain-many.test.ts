@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,5 +84,39 @@ describe('vitas retrain --config', () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'retrain', 'x.json'], { encoding: 'utf8' });
     expect(r.status).to.equal(2);
     expect(r.stderr.trim()).to.equal('vitas: retrain: give --data <name|dir> or --config <search definition>');
+  });
+});
+
+describe('vitas retrain of several runs, stopped with Ctrl-C', () => {
+  it('saves the run in hand, exits 130, and the same command with --resume finishes the list', async function () {
+    this.timeout(240_000);
+    const dir = mkdtempSync(join(tmpdir(), 'vitas-many-int-'));
+    const spec = { version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed: 16, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 2, qkv: 24, mlp: 16 }] };
+    writeFileSync(join(dir, 'a.json'), JSON.stringify(spec));
+    writeFileSync(join(dir, 'b.json'), JSON.stringify({ ...spec, embed: 24 }));
+    const out = join(dir, 'runs');
+    const args = [join(ROOT, 'dist/src/cli/main.js'), 'retrain', join(dir, 'a.json'), join(dir, 'b.json'), '--data', fixture('fashion-mnist-mini'), '--validation', '100', '--limit', '300', '--epochs', '3', '--batch', '20', '--seeds', '0', '--out', out];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      // the first run's second epoch is under way: stop it there
+      if (!sent && /epoch 2\/3 step/.test(err)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    expect(code, err).to.equal(130);
+    expect(err).to.include('retrain: stopped; 0 run(s) finished, the one in hand saved its checkpoint; the same command with --resume continues the list');
+    expect(existsSync(join(out, 'a-seed0', 'retrain.ckpt'))).to.equal(true);
+    expect(existsSync(join(out, 'a-seed0', 'results.json'))).to.equal(false);
+    const again = spawnSync(process.execPath, [...args, '--resume'], { encoding: 'utf8' });
+    expect(again.status, again.stderr).to.equal(0);
+    for (const name of ['a', 'b']) {
+      const res = JSON.parse(readFileSync(join(out, `${name}-seed0`, 'results.json'), 'utf8')) as { history: unknown[] };
+      expect(res.history).to.have.length(3);
+    }
   });
 });

@@ -21,7 +21,7 @@ import {
   PROXY_NAMES,
   type ProxyName,
 } from '../index.js';
-import { trainingProgress, searchProgress, holdLine, releaseHeld, dropHeld, say } from './progress.js';
+import { trainingProgress, searchProgress, holdLine, releaseHeld, dropHeld, say, stopOnInterrupt } from './progress.js';
 import { addQueueCommands, QUEUE_FLAG_HELP, retrainSeveral, seedList } from './queue-commands.js';
 
 function convention(value: string): Convention {
@@ -305,17 +305,6 @@ export function buildProgram(program: Command): Command {
   return program;
 }
 
-/** First Ctrl-C asks the work to stop cleanly (it saves and returns); a second one aborts. */
-function stopOnInterrupt(message: string): { signal: { stop: boolean }; release(): void } {
-  const signal = { stop: false };
-  const onInt = (): void => {
-    if (signal.stop) process.exit(130);
-    signal.stop = true;
-    say(`\n${message}`);
-  };
-  process.on('SIGINT', onInt);
-  return { signal, release: () => void process.off('SIGINT', onInt) };
-}
 
 /** A flag's number: "not a number" and "not finite" (`1e400`) are told apart. */
 function numberOf(v: string, flag: string): number {

@@ -99,3 +99,15 @@ export function searchProgress(): { onGeneration(e: { generation: number; genera
     },
   };
 }
+
+/** First Ctrl-C asks the work to stop cleanly (it saves and returns); a second one aborts. */
+export function stopOnInterrupt(message: string): { signal: { stop: boolean }; release(): void } {
+  const signal = { stop: false };
+  const onInt = (): void => {
+    if (signal.stop) process.exit(130);
+    signal.stop = true;
+    say(`\n${message}`);
+  };
+  process.on('SIGINT', onInt);
+  return { signal, release: () => void process.off('SIGINT', onInt) };
+}

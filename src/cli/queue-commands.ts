@@ -1,6 +1,6 @@
 /** `vitas worker`, `vitas queue status`, and `vitas retrain` of several specs or seeds (thin: flags → library). */
 import type { Command } from 'commander';
-import { releaseHeld, say, trainingProgress } from './progress.js';
+import { releaseHeld, say, stopOnInterrupt, trainingProgress } from './progress.js';
 import { loadSpec, specNames, queueStatus, retrainMany, startQueueWorker, statusMarkdown, VitasError, WORKER_DEFAULTS, type RetrainRecipe } from '../index.js';
 
 export const QUEUE_FLAG_HELP = 'redis://HOST:PORT[/DB]: run the evaluations on `vitas worker` processes through this queue';
@@ -75,6 +75,7 @@ export async function retrainSeveral(files: string[], o: { data: string; epochs?
   const names = specNames(files);
   const specs = files.map((f, i) => ({ name: names[i]!, spec: loadSpec(f) }));
   const progress = o.queue ? undefined : trainingProgress('retrain');
+  const { signal, release } = stopOnInterrupt('stopping after this step and saving the run\'s checkpoint (Ctrl-C again to abort)…');
   const r = await retrainMany({
     specs,
     seeds: o.seeds ?? [recipe.seed ?? 0],
@@ -89,8 +90,17 @@ export async function retrainSeveral(files: string[], o: { data: string; epochs?
     ...(o.force ? { force: true } : {}),
     onLog: (m) => (progress ? progress.onLog?.(m) : say(`retrain: ${m}`)),
     ...(progress ? { events: progress } : {}),
-  }).finally(() => progress?.stop());
+    ...(o.queue ? {} : { signal }),
+  }).finally(() => {
+    progress?.stop();
+    release();
+  });
   releaseHeld();
+  if (r.stopped) {
+    say(`retrain: stopped; ${r.runs.length} run(s) finished, the one in hand saved its checkpoint; the same command with --resume continues the list`);
+    process.exitCode = 130;
+    return;
+  }
   // the per-spec table over seeds (mean ± std); every run is in summary.md below it
   console.log(r.table);
   say(`retrain: wrote ${r.out}/summary.md, summary.svg, results.json`);

@@ -77,6 +77,8 @@ export interface RetrainJobResult extends StandaloneResult {
   out: string;
   /** training images per second of the run's training steps */
   trainImagesPerSecond?: number;
+  /** stopped (Ctrl-C) before its last epoch: its checkpoint is saved, no result yet */
+  stopped?: boolean;
 }
 
 /** JSON with object keys sorted, so equal values hash equal whatever order they were built in. */

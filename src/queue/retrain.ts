@@ -40,6 +40,8 @@ export interface RetrainManyOptions {
   onLog?(message: string): void;
   /** progress of each in-process run (not used with `queue`: the workers report to their own logs) */
   events?: RetrainRunOptions['events'];
+  /** in process: set `.stop` (Ctrl-C) to save the run in hand's checkpoint and return; the same call again continues */
+  signal?: { stop: boolean };
 }
 
 export interface RetrainRun extends RetrainJobResult {
@@ -47,7 +49,7 @@ export interface RetrainRun extends RetrainJobResult {
   seed: number;
 }
 
-export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: RetrainRun[]; out: string; /** the per-spec table over seeds, markdown */ table: string; report?: JobsReport }> {
+export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: RetrainRun[]; out: string; /** the per-spec table over seeds, markdown */ table: string; report?: JobsReport; /** stopped by `signal` before the list was done */ stopped?: boolean }> {
   const names = o.specs.map((s) => s.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new VitasError(`retrain: two specs are named "${dup}"; their run folders would collide — rename one file`);
@@ -87,7 +89,9 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
     results = [];
     for (const [i, job] of jobs.entries()) {
       o.onLog?.(`retrain ${i + 1}/${jobs.length}: ${runs[i]!.name}, seed ${runs[i]!.seed}`);
-      results.push((await runJob(job, o.events)) as RetrainJobResult);
+      const r = (await runJob(job, o.events, o.signal)) as RetrainJobResult;
+      if (r.stopped) return { runs: results.map((x, j) => ({ ...runs[j]!, ...x })), out, table: '', stopped: true };
+      results.push(r);
     }
   }
   const done: RetrainRun[] = results.map((r, i) => ({ ...runs[i]!, ...r }));

@@ -89,7 +89,7 @@ async function standalone(job: StandaloneJob): Promise<StandaloneResult> {
  * A retrain that a killed worker left behind resumes from its last epoch checkpoint when it is this job's;
  * one that finished (its result.json is this job's) is not run again, so re-running a list continues it.
  */
-async function retrainJob(job: RetrainJob, events?: RetrainRunOptions['events']): Promise<RetrainJobResult> {
+async function retrainJob(job: RetrainJob, events?: RetrainRunOptions['events'], signal?: { stop: boolean }): Promise<RetrainJobResult> {
   if (job.initFromSupernet) await checkFileRef(job.initFromSupernet.checkpoint);
   const id = jobId(job);
   const marker = join(job.out, 'job.json');
@@ -114,8 +114,10 @@ async function retrainJob(job: RetrainJob, events?: RetrainRunOptions['events'])
     version: VERSION,
     ...(job.initFromSupernet ? { initFromSupernet: job.initFromSupernet.run } : {}),
     ...(events ? { events } : {}),
+    ...(signal ? { signal } : {}),
   });
   r.model.dispose();
+  if (r.stopped) return { out: job.out, bestEpoch: r.bestEpoch, bestValAccuracy: r.bestValAccuracy, stopped: true };
   const ips = trainingThroughput(r.history);
   const result: RetrainJobResult = { out: job.out, bestEpoch: r.bestEpoch, bestValAccuracy: r.bestValAccuracy, ...(ips ? { trainImagesPerSecond: ips } : {}), ...(r.test ? { test: { top1: r.test.top1, top5: r.test.top5 } } : {}) };
   writeAtomic(done, JSON.stringify({ id, result }, null, 2) + '\n');
@@ -123,14 +125,15 @@ async function retrainJob(job: RetrainJob, events?: RetrainRunOptions['events'])
 }
 
 /** Run one job in this process; what a queue worker's sandboxed processor calls. */
-export async function runJob(job: JobData, events?: RetrainRunOptions['events']): Promise<ScoreResult | StandaloneResult | RetrainJobResult> {
+/** `signal` (in process only): set `.stop` to save a retrain's checkpoint after its current step and return it stopped. */
+export async function runJob(job: JobData, events?: RetrainRunOptions['events'], signal?: { stop: boolean }): Promise<ScoreResult | StandaloneResult | RetrainJobResult> {
   switch (job.kind) {
     case 'score':
       return score(job);
     case 'standalone':
       return standalone(job);
     case 'retrain':
-      return retrainJob(job, events);
+      return retrainJob(job, events, signal);
   }
 }
 
