@@ -19,14 +19,15 @@ describe('proxies', () => {
   });
 
   describe('registry', () => {
-    it('lists snip, dss, params and macs, none with a measured τ yet', () => {
+    it('lists snip, dss, params and macs, each with its measured τ', () => {
       expect(PROXIES.map((p) => p.name)).to.deep.equal(['snip', 'dss', 'params', 'macs']);
-      expect(PROXIES.filter((p) => p.measuredTau)).to.have.length(0);
+      expect(PROXIES.filter((p) => p.measuredTau)).to.have.length(4);
     });
 
     it('picks SNIP while no proxy has a measured τ, else the one with the highest', () => {
-      expect(defaultProxy().name).to.equal('snip');
-      const list = PROXIES.map((p) => (p.name === 'dss' ? { ...p, measuredTau: measured(0.5) } : p.name === 'params' ? { ...p, measuredTau: measured(0.3) } : p));
+      const bare = PROXIES.map(({ measuredTau: _, ...p }) => p);
+      expect(defaultProxy(bare).name).to.equal('snip');
+      const list = bare.map((p) => (p.name === 'dss' ? { ...p, measuredTau: measured(0.5) } : p.name === 'params' ? { ...p, measuredTau: measured(0.3) } : p));
       expect(defaultProxy(list).name).to.equal('dss');
     });
 
@@ -145,7 +146,7 @@ describe('proxies', () => {
     it('uses the proxy of the best measured τ without --proxy (SNIP), and says so with its τ', async () => {
       const logs: string[] = [];
       await search({ ...flags, out: join(dir, 'default-run'), events: { onLog: (m) => void logs.push(m) } });
-      expect(logs.find((m) => m.startsWith('evaluator: '))).to.match(/training-free proxy: snip \(Kendall τ 0\.70 \[0\.49, 0\.86\] over 20 subnets, [^;]+; the default\)$/);
+      expect(logs.find((m) => m.startsWith('evaluator: '))).to.match(/training-free proxy: snip \(Kendall τ 0\.70 \[0\.49, 0\.86\] over 20 subnets, [^;]+; the best measured τ\)$/);
     });
 
     it('refuses --proxy when the search scores with its supernet', async () => {
