@@ -121,6 +121,7 @@ export async function runAblation(definition: string | AblationDefinition, opts:
 
   const results: ArmResult[] = [];
   const supernets = new Map<string, { arm: number; trained: Awaited<ReturnType<typeof trainSupernet>> }>();
+  const keys = arms.map((a) => stableJson({ space: armSpace(baseSpace, a), recipe: armRecipe(base.supernet, a) }));
   for (const [i, arm] of arms.entries()) {
     const t0 = performance.now();
     const name = armName(arm);
@@ -128,7 +129,7 @@ export async function runAblation(definition: string | AblationDefinition, opts:
     log(`arm ${i + 1}/${arms.length} (${name}): training the supernet`);
     const recipe = armRecipe(base.supernet, arm);
     // arms that differ only after training (the search strategy) share one supernet
-    const key = stableJson({ space, recipe });
+    const key = keys[i]!;
     const shared = supernets.get(key);
     if (shared) log(`arm ${i + 1}/${arms.length} (${name}): the supernet of arm ${shared.arm} (the same space and recipe)`);
     const trained = shared?.trained ?? (await trainSupernet({ space, data, recipe, budget: window, out: join(out, `arm-${i + 1}`), threads: defaultStepThreads(), ...(opts.events?.training ? { events: opts.events.training } : {}) }));
@@ -163,7 +164,7 @@ export async function runAblation(definition: string | AblationDefinition, opts:
         r.model.dispose();
       }
     }
-    if (!arms.slice(i + 1).some((a) => stableJson({ space: armSpace(baseSpace, a), recipe: armRecipe(base.supernet, a) }) === key)) net.dispose();
+    if (keys.indexOf(key, i + 1) < 0) net.dispose(); // no later arm shares it
     res.seconds = (performance.now() - t0) / 1000;
     results.push(res);
   }

@@ -176,6 +176,10 @@ export { softmaxAttentionOps };
 /** Cross-entropy with label smoothing, mean over the batch. */
 export function smoothedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, classes: number, smoothing: number): tf.Scalar {
   const onehot = tf.oneHot(labels, classes) as tf.Tensor2D;
-  const target = tf.add(tf.mul(onehot, 1 - smoothing), smoothing / classes);
+  return softCrossEntropy(logits, tf.add(tf.mul(onehot, 1 - smoothing), smoothing / classes) as tf.Tensor2D);
+}
+
+/** Cross-entropy of `logits` against the distribution `target` (rows summing to 1), mean over the batch. */
+export function softCrossEntropy(logits: tf.Tensor2D, target: tf.Tensor2D): tf.Scalar {
   return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(logits)), -1))) as tf.Scalar;
 }

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ArchSpec } from '../space/spec.js';
 import type { MaskedAdamW } from '../train/adamw.js';
 import { addStats, updateRunning, type LayerStats } from './batchnorm.js';
-import { smoothedCrossEntropy } from './ops.js';
+import { smoothedCrossEntropy, softCrossEntropy } from './ops.js';
 import type { Slicing, Supernet, Usage } from './supernet.js';
 
 export interface StepSettings {
@@ -25,10 +25,6 @@ export interface StepSettings {
 /** x in the forward pass, no gradient in the backward one (tfjs-core has no stop_gradient). */
 const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor2D) => tf.Tensor2D;
 
-/** Cross-entropy of `logits` against the distribution `target` (rows summing to 1), mean over the batch. */
-export function softCrossEntropy(logits: tf.Tensor2D, target: tf.Tensor2D): tf.Scalar {
-  return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(logits)), -1))) as tf.Scalar;
-}
 
 export interface StepGradients {
   /** mean loss over the shard (summed over specs) */
