@@ -5,3 +5,4 @@ export * from './standalone-cache.js';
 export * from './subnets.js';
 export * from './proxy-fidelity.js';
 export type { RankingCheck } from './report.js';
+export * from './fidelity.js';

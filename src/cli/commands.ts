@@ -18,6 +18,7 @@ import {
   runRetrain, retrainSettings,
   runEval,
   runAblation,
+  supernetFidelity,
   PROXY_NAMES,
   type ProxyName,
 } from '../index.js';
@@ -153,6 +154,31 @@ export function buildProgram(program: Command): Command {
       });
       if (o.json) console.log(JSON.stringify(rows.map(({ name, macs, valAccuracy }) => ({ name, macs, valAccuracy }))));
       else console.log(markdownTable(['subnet', 'MACs', 'val top-1'], rows.map((r) => [r.name, formatMacs(r.macs), `${(100 * r.valAccuracy).toFixed(2)} %`]), ['left', 'right', 'right']));
+    });
+
+  supernet
+    .command('rank')
+    .description('ranking fidelity of a trained supernet: Kendall τ (bootstrap 95 % interval) between inherited and stand-alone accuracy over matched-cost subnets, and the proxies\' τ; writes report.md, results.json, kendall.svg')
+    .requiredOption('--config <file>', 'the search definition the supernet was trained with (its budget window, data and retrain recipe)')
+    .requiredOption('--supernet <run-dir>', 'run folder holding supernet.ckpt')
+    .option('--subnets <n>', 'matched-cost subnets (20)', (v) => positiveInt(v, '--subnets'))
+    .option('--epochs <n>', 'stand-alone epochs per subnet (2)', (v) => positiveInt(v, '--epochs'))
+    .option('--limit <n>', 'stand-alone training reads only the first N training images (default: all)', (v) => positiveInt(v, '--limit'))
+    .option('--val-images <n>', 'inherited accuracy on the first N validation images (default: all)', (v) => positiveInt(v, '--val-images'))
+    .option('--standalone-cache <dir>', 'folder of stand-alone accuracies: each subnet is trained once, and a stopped run keeps what it trained (default runs/standalone-cache)')
+    .option('--out <dir>', 'output folder (default <supernet>/rank)')
+    .option('--force', 'replace the report of an earlier run in --out')
+    .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
+    .action(async (o: { config: string; supernet: string; subnets?: number; epochs?: number; limit?: number; valImages?: number; standaloneCache?: string; out?: string; force?: boolean; backend?: string }) => {
+      await initBackend(o.backend);
+      const r = await supernetFidelity({
+        config: o.config,
+        supernet: o.supernet,
+        ...pick(o, ['subnets', 'epochs', 'limit', 'valImages', 'standaloneCache', 'force']),
+        out: o.out ?? `${o.supernet.replace(/\/+$/, '')}/rank`,
+        onLog: (m) => say(`rank: ${m}`),
+      });
+      console.log(readFileSync(`${r.out}/report.md`, 'utf8'));
     });
 
   program

@@ -128,3 +128,14 @@ function canonicalBlock(b: BlockSpec): BlockSpec {
 export function specKey(spec: ArchSpec): string {
   return JSON.stringify(canonicalSpec(spec));
 }
+
+/** One readable line per spec for reports: stem, patch, embed, then each non-identity block's mixer and widths. */
+export function describeSpec(spec: ArchSpec): string {
+  const blocks = spec.blocks.flatMap((b) => {
+    if (b.op !== 'attn') return [];
+    const heads = b.attention === 'mixer' || b.attention === 'fnet' ? '' : ` h${b.heads}`;
+    const rec = (b.recursion ?? 1) > 1 ? ` ×${b.recursion}` : '';
+    return [`${b.attention}${heads} q${b.qkv} m${b.mlp}${b.lpi ? ' +lpi' : ''}${rec}`];
+  });
+  return `${spec.stem} stem p${spec.patch} e${spec.embed}: ${blocks.join(' · ')}`;
+}
