@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import {
   initBackend, Supernet, stepGradients, softCrossEntropy, smoothedCrossEntropy, trainSupernet, syntheticDataset, splitValidation, validateDefinition, VitasError,
+  stepSpecs, DEFAULT_RECIPE, reachableRange, sampleSpec, specKey, Rng,
   type ArchSpec,
 } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
@@ -84,4 +85,19 @@ describe('in-place distillation', () => {
     expect((err as Error).message).to.match(/distill.*needs sandwich/);
     expect(() => validateDefinition({ name: 'd', space: 'fmnist', data: { dataset: 'fashion-mnist', validation: 100 }, budget: { max: '12M' }, supernet: { distill: true } }, 'd.json')).to.throw(/d\.json: supernet\.distill: .*"sandwich": true/);
   });
+
+  it('trains the largest, the smallest and randomSubnets random subnets a step under the sandwich rule (the teacher first)', () => {
+    const ends = { max: reachableRange(tinySpace).maxSpec, min: reachableRange(tinySpace).minSpec };
+    const keys = (specs: ArchSpec[]): string[] => specs.map(specKey);
+    const two = stepSpecs(tinySpace, new Rng(3), { ...DEFAULT_RECIPE, sandwich: true, randomSubnets: 2 }, undefined, ends);
+    expect(two).to.have.length(4);
+    expect(keys(two.slice(0, 2))).to.deep.equal(keys([ends.max, ends.min]));
+    // the random ones are the sampler's next two draws, in order
+    const rng = new Rng(3);
+    expect(keys(two.slice(2))).to.deep.equal(keys([sampleSpec(tinySpace, rng), sampleSpec(tinySpace, rng)]));
+    expect(stepSpecs(tinySpace, new Rng(3), { ...DEFAULT_RECIPE, sandwich: false, randomSubnets: 3 }, undefined, ends)).to.have.length(3);
+    expect(stepSpecs(tinySpace, new Rng(3), DEFAULT_RECIPE, undefined, ends)).to.have.length(1);
+    expect(() => validateDefinition({ name: 'd', space: 'fmnist', data: { dataset: 'fashion-mnist', validation: 100 }, budget: { max: '12M' }, supernet: { randomSubnets: 0 } }, 'd.json')).to.throw(/d\.json: supernet\.randomSubnets/);
+  });
 });
+

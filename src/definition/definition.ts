@@ -111,6 +111,7 @@ export const searchDefinitionSchema = {
         ...trainingFields,
         slicing: { enum: ['left', 'two-sided'] },
         sandwich: { type: 'boolean' },
+        randomSubnets: { type: 'integer', minimum: 1, maximum: 8 },
         distill: { type: 'boolean' },
         sampling: { enum: ['uniform', 'identity-search'] },
         seed: { type: 'integer' },

@@ -4,8 +4,10 @@ import type { Slicing } from './supernet.js';
 
 export interface SupernetRecipe extends TrainingRecipe {
   slicing: Slicing;
-  /** largest + smallest + a random subnet every step */
+  /** largest + smallest + `randomSubnets` random subnets every step */
   sandwich: boolean;
+  /** random subnets trained per step (1); BigNAS's sandwich uses 2, so the middle of the space is trained as often as its ends */
+  randomSubnets: number;
   /** with `sandwich`: in-place distillation — the largest subnet learns from the labels, the others from its soft predictions */
   distill: boolean;
   /** `uniform`: every block choice equally likely; `identity-search`: p_id tuned to the budget window */
@@ -21,6 +23,7 @@ export const DEFAULT_RECIPE: SupernetRecipe = {
   ...DEFAULT_TRAINING,
   slicing: 'left',
   sandwich: false,
+  randomSubnets: 1,
   distill: false,
   sampling: 'identity-search',
   privateTokens: true,

@@ -89,10 +89,10 @@ interface CheckpointMeta {
   norm?: Norm;
 }
 
-/** The subnets trained at one step. */
-function stepSpecs(space: SearchSpace, rng: Rng, recipe: SupernetRecipe, pId: number | undefined, ends: { min: ArchSpec; max: ArchSpec }): ArchSpec[] {
-  const random = sampleSpec(space, rng, pId === undefined ? {} : { pId });
-  return recipe.sandwich ? [ends.max, ends.min, random] : [random];
+/** The subnets trained at one step: with the sandwich rule the largest and smallest first (the teacher is `[0]`), then `randomSubnets` random ones. */
+export function stepSpecs(space: SearchSpace, rng: Rng, recipe: SupernetRecipe, pId: number | undefined, ends: { min: ArchSpec; max: ArchSpec }): ArchSpec[] {
+  const random = Array.from({ length: recipe.randomSubnets }, () => sampleSpec(space, rng, pId === undefined ? {} : { pId }));
+  return recipe.sandwich ? [ends.max, ends.min, ...random] : random;
 }
 
 /** How a subnet is scored with inherited weights; `calibration`: training images its BatchNorm statistics are recalibrated on first. */
