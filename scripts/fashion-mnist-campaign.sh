@@ -12,6 +12,11 @@
 # Usage: bash scripts/fashion-mnist-campaign.sh [supernet|rank|search|retrain …]   (default: all four)
 # RUNS=DIR puts the run folders under DIR (default runs/fashion-mnist; this project keeps them in
 # results/campaign so that they survive between sessions).
+# The supernet's steps are data-parallel over every core; stand-alone training, retraining and
+# search scoring run one thread per process. So steps 2–4 go through the job queue: QUEUE=redis://…
+# uses workers already running (on any machines); without it the script starts a loopback
+# redis-server and one `vitas worker` with WORKERS child processes (default: the core count), and
+# stops both at exit. WORKERS=0: no queue, everything in this process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEF=searches/fashion-mnist.json
@@ -21,6 +26,21 @@ steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(supernet rank search retrain)
 has() { local s; for s in "${steps[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
+QUEUE=${QUEUE:-}
+WORKERS=${WORKERS:-$(nproc)}
+if [ -z "$QUEUE" ] && [ "$WORKERS" -gt 0 ] && { has rank || has search || has retrain; }; then
+  port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning &
+  redis_pid=$!
+  QUEUE="redis://127.0.0.1:$port"
+  for _ in $(seq 1 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+  vitas worker --queue "$QUEUE" --concurrency "$WORKERS" --name campaign &
+  worker_pid=$!
+  # Ctrl-C or the end: the worker hands its jobs back (their checkpoints stay for the next run), then Redis goes
+  trap 'kill -INT "$worker_pid" 2>/dev/null; kill -INT "$worker_pid" 2>/dev/null; wait "$worker_pid" 2>/dev/null; kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null || true' EXIT
+fi
+q=(); [ -n "$QUEUE" ] && q=(--queue "$QUEUE")
+
 if has supernet; then
   if [ -f "$RUNS/supernet/supernet.ckpt" ]; then vitas supernet train --config "$DEF" --out "$RUNS/supernet" --resume
   else vitas supernet train --config "$DEF" --out "$RUNS/supernet"; fi
@@ -29,7 +49,7 @@ fi
 if has rank; then
   if [ -f "$RUNS/rank/report.md" ]; then echo "campaign: $RUNS/rank done"
   else vitas supernet rank --config "$DEF" --supernet "$RUNS/supernet" --subnets 20 --epochs 2 --limit 20000 \
-      --standalone-cache results/standalone-cache --out "$RUNS/rank" --force; fi
+      --standalone-cache results/standalone-cache --out "$RUNS/rank" --force "${q[@]}"; fi
 fi
 
 if has search; then
@@ -37,8 +57,8 @@ if has search; then
     for seed in 1 2 3; do
       out="$RUNS/search-$strategy-$seed"
       if [ -f "$out/best-arch.json" ]; then echo "campaign: $out done"; continue; fi
-      if [ -f "$out/state.json" ]; then vitas search --out "$out" --resume
-      else vitas search --config "$DEF" --supernet "$RUNS/supernet" --strategy "$strategy" --seed "$seed" --out "$out"; fi
+      if [ -f "$out/state.json" ]; then vitas search --out "$out" --resume "${q[@]}"
+      else vitas search --config "$DEF" --supernet "$RUNS/supernet" --strategy "$strategy" --seed "$seed" --out "$out" "${q[@]}"; fi
     done
   done
 fi
@@ -47,8 +67,8 @@ if has retrain; then
   # hand design (no supernet needed, so these can run first): DeiT-style (linear stem, softmax,
   # identical blocks) and the catalogue's best row (mixer) scaled to ≥ 12M MACs
   hand=(examples/fmnist-deit.json examples/fmnist-mixer.json)
-  if [ -d "$RUNS/retrain-hand" ]; then vitas retrain "${hand[@]}" --config "$DEF" --out "$RUNS/retrain-hand" --resume
-  else vitas retrain "${hand[@]}" --config "$DEF" --out "$RUNS/retrain-hand"; fi
+  if [ -d "$RUNS/retrain-hand" ]; then vitas retrain "${hand[@]}" --config "$DEF" --out "$RUNS/retrain-hand" --resume "${q[@]}"
+  else vitas retrain "${hand[@]}" --config "$DEF" --out "$RUNS/retrain-hand" "${q[@]}"; fi
   # each strategy's best spec over its three search seeds, by inherited accuracy (equal evaluations)
   mkdir -p "$RUNS/searched"
   for strategy in evolution random; do
@@ -61,6 +81,6 @@ if has retrain; then
     ' "$RUNS/searched/$strategy.json" "$RUNS"/search-$strategy-{1,2,3}/best-arch.json
   done
   searched=("$RUNS/searched/evolution.json" "$RUNS/searched/random.json")
-  if [ -d "$RUNS/retrain-searched" ]; then vitas retrain "${searched[@]}" --config "$DEF" --out "$RUNS/retrain-searched" --resume
-  else vitas retrain "${searched[@]}" --config "$DEF" --out "$RUNS/retrain-searched"; fi
+  if [ -d "$RUNS/retrain-searched" ]; then vitas retrain "${searched[@]}" --config "$DEF" --out "$RUNS/retrain-searched" --resume "${q[@]}"
+  else vitas retrain "${searched[@]}" --config "$DEF" --out "$RUNS/retrain-searched" "${q[@]}"; fi
 fi

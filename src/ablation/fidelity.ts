@@ -40,6 +40,8 @@ export interface FidelityOptions {
   /** bootstrap resamples (2000) */
   bootstrap?: number;
   standaloneCache?: string;
+  /** redis://…: train the stand-alone subnets on `vitas worker`s, all at once */
+  queue?: string;
   force?: boolean;
   onLog?(m: string): void;
 }
@@ -78,7 +80,7 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
   };
   const standaloneData = { ...def.data, ...(o.limit ? { limit: o.limit } : {}) };
   const cache = new StandaloneCache(o.standaloneCache ?? join('runs', 'standalone-cache'));
-  const sa = await standaloneAccuracies(subnets, { config: standaloneData, splits: loadData(standaloneData, { validationFrom: `${o.config}: data.validation` }) }, recipe, { cache, log });
+  const sa = await standaloneAccuracies(subnets, { config: standaloneData, splits: loadData(standaloneData, { validationFrom: `${o.config}: data.validation` }) }, recipe, { cache, log, ...(o.queue ? { queue: o.queue } : {}) });
 
   const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
   let inherited: number[];

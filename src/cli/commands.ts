@@ -169,12 +169,13 @@ export function buildProgram(program: Command): Command {
     .option('--out <dir>', 'output folder (default <supernet>/rank)')
     .option('--force', 'replace the report of an earlier run in --out')
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
-    .action(async (o: { config: string; supernet: string; subnets?: number; epochs?: number; limit?: number; valImages?: number; standaloneCache?: string; out?: string; force?: boolean; backend?: string }) => {
+    .option('--queue <url>', QUEUE_FLAG_HELP + ' (the stand-alone trainings)')
+    .action(async (o: { config: string; supernet: string; subnets?: number; epochs?: number; limit?: number; valImages?: number; standaloneCache?: string; out?: string; force?: boolean; backend?: string; queue?: string }) => {
       await initBackend(o.backend);
       const r = await supernetFidelity({
         config: o.config,
         supernet: o.supernet,
-        ...pick(o, ['subnets', 'epochs', 'limit', 'valImages', 'standaloneCache', 'force']),
+        ...pick(o, ['subnets', 'epochs', 'limit', 'valImages', 'standaloneCache', 'force', 'queue']),
         out: o.out ?? `${o.supernet.replace(/\/+$/, '')}/rank`,
         onLog: (m) => say(`rank: ${m}`),
       });
