@@ -31,8 +31,8 @@ describe('proxies', () => {
       expect(defaultProxy(list).name).to.equal('dss');
     });
 
-    it("keeps every proxy's measured τ equal to the ablation that measured it (results/ablations/private-class-token)", () => {
-      const results = JSON.parse(readFileSync(join(ROOT, 'results/ablations/private-class-token/results.json'), 'utf8')) as { ranking: { subnets: unknown[]; proxies: { name: string; tau: number; lo: number; hi: number }[] } };
+    it("keeps every proxy's measured τ equal to the ablation that measured it (results/ablations-v1/private-class-token)", () => {
+      const results = JSON.parse(readFileSync(join(ROOT, 'results/ablations-v1/private-class-token/results.json'), 'utf8')) as { ranking: { subnets: unknown[]; proxies: { name: string; tau: number; lo: number; hi: number }[] } };
       expect(results.ranking.subnets).to.have.length(20);
       for (const p of results.ranking.proxies) {
         const m = proxyByName(p.name).measuredTau!;
@@ -47,7 +47,7 @@ describe('proxies', () => {
     });
 
     it('names a proxy with its measured τ and interval when known', () => {
-      expect(describeProxy(proxyByName('snip'))).to.equal('snip (Kendall τ 0.70 [0.49, 0.86] over 20 subnets, searches/ablations/private-class-token.json, 2026-12-02)');
+      expect(describeProxy(proxyByName('snip'))).to.equal('snip (Kendall τ 0.70 [0.49, 0.86] over 20 subnets, searches/ablations-v1/private-class-token.json, 2026-12-02)');
       expect(describeProxy({ ...proxyByName('snip'), measuredTau: undefined } as never)).to.equal('snip (no measured Kendall τ yet)');
       expect(describeProxy({ ...proxyByName('dss'), measuredTau: measured(0.45) }, 'the best measured τ')).to.equal('dss (Kendall τ 0.45 [0.25, 0.55] over 20 subnets, test; the best measured τ)');
     });
@@ -121,7 +121,7 @@ describe('proxies', () => {
     it('scores with the proxy asked for, names it on the evaluator line and keeps it in config.json', async () => {
       const logs: string[] = [];
       const r = await search({ ...flags, proxy: 'params', out: run, events: { onLog: (m) => void logs.push(m) } });
-      expect(logs).to.include('evaluator: proxy — no --config and no --supernet: no data and no trained weights, so a training-free proxy: params (Kendall τ 0.60 [0.28, 0.84] over 20 subnets, searches/ablations/private-class-token.json, 2026-12-02; chosen by --proxy)');
+      expect(logs).to.include('evaluator: proxy — no --config and no --supernet: no data and no trained weights, so a training-free proxy: params (Kendall τ 0.60 [0.28, 0.84] over 20 subnets, searches/ablations-v1/private-class-token.json, 2026-12-02; chosen by --proxy)');
       expect(r.state.history.every((c) => c.score === c.params)).to.equal(true);
       const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { evaluator: string; proxy: string; command: { proxy: string } };
       expect(config).to.deep.include({ evaluator: 'proxy', proxy: 'params' });

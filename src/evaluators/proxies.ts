@@ -52,13 +52,13 @@ class CostProxy implements ProxyScorer {
 }
 
 /**
- * Measured by `vitas ablate searches/ablations/private-class-token.json` (its "proxies" table,
- * results/ablations/private-class-token/results.json; a test keeps these equal to it).
+ * Measured by `vitas ablate searches/ablations-v1/private-class-token.json` (its "proxies" table,
+ * results/ablations-v1/private-class-token/results.json; a test keeps these equal to it).
  * There were 20 subnets of the `fmnist` space at 10.8–12M MACs, each trained stand-alone for
  * 2 epochs on 10,000 Fashion-MNIST images. So this is a small-data CPU space: how far it carries
  * to `vitas-1g` at 224² is not measured.
  */
-const SOURCE = 'searches/ablations/private-class-token.json, 2026-12-02';
+const SOURCE = 'searches/ablations-v1/private-class-token.json, 2026-12-02';
 const MEASURED: Record<ProxyName, MeasuredTau> = {
   snip: { tau: 0.702, lo: 0.492, hi: 0.864, subnets: 20, source: SOURCE },
   dss: { tau: 0.48, lo: 0.196, hi: 0.706, subnets: 20, source: SOURCE },

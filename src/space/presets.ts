@@ -165,6 +165,31 @@ const RAW_SPACES: Record<string, SearchSpace> = {
     // (the shared weights learn to expect it; RESULTS.md "Issue 15")
     lpi: [true],
   },
+  // The ablations' space: every choice ViTAS's ablations vary (patch sizes for private class
+  // tokens, head counts for private attention, SReT recursion and groups, depth for identity
+  // search), sized like fmnist-c so that a sandwich step is cheap (fmnist's largest is ~9× the
+  // budget). Linear stem: the conv stem needs patch sizes that are multiples of 4.
+  'fmnist-a': {
+    name: 'fmnist-a',
+    description: 'the ablations\' space for 28×28×1 around 12M MACs: linear stem, patch {4,7}, embed {48,64}, 2–4 blocks of {1,2,4} heads (LPI in each), recursion {1,2}, groups {1,2}, qkv ≤ 192, MLP ≤ 256',
+    input: [28, 28, 1],
+    classes: 10,
+    patch: [4, 7],
+    stem: ['linear'],
+    pos: ['learned'],
+    readout: ['cls'],
+    embed: [48, 64],
+    blocks: 4,
+    depth: { min: 2, max: 4 },
+    identity: 'anywhere',
+    attention: ['softmax'],
+    heads: [1, 2, 4],
+    qkv: multiples(48, 192),
+    mlp: multiples(64, 256),
+    recursion: [1, 2],
+    groups: [1, 2],
+    lpi: [true],
+  },
 };
 
 export const SPACES: Readonly<Record<string, SearchSpace>> = Object.fromEntries(
