@@ -10,6 +10,7 @@
 #     retrain recipe, retrain seeds 1–3 (summary.md: mean ± std). 12 runs, not 24: the search
 #     seeds' spread is measured on inherited accuracy, the retrain seeds' on the chosen specs.
 # Usage: bash scripts/fashion-mnist-campaign.sh [supernet|rank|search|retrain …]   (default: all four)
+# DEF=FILE runs another search definition (default searches/fashion-mnist.json).
 # RUNS=DIR puts the run folders under DIR (default runs/fashion-mnist; this project keeps them in
 # results/campaign so that they survive between sessions).
 # The supernet's steps are data-parallel over every core; stand-alone training, retraining and
@@ -19,7 +20,7 @@
 # stops both at exit. WORKERS=0: no queue, everything in this process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DEF=searches/fashion-mnist.json
+DEF=${DEF:-searches/fashion-mnist.json}
 RUNS=${RUNS:-runs/fashion-mnist}
 vitas() { node dist/src/cli/main.js "$@"; }
 steps=("$@")
@@ -34,8 +35,8 @@ if [ -z "$QUEUE" ] && [ "$WORKERS" -gt 0 ] && { has rank || has search || has re
   redis_pid=$!
   QUEUE="redis://127.0.0.1:$port"
   for _ in $(seq 1 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
-  vitas worker --queue "$QUEUE" --concurrency "$WORKERS" --name campaign &
-  worker_pid=$!
+  node dist/src/cli/main.js worker --queue "$QUEUE" --concurrency "$WORKERS" --name campaign &
+  worker_pid=$! # node's own pid (not a subshell's), so the signals below reach it
   # Ctrl-C or the end: the worker hands its jobs back (their checkpoints stay for the next run), then Redis goes
   trap 'kill -INT "$worker_pid" 2>/dev/null; kill -INT "$worker_pid" 2>/dev/null; wait "$worker_pid" 2>/dev/null; kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null || true' EXIT
 fi
