@@ -31,14 +31,17 @@ QUEUE=${QUEUE:-}
 WORKERS=${WORKERS:-$(nproc)}
 if [ -z "$QUEUE" ] && [ "$WORKERS" -gt 0 ] && { has rank || has search || has retrain; }; then
   port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning &
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning >/dev/null &
   redis_pid=$!
   QUEUE="redis://127.0.0.1:$port"
   for _ in $(seq 1 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
   node dist/src/cli/main.js worker --queue "$QUEUE" --concurrency "$WORKERS" --name campaign &
   worker_pid=$! # node's own pid (not a subshell's), so the signals below reach it
-  # Ctrl-C or the end: the worker hands its jobs back (their checkpoints stay for the next run), then Redis goes
-  trap 'kill -INT "$worker_pid" 2>/dev/null; kill -INT "$worker_pid" 2>/dev/null; wait "$worker_pid" 2>/dev/null; kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null || true' EXIT
+  # At the end the idle worker stops (one Ctrl-C), then Redis. On Ctrl-C it hands its jobs back at
+  # once (a second Ctrl-C): their checkpoints stay in the run folders, and the next run resumes them.
+  stop_queue() { kill -INT "$worker_pid" 2>/dev/null || true; wait "$worker_pid" 2>/dev/null || true; kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; }
+  trap 'rc=$?; stop_queue; exit $rc' EXIT
+  trap 'kill -INT "$worker_pid" 2>/dev/null || true; sleep 0.2; exit 130' INT
 fi
 q=(); [ -n "$QUEUE" ] && q=(--queue "$QUEUE")
 
@@ -50,7 +53,7 @@ fi
 if has rank; then
   if [ -f "$RUNS/rank/report.md" ]; then echo "campaign: $RUNS/rank done"
   else vitas supernet rank --config "$DEF" --supernet "$RUNS/supernet" --subnets 20 --epochs 2 --limit 20000 \
-      --standalone-cache results/standalone-cache --out "$RUNS/rank" --force "${q[@]}"; fi
+      --standalone-cache "$RUNS/standalone-cache" --out "$RUNS/rank" --force "${q[@]}"; fi
 fi
 
 if has search; then
