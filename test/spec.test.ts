@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { presetArch, validateSpec, VitasError, specKey, canonicalSpec } from '../src/index.js';
+import { presetArch, validateSpec, VitasError, specKey, canonicalSpec, describeSpec } from '../src/index.js';
 
 const bad = (mutate: (s: Record<string, any>) => void): string => {
   const s = JSON.parse(JSON.stringify(presetArch('vitas-c')));
@@ -60,4 +60,17 @@ describe('arch spec', () => {
     expect(specKey(a)).to.equal(specKey(b));
     expect(b.blocks[0]).to.deep.include({ recursion: 1, groups: [1] });
   });
+
+  it('describes a spec in one line: stem, patch, embed, then each block\'s mixer, heads, widths, LPI and recursion, identities left out', () => {
+    const spec = validateSpec({
+      version: 1, input: [28, 28, 1], classes: 10, patch: 4, stem: 'conv', embed: 64, pos: 'learned', readout: 'cls',
+      blocks: [
+        { op: 'attn', attention: 'softmax', heads: 2, qkv: 192, mlp: 256, lpi: true, recursion: 2, groups: [1, 1] },
+        { op: 'identity' },
+        { op: 'attn', attention: 'mixer', heads: 1, qkv: 0, mlp: 64, tokenMlp: 32 },
+      ],
+    });
+    expect(describeSpec(spec)).to.equal('conv stem p4 e64: softmax h2 q192 m256 +lpi ×2 · mixer q0 m64');
+  });
 });
+
