@@ -31,17 +31,20 @@ QUEUE=${QUEUE:-}
 WORKERS=${WORKERS:-$(nproc)}
 if [ -z "$QUEUE" ] && [ "$WORKERS" -gt 0 ] && { has rank || has search || has retrain; }; then
   port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning >/dev/null &
+  # both in sessions of their own, so a Ctrl-C at the terminal reaches only this script, whose
+  # trap stops them in order: the worker hands its jobs back, then Redis goes
+  setsid redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning >/dev/null &
   redis_pid=$!
   QUEUE="redis://127.0.0.1:$port"
   for _ in $(seq 1 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
-  node dist/src/cli/main.js worker --queue "$QUEUE" --concurrency "$WORKERS" --name campaign &
+  [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] || { echo "campaign: redis-server did not start on port $port (is it installed? apt-get install redis-server)" >&2; exit 1; }
+  setsid node dist/src/cli/main.js worker --queue "$QUEUE" --concurrency "$WORKERS" --name campaign &
   worker_pid=$! # node's own pid (not a subshell's), so the signals below reach it
-  # At the end the idle worker stops (one Ctrl-C), then Redis. On Ctrl-C it hands its jobs back at
-  # once (a second Ctrl-C): their checkpoints stay in the run folders, and the next run resumes them.
+  # At the end the idle worker stops (one SIGINT), then Redis. On Ctrl-C it hands its jobs back at
+  # once (a second SIGINT): their checkpoints stay in the run folders, and the next run resumes them.
   stop_queue() { kill -INT "$worker_pid" 2>/dev/null || true; wait "$worker_pid" 2>/dev/null || true; kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; }
   trap 'rc=$?; stop_queue; exit $rc' EXIT
-  trap 'kill -INT "$worker_pid" 2>/dev/null || true; sleep 0.2; exit 130' INT
+  trap 'kill -INT "$worker_pid" 2>/dev/null || true; sleep 0.5; exit 130' INT
 fi
 q=(); [ -n "$QUEUE" ] && q=(--queue "$QUEUE")
 
@@ -53,7 +56,7 @@ fi
 if has rank; then
   if [ -f "$RUNS/rank/report.md" ]; then echo "campaign: $RUNS/rank done"
   else vitas supernet rank --config "$DEF" --supernet "$RUNS/supernet" --subnets 20 --epochs 2 --limit 20000 \
-      --standalone-cache "$RUNS/standalone-cache" --out "$RUNS/rank" --force "${q[@]}"; fi
+      --standalone-cache "$RUNS/standalone-cache" --out "$RUNS/rank" --force ${q[@]+"${q[@]}"}; fi
 fi
 
 if has search; then
@@ -61,8 +64,8 @@ if has search; then
     for seed in 1 2 3; do
       out="$RUNS/search-$strategy-$seed"
       if [ -f "$out/best-arch.json" ]; then echo "campaign: $out done"; continue; fi
-      if [ -f "$out/state.json" ]; then vitas search --out "$out" --resume "${q[@]}"
-      else vitas search --config "$DEF" --supernet "$RUNS/supernet" --strategy "$strategy" --seed "$seed" --out "$out" "${q[@]}"; fi
+      if [ -f "$out/state.json" ]; then vitas search --out "$out" --resume ${q[@]+"${q[@]}"}
+      else vitas search --config "$DEF" --supernet "$RUNS/supernet" --strategy "$strategy" --seed "$seed" --out "$out" ${q[@]+"${q[@]}"}; fi
     done
   done
 fi
@@ -71,8 +74,8 @@ if has retrain; then
   # hand design (no supernet needed, so these can run first): DeiT-style (linear stem, softmax,
   # identical blocks) and the catalogue's best row (mixer) scaled to ≥ 12M MACs
   hand=(examples/fmnist-deit.json examples/fmnist-mixer.json)
-  if [ -d "$RUNS/retrain-hand" ]; then vitas retrain "${hand[@]}" --config "$DEF" --out "$RUNS/retrain-hand" --resume "${q[@]}"
-  else vitas retrain "${hand[@]}" --config "$DEF" --out "$RUNS/retrain-hand" "${q[@]}"; fi
+  if [ -d "$RUNS/retrain-hand" ]; then vitas retrain "${hand[@]}" --config "$DEF" --out "$RUNS/retrain-hand" --resume ${q[@]+"${q[@]}"}
+  else vitas retrain "${hand[@]}" --config "$DEF" --out "$RUNS/retrain-hand" ${q[@]+"${q[@]}"}; fi
   # each strategy's best spec over its three search seeds, by inherited accuracy (equal evaluations)
   mkdir -p "$RUNS/searched"
   for strategy in evolution random; do
@@ -85,6 +88,6 @@ if has retrain; then
     ' "$RUNS/searched/$strategy.json" "$RUNS"/search-$strategy-{1,2,3}/best-arch.json
   done
   searched=("$RUNS/searched/evolution.json" "$RUNS/searched/random.json")
-  if [ -d "$RUNS/retrain-searched" ]; then vitas retrain "${searched[@]}" --config "$DEF" --out "$RUNS/retrain-searched" --resume "${q[@]}"
-  else vitas retrain "${searched[@]}" --config "$DEF" --out "$RUNS/retrain-searched" "${q[@]}"; fi
+  if [ -d "$RUNS/retrain-searched" ]; then vitas retrain "${searched[@]}" --config "$DEF" --out "$RUNS/retrain-searched" --resume ${q[@]+"${q[@]}"}
+  else vitas retrain "${searched[@]}" --config "$DEF" --out "$RUNS/retrain-searched" ${q[@]+"${q[@]}"}; fi
 fi

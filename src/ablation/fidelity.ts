@@ -80,11 +80,14 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
   };
   const standaloneData = { ...def.data, ...(o.limit ? { limit: o.limit } : {}) };
   const cache = new StandaloneCache(o.standaloneCache ?? join('runs', 'standalone-cache'));
-  const sa = await standaloneAccuracies(subnets, { config: standaloneData, splits: loadData(standaloneData, { validationFrom: `${o.config}: data.validation` }) }, recipe, { cache, log, ...(o.queue ? { queue: o.queue } : {}) });
-
+  // the checkpoint first: a wrong --supernet fails now, not after the stand-alone trainings
   const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
   let inherited: number[];
+  let sa: Awaited<ReturnType<typeof standaloneAccuracies>>;
   try {
+    sa = await standaloneAccuracies(subnets, { config: standaloneData, splits: loadData(standaloneData, { validationFrom: `${o.config}: data.validation` }) }, recipe, { cache, log, ...(o.queue ? { queue: o.queue } : {}) });
+    // each side is scored on images its own weights never trained on: the supernet on the
+    // definition's validation split, each stand-alone network on the split of its (--limit) data
     const data = loadData(def.data, { validationFrom: `${o.config}: data.validation` });
     const calibration = calibrationImages(data.train);
     inherited = subnets.map((s, i) => {
@@ -122,7 +125,7 @@ function writeFidelityReports(name: string, o: FidelityOptions, window: ReturnTy
     '',
     `Supernet \`${o.supernet}\` (definition \`${o.config}\`), ${r.subnets.length} subnets of matched cost in [${formatMacs(window.min)}, ${formatMacs(window.max)}] MACs.`,
     `Stand-alone: the definition's retrain recipe for ${s.epochs} epoch(s)${s.limit ? ` on the first ${s.limit} training images` : ''} (${s.reused} from the cache ${s.cache}, ${s.trained} trained now).`,
-    `Inherited: BatchNorm recalibrated, ${o.valImages ? `first ${o.valImages}` : 'all'} validation images. [95 %]: percentile bootstrap over ${o.bootstrap ?? 2000} resamples of the subnets.`,
+    `Inherited: BatchNorm recalibrated, ${o.valImages ? `first ${o.valImages}` : 'all'} images of the definition's validation split${s.limit ? ' (the stand-alone networks are scored on the validation split of their own first ' + s.limit + ' images; each side on images its weights never trained on)' : ''}. [95 %]: percentile bootstrap over ${o.bootstrap ?? 2000} resamples of the subnets.`,
     '',
     markdownTable(['ranking by', 'Kendall τ', '95 % interval'], [['supernet (inherited weights)', r.tau.toFixed(3), interval(r)], ...r.proxies.map((p) => [`proxy: ${p.name}`, p.tau.toFixed(3), interval(p)])]),
     '',

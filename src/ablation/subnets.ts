@@ -62,10 +62,14 @@ export async function standaloneAccuracies(
   log(`stand-alone accuracies: ${reused} of ${subnets.length} from ${cache.dir}, training ${todo.length} for ${recipe.epochs ?? '?'} epoch(s)`);
   if (opts.queue && todo.length) {
     const jobs = todo.map(({ s }): StandaloneJob => ({ kind: 'standalone', spec: canonicalSpec(s), data: absoluteData(data.config), recipe, test: false }));
-    const { results } = await runJobs<StandaloneResult>(opts.queue, jobs, { onLog: log });
-    results.forEach((r, j) => {
-      cache.put(todo[j]!.s, data.config, recipe, r);
-      accuracies[todo[j]!.i] = r.bestValAccuracy;
+    // each result goes into the cache as its job finishes: a stopped run keeps what the workers finished
+    await runJobs<StandaloneResult>(opts.queue, jobs, {
+      onLog: log,
+      onResult(j, result) {
+        const r = result as StandaloneResult;
+        cache.put(todo[j]!.s, data.config, recipe, r);
+        accuracies[todo[j]!.i] = r.bestValAccuracy;
+      },
     });
   } else
     for (const [n, { s, i }] of todo.entries()) {

@@ -75,7 +75,7 @@ export async function retrainSeveral(files: string[], o: { data: string; epochs?
   const names = specNames(files);
   const specs = files.map((f, i) => ({ name: names[i]!, spec: loadSpec(f) }));
   const progress = o.queue ? undefined : trainingProgress('retrain');
-  const { signal, release } = stopOnInterrupt('stopping after this step and saving the run\'s checkpoint (Ctrl-C again to abort)…');
+  const { signal, release } = stopOnInterrupt(o.queue ? 'stopping: no longer waiting for the workers; the jobs stay on the queue (Ctrl-C again to abort)…' : 'stopping after this step and saving the run\'s checkpoint (Ctrl-C again to abort)…');
   const r = await retrainMany({
     specs,
     seeds: o.seeds ?? [recipe.seed ?? 0],
@@ -90,14 +90,16 @@ export async function retrainSeveral(files: string[], o: { data: string; epochs?
     ...(o.force ? { force: true } : {}),
     onLog: (m) => (progress ? progress.onLog?.(m) : say(`retrain: ${m}`)),
     ...(progress ? { events: progress } : {}),
-    ...(o.queue ? {} : { signal }),
+    signal,
   }).finally(() => {
     progress?.stop();
     release();
   });
   releaseHeld();
   if (r.stopped) {
-    say(`retrain: stopped; ${r.runs.length} run(s) finished, the one in hand saved its checkpoint; the same command with --resume continues the list`);
+    say(o.queue
+      ? 'retrain: stopped waiting; the jobs stay on the queue for its workers, and the same command again collects them'
+      : `retrain: stopped; ${r.runs.length} run(s) finished, the one in hand saved its checkpoint; the same command with --resume continues the list`);
     process.exitCode = 130;
     return;
   }

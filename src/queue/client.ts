@@ -16,6 +16,10 @@ export interface QueueRunOptions {
   /** a progress line this often while waiting (30 s) */
   progressMs?: number;
   onLog?(message: string): void;
+  /** set `stop` (Ctrl-C) to stop waiting: the jobs stay on the queue, and the same call again re-attaches to them */
+  signal?: { stop: boolean };
+  /** each job's result as soon as it finishes (`index` into `jobs`, every index of a job given twice), so a stopped caller keeps what finished */
+  onResult?(index: number, result: unknown): void;
 }
 
 export interface JobsReport {
@@ -57,7 +61,7 @@ export async function openQueue(url: string): Promise<Queue> {
 }
 
 /** Run `jobs` on the queue's workers; results in the order of `jobs`. */
-export async function runJobs<R>(url: string, jobs: JobData[], o: QueueRunOptions = {}): Promise<{ results: R[]; report: JobsReport }> {
+export async function runJobs<R>(url: string, jobs: JobData[], o: QueueRunOptions = {}): Promise<{ results: R[]; report: JobsReport; stopped?: boolean }> {
   const log = (m: string): void => o.onLog?.(m);
   const ids = jobs.map(jobId);
   const unique = new Map(ids.map((id, i) => [id, jobs[i]!]));
@@ -80,11 +84,17 @@ export async function runJobs<R>(url: string, jobs: JobData[], o: QueueRunOption
       );
     }, o.progressMs ?? 30_000);
     const results = new Map<string, unknown>();
-    await Promise.all(
+    let poll: NodeJS.Timeout | undefined;
+    const stop = new Promise<'stopped'>((resolve) => {
+      if (o.signal) poll = setInterval(() => o.signal!.stop && resolve('stopped'), 100);
+    });
+    const all = Promise.all(
       [...handles].map(async ([id, job]) => {
         try {
-          results.set(id, await job.waitUntilFinished(events));
+          const r: unknown = await job.waitUntilFinished(events);
+          results.set(id, r);
           done++;
+          if (o.onResult) ids.forEach((x, i) => x === id && o.onResult!(i, r));
         } catch (e) {
           const failed = await queue.getJob(id);
           const attempts = failed?.attemptsMade ?? '?';
@@ -92,6 +102,15 @@ export async function runJobs<R>(url: string, jobs: JobData[], o: QueueRunOption
         }
       }),
     );
+    try {
+      if ((await Promise.race([all, stop])) === 'stopped') {
+        all.catch(() => undefined); // the waits end when the connections close below
+        log(`queue: stopped waiting with ${done}/${report.jobs} job(s) done; the rest stay on the queue`);
+        return { results: [], report, stopped: true };
+      }
+    } finally {
+      clearInterval(poll);
+    }
     return { results: ids.map((id) => results.get(id) as R), report };
   } finally {
     clearInterval(ticker);

@@ -84,7 +84,9 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
   let results: RetrainJobResult[];
   let report: JobsReport | undefined;
   if (o.queue) {
-    ({ results, report } = await runJobs<RetrainJobResult>(o.queue, jobs, { ...o.queueOptions, ...(o.onLog ? { onLog: o.onLog } : {}) }));
+    const r = await runJobs<RetrainJobResult>(o.queue, jobs, { ...o.queueOptions, ...(o.onLog ? { onLog: o.onLog } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+    if (r.stopped) return { runs: [], out, table: '', report: r.report, stopped: true };
+    ({ results, report } = r);
   } else {
     results = [];
     for (const [i, job] of jobs.entries()) {

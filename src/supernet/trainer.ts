@@ -161,7 +161,8 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     });
     const { meta } = resumed;
     from = resumed.from;
-    Object.assign(recipe, { ...meta.recipe, epochs: recipe.epochs });
+    // a checkpoint from before randomSubnets existed trained one random subnet a step: keep it so
+    Object.assign(recipe, { ...meta.recipe, randomSubnets: (meta.recipe as Partial<SupernetRecipe>).randomSubnets ?? 1, epochs: recipe.epochs });
     const sandwich = o.resumeWith?.sandwich;
     if (sandwich !== undefined && sandwich !== recipe.sandwich) {
       recipe.sandwich = sandwich;
