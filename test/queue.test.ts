@@ -195,6 +195,32 @@ describe('job queue on a real redis-server', function () {
     await b.done;
   });
 
+  it('runJobs: a stop signal ends the wait with the jobs left on the queue; the same call again gets each result, also through onResult as it finishes', async () => {
+    const url = redis!.url(6);
+    await redis!.flush(6);
+    const data: DataConfig = { dataset: 'synthetic', validation: 16, limit: 64, size: 8, channels: 1, classes: 4 };
+    const job = (seed: number): StandaloneJob => ({ kind: 'standalone', spec: tinySpec(), data, recipe: { epochs: 1, batch: 16, seed }, test: false });
+    const jobs = [job(1), job(2), job(1)]; // the third is the first again: one job, two indices
+    const signal = { stop: false };
+    const waiting = runJobs(url, jobs, { signal });
+    const q = openQueue(url);
+    await until(async () => (await q.getWaitingCount()) === 2, 30_000, 'both jobs on the queue');
+    signal.stop = true;
+    const stopped = await waiting;
+    expect(stopped.stopped).to.equal(true);
+    expect(await (await q.getJob(jobId(jobs[0]!)))!.getState()).to.equal('waiting');
+    const w = await worker(url, 'w');
+    const seen: [number, unknown][] = [];
+    const { results, report } = await runJobs(url, jobs, { onResult: (i, r) => void seen.push([i, r]) });
+    expect(report).to.include({ jobs: 2, reattached: 2, added: 0 });
+    expect(seen.map(([i]) => i).sort()).to.deep.equal([0, 1, 2]);
+    for (const [i, r] of seen) expect(r).to.deep.equal(results[i]);
+    expect(results[2]).to.deep.equal(results[0]);
+    await q.close();
+    w.child.kill('SIGINT');
+    await w.done;
+  });
+
   describe('with one worker', () => {
     let url: string;
     let w: ReturnType<typeof vitas>;
