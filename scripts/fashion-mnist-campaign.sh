@@ -3,7 +3,8 @@
 # what is finished and continues what was stopped (--resume), so running it again goes on.
 #  1. the supernet of searches/fashion-mnist.json, in one command (its recipe is in the definition);
 #  2. its ranking fidelity (vitas supernet rank): 20 matched-cost subnets trained stand-alone for 2
-#     epochs on the first 20,000 training images, Kendall τ with its interval, and the proxies';
+#     epochs on the first 20,000 training images with 2 seeds, Kendall τ with its interval against
+#     their mean, the proxies' τ, and seed 1 against seed 2 (the ceiling);
 #  3. evolution and random search on it, search seeds 1–3 (equal evaluations);
 #  4. the best spec of each strategy over its 3 search seeds (by inherited accuracy), the DeiT-style
 #     spec and the best hand-built catalogue spec retrained from scratch with the definition's
@@ -55,7 +56,7 @@ fi
 
 if has rank; then
   if [ -f "$RUNS/rank/report.md" ]; then echo "campaign: $RUNS/rank done"
-  else vitas supernet rank --config "$DEF" --supernet "$RUNS/supernet" --subnets 20 --epochs 2 --limit 20000 \
+  else vitas supernet rank --config "$DEF" --supernet "$RUNS/supernet" --subnets 20 --epochs 2 --limit 20000 --seeds 2 \
       --standalone-cache "$RUNS/standalone-cache" --out "$RUNS/rank" --force ${q[@]+"${q[@]}"}; fi
 fi
 

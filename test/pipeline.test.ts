@@ -60,25 +60,30 @@ describe('the pipeline end to end on the fixture (CLI)', function () {
     expect(bestOf('random').evaluator).to.equal('supernet');
   });
 
-  it('vitas supernet rank measures the trained supernet\'s Kendall τ against stand-alone training, and a rerun reuses the stand-alone accuracies', () => {
-    const args = ['supernet', 'rank', '--config', join(dir, 'def.json'), '--supernet', join(dir, 'supernet'), '--subnets', '4', '--epochs', '4', '--standalone-cache', join(dir, 'rank-cache'), '--out', join(dir, 'rank')];
+  it('vitas supernet rank measures the trained supernet\'s Kendall τ against the mean of two stand-alone seeds, the seeds\' own τ, and a rerun reuses the stand-alone accuracies', () => {
+    const args = ['supernet', 'rank', '--config', join(dir, 'def.json'), '--supernet', join(dir, 'supernet'), '--subnets', '4', '--epochs', '4', '--seeds', '2', '--standalone-cache', join(dir, 'rank-cache'), '--out', join(dir, 'rank')];
     const r = vitas(...args);
     expect(r.code, r.err).to.equal(0);
-    type Rank = { tau: number; lo: number; hi: number; subnets: { macs: number; inherited: number; standalone: number }[]; proxies: { name: string }[]; standalone: { reused: number; trained: number } };
+    type Rank = { tau: number; lo: number; hi: number; subnets: { macs: number; inherited: number; standalone: number; bySeed: number[] }[]; proxies: { name: string }[]; standalone: { reused: number; trained: number }; repeatability: { tau: number } };
     const first = JSON.parse(readFileSync(join(dir, 'rank', 'results.json'), 'utf8')) as Rank;
     expect(first.subnets).to.have.length(4);
-    for (const s of first.subnets) expect(s.macs).to.be.within(25_000, 50_000);
+    for (const s of first.subnets) {
+      expect(s.macs).to.be.within(25_000, 50_000);
+      expect(s.bySeed).to.have.length(2);
+      expect(s.standalone).to.be.closeTo((s.bySeed[0]! + s.bySeed[1]!) / 2, 1e-12);
+    }
     expect(first.tau).to.equal(kendallTau(first.subnets.map((s) => s.inherited), first.subnets.map((s) => s.standalone)));
+    expect(first.repeatability.tau).to.equal(kendallTau(first.subnets.map((s) => s.bySeed[0]!), first.subnets.map((s) => s.bySeed[1]!)));
     expect(first.lo).to.be.at.most(first.tau);
     expect(first.hi).to.be.at.least(first.tau);
     expect(first.proxies.map((p) => p.name)).to.include('snip');
-    expect(first.standalone).to.include({ reused: 0, trained: 4 });
+    expect(first.standalone).to.include({ reused: 0, trained: 8 });
     expect(r.out).to.match(/\| supernet \(inherited weights\) +\| -?\d\.\d{3} +\| \[-?\d\.\d{3}, -?\d\.\d{3}\]/);
     // the second run trains nothing: the stand-alone accuracies come from the cache, and τ is the same
     const again = vitas(...args, '--force');
     expect(again.code, again.err).to.equal(0);
     const second = JSON.parse(readFileSync(join(dir, 'rank', 'results.json'), 'utf8')) as Rank;
-    expect(second.standalone).to.include({ reused: 4, trained: 0 });
+    expect(second.standalone).to.include({ reused: 8, trained: 0 });
     expect(second.subnets).to.deep.equal(first.subnets);
   });
 

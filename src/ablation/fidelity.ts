@@ -37,6 +37,8 @@ export interface FidelityOptions {
   limit?: number;
   /** inherited accuracy on the first N validation images (default: all) */
   valImages?: number;
+  /** stand-alone trainings per subnet, seeds seed…seed+n−1 (1); with 2 or more the ground truth is their mean, and the τ between the first two seeds says how far any ranking can agree with it */
+  seeds?: number;
   /** bootstrap resamples (2000) */
   bootstrap?: number;
   standaloneCache?: string;
@@ -48,9 +50,12 @@ export interface FidelityOptions {
 
 export interface FidelityResult extends TauInterval {
   out: string;
-  subnets: { spec: ReturnType<typeof canonicalSpec>; macs: number; params: number; inherited: number; standalone: number }[];
+  /** `standalone`: the mean over `bySeed` (one accuracy per stand-alone seed) */
+  subnets: { spec: ReturnType<typeof canonicalSpec>; macs: number; params: number; inherited: number; standalone: number; bySeed: number[] }[];
   proxies: ProxyFidelity[];
-  standalone: { cache: string; reused: number; trained: number; epochs: number; limit?: number };
+  standalone: { cache: string; reused: number; trained: number; epochs: number; seeds: number; limit?: number };
+  /** with 2 or more seeds: τ between the first two seeds' stand-alone accuracies, the ceiling of any ranking's τ */
+  repeatability?: TauInterval;
 }
 
 const pct = (v: number): string => `${(100 * v).toFixed(2)} %`;
@@ -83,9 +88,19 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
   // the checkpoint first: a wrong --supernet fails now, not after the stand-alone trainings
   const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
   let inherited: number[];
-  let sa: Awaited<ReturnType<typeof standaloneAccuracies>>;
+  const seeds = o.seeds ?? 1;
+  const bySeed: number[][] = [];
+  let reused = 0;
+  let trained = 0;
   try {
-    sa = await standaloneAccuracies(subnets, { config: standaloneData, splits: loadData(standaloneData, { validationFrom: `${o.config}: data.validation` }) }, recipe, { cache, log, ...(o.queue ? { queue: o.queue } : {}) });
+    const splits = loadData(standaloneData, { validationFrom: `${o.config}: data.validation` });
+    for (let k = 0; k < seeds; k++) {
+      if (seeds > 1) log(`stand-alone seed ${seed + k} (${k + 1} of ${seeds})`);
+      const sa = await standaloneAccuracies(subnets, { config: standaloneData, splits }, { ...recipe, seed: seed + k }, { cache, log, ...(o.queue ? { queue: o.queue } : {}) });
+      bySeed.push(sa.accuracies);
+      reused += sa.reused;
+      trained += sa.trained;
+    }
     // each side is scored on images its own weights never trained on: the supernet on the
     // definition's validation split, each stand-alone network on the split of its (--limit) data
     const data = loadData(def.data, { validationFrom: `${o.config}: data.validation` });
@@ -98,18 +113,22 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
   } finally {
     net.dispose();
   }
+  const standalone = subnets.map((_, i) => bySeed.reduce((a, acc) => a + acc[i]!, 0) / seeds);
   const boot = { seed, ...(o.bootstrap ? { samples: o.bootstrap } : {}) };
-  const tau = kendallTauInterval(inherited, sa.accuracies, boot);
+  const tau = kendallTauInterval(inherited, standalone, boot);
   log(`supernet: Kendall τ = ${tau.tau.toFixed(3)} ${interval(tau)}`);
-  const proxies = proxyFidelity(space, subnets, sa.accuracies, { seed, ...(o.bootstrap ? { bootstrap: o.bootstrap } : {}) });
+  const repeatability = seeds > 1 ? kendallTauInterval(bySeed[0]!, bySeed[1]!, boot) : undefined;
+  if (repeatability) log(`stand-alone seed ${seed} against seed ${seed + 1}: Kendall τ = ${repeatability.tau.toFixed(3)} ${interval(repeatability)}`);
+  const proxies = proxyFidelity(space, subnets, standalone, { seed, ...(o.bootstrap ? { bootstrap: o.bootstrap } : {}) });
   for (const p of proxies) log(`proxy ${p.name}: Kendall τ = ${p.tau.toFixed(3)} ${interval(p)}`);
 
   const result: FidelityResult = {
     out: o.out,
     ...tau,
-    subnets: subnets.map((s, i) => ({ spec: canonicalSpec(s), macs: costOf(s, window.convention).macs, params: costOf(s).params, inherited: inherited[i]!, standalone: sa.accuracies[i]! })),
+    subnets: subnets.map((s, i) => ({ spec: canonicalSpec(s), macs: costOf(s, window.convention).macs, params: costOf(s).params, inherited: inherited[i]!, standalone: standalone[i]!, bySeed: bySeed.map((acc) => acc[i]!) })),
     proxies,
-    standalone: { cache: cache.dir, reused: sa.reused, trained: sa.trained, epochs, ...(o.limit ? { limit: o.limit } : {}) },
+    standalone: { cache: cache.dir, reused, trained, epochs, seeds, ...(o.limit ? { limit: o.limit } : {}) },
+    ...(repeatability ? { repeatability } : {}),
   };
   writeFidelityReports(def.name, o, window, result);
   return result;
@@ -124,14 +143,19 @@ function writeFidelityReports(name: string, o: FidelityOptions, window: ReturnTy
     `# Ranking fidelity: ${name}`,
     '',
     `Supernet \`${o.supernet}\` (definition \`${o.config}\`), ${r.subnets.length} subnets of matched cost in [${formatMacs(window.min)}, ${formatMacs(window.max)}] MACs.`,
-    `Stand-alone: the definition's retrain recipe for ${s.epochs} epoch(s)${s.limit ? ` on the first ${s.limit} training images` : ''} (${s.reused} from the cache ${s.cache}, ${s.trained} trained now).`,
+    `Stand-alone: the definition's retrain recipe for ${s.epochs} epoch(s)${s.limit ? ` on the first ${s.limit} training images` : ''}${s.seeds > 1 ? `, the mean of ${s.seeds} seeds` : ''} (${s.reused} trainings from the cache ${s.cache}, ${s.trained} trained now).`,
     `Inherited: BatchNorm recalibrated, ${o.valImages ? `first ${o.valImages}` : 'all'} images of the definition's validation split${s.limit ? ' (the stand-alone networks are scored on the validation split of their own first ' + s.limit + ' images; each side on images its weights never trained on)' : ''}. [95 %]: percentile bootstrap over ${o.bootstrap ?? 2000} resamples of the subnets.`,
     '',
-    markdownTable(['ranking by', 'Kendall τ', '95 % interval'], [['supernet (inherited weights)', r.tau.toFixed(3), interval(r)], ...r.proxies.map((p) => [`proxy: ${p.name}`, p.tau.toFixed(3), interval(p)])]),
+    markdownTable(['ranking by', 'Kendall τ', '95 % interval'], [
+      ['supernet (inherited weights)', r.tau.toFixed(3), interval(r)],
+      ...r.proxies.map((p) => [`proxy: ${p.name}`, p.tau.toFixed(3), interval(p)]),
+      // how well one stand-alone seed ranks another: no ranking can be expected to agree better
+      ...(r.repeatability ? [['stand-alone seed 1 vs seed 2 (the ceiling)', r.repeatability.tau.toFixed(3), interval(r.repeatability)]] : []),
+    ]),
     '',
     '![inherited vs stand-alone accuracy](kendall.svg)',
     '',
-    markdownTable(['MACs', 'params', 'inherited', 'stand-alone', 'spec'], r.subnets.map((x) => [formatMacs(x.macs), formatMacs(x.params), pct(x.inherited), pct(x.standalone), describeSpec(x.spec)]), ['right', 'right', 'right', 'right', 'left']),
+    markdownTable(['MACs', 'params', 'inherited', 'stand-alone', 'spec'], r.subnets.map((x) => [formatMacs(x.macs), formatMacs(x.params), pct(x.inherited), x.bySeed.length > 1 ? `${pct(x.standalone)} (${x.bySeed.map(pct).join(', ')})` : pct(x.standalone), describeSpec(x.spec)]), ['right', 'right', 'right', 'right', 'left']),
     '',
   ];
   writeAtomic(join(r.out, 'report.md'), lines.join('\n'));

@@ -165,17 +165,18 @@ export function buildProgram(program: Command): Command {
     .option('--epochs <n>', 'stand-alone epochs per subnet (2)', (v) => positiveInt(v, '--epochs'))
     .option('--limit <n>', 'stand-alone training reads only the first N training images (default: all)', (v) => positiveInt(v, '--limit'))
     .option('--val-images <n>', 'inherited accuracy on the first N validation images (default: all)', (v) => positiveInt(v, '--val-images'))
+    .option('--seeds <n>', 'stand-alone trainings per subnet (1): with 2 or more, their mean is the ground truth, and seed 1 against seed 2 gives the ceiling of τ', (v) => positiveInt(v, '--seeds'))
     .option('--standalone-cache <dir>', 'folder of stand-alone accuracies: each subnet is trained once, and a stopped run keeps what it trained (default runs/standalone-cache)')
     .option('--out <dir>', 'output folder (default <supernet>/rank)')
     .option('--force', 'replace the report of an earlier run in --out')
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')
     .option('--queue <url>', QUEUE_FLAG_HELP + ' (the stand-alone trainings)')
-    .action(async (o: { config: string; supernet: string; subnets?: number; epochs?: number; limit?: number; valImages?: number; standaloneCache?: string; out?: string; force?: boolean; backend?: string; queue?: string }) => {
+    .action(async (o: { config: string; supernet: string; subnets?: number; epochs?: number; limit?: number; valImages?: number; seeds?: number; standaloneCache?: string; out?: string; force?: boolean; backend?: string; queue?: string }) => {
       await initBackend(o.backend);
       const r = await supernetFidelity({
         config: o.config,
         supernet: o.supernet,
-        ...pick(o, ['subnets', 'epochs', 'limit', 'valImages', 'standaloneCache', 'force', 'queue']),
+        ...pick(o, ['subnets', 'epochs', 'limit', 'valImages', 'seeds', 'standaloneCache', 'force', 'queue']),
         out: o.out ?? `${o.supernet.replace(/\/+$/, '')}/rank`,
         onLog: (m) => say(`rank: ${m}`),
       });
