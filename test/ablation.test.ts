@@ -105,6 +105,20 @@ describe('ablations', () => {
       expect(readdirSync(cache).filter((f) => f.endsWith('.json'))).to.have.length(4);
     });
 
+    it('with kendall.seeds 2 ranks against the mean of two stand-alone seeds (the first from the cache) and reports seed 1 against seed 2', async () => {
+      const def = { name: 'tiny-seeds', base, factors: { slicing: ['left'] }, metrics: { kendall: { subnets: 4, epochs: 1, seeds: 2 } } };
+      const r = await runAblation(def as never, { out: join(dir, 'out-seeds'), standaloneCache: cache });
+      const ranking = r.ranking!;
+      expect(ranking.standalone).to.include({ reused: 4, trained: 4, seeds: 2 });
+      for (const [i, s] of ranking.subnets.entries()) {
+        expect(s.bySeed![0]).to.equal(first.ranking!.subnets[i]!.standalone); // seed 1 is the earlier run's
+        expect(s.standalone).to.be.closeTo((s.bySeed![0]! + s.bySeed![1]!) / 2, 1e-12);
+      }
+      expect(ranking.repeatability!.tau).to.equal(kendallTau(ranking.subnets.map((s) => s.bySeed![0]!), ranking.subnets.map((s) => s.bySeed![1]!)));
+      expect(r.arms[0]!.kendall!.tau).to.equal(kendallTau(r.arms[0]!.kendall!.inherited, ranking.subnets.map((s) => s.standalone)));
+      expect(readFileSync(join(dir, 'out-seeds', 'report.md'), 'utf8')).to.include(`Stand-alone seed 1 against seed 2: Kendall τ ${ranking.repeatability!.tau.toFixed(3)}`);
+    });
+
     it('a second ablation over the same base draws the same subnets and reuses their stand-alone accuracies without training', async () => {
       const second: string[] = [];
       const def = { name: 'tiny-other', base, factors: { slicing: ['left'] }, metrics: { kendall: { subnets: 4, epochs: 1 } } };

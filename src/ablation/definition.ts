@@ -32,7 +32,7 @@ export interface AblationDefinition {
      * matched cost, with a bootstrap interval from `bootstrap` resamples (2000); the data-free
      * proxies are ranked against the same stand-alone accuracies
      */
-    kendall?: { subnets: number; epochs: number; valImages?: number; bootstrap?: number };
+    kendall?: { subnets: number; epochs: number; valImages?: number; bootstrap?: number; /** stand-alone trainings per subnet (1): the ground truth is their mean, and seed 1 against seed 2 is reported */ seeds?: number };
     /** the best searched spec per arm, its inherited accuracy */
     search?: boolean;
     /** ... and its accuracy after retraining from scratch for this many epochs */
@@ -64,7 +64,7 @@ const schema = {
           type: 'object',
           additionalProperties: false,
           required: ['subnets', 'epochs'],
-          properties: { subnets: { type: 'integer', minimum: 3 }, epochs: { type: 'integer', minimum: 1 }, valImages: { type: 'integer', minimum: 1 }, bootstrap: { type: 'integer', minimum: 100 } },
+          properties: { subnets: { type: 'integer', minimum: 3 }, epochs: { type: 'integer', minimum: 1 }, valImages: { type: 'integer', minimum: 1 }, bootstrap: { type: 'integer', minimum: 100 }, seeds: { type: 'integer', minimum: 1, maximum: 5 } },
         },
         search: { type: 'boolean' },
         retrain: { type: 'object', additionalProperties: false, required: ['epochs'], properties: { epochs: { type: 'integer', minimum: 1 } } },

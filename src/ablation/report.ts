@@ -7,14 +7,18 @@ import { formatMacs } from '../space/budget.js';
 import type { ArchSpec } from '../space/spec.js';
 import type { AblationDefinition } from './definition.js';
 import type { ProxyFidelity } from './proxy-fidelity.js';
+import type { TauInterval } from './kendall.js';
 import type { ArmResult } from './run.js';
 import type { BudgetWindow } from '../space/identity-search.js';
 
 export interface RankingCheck {
-  subnets: { spec: ArchSpec; macs: number; params: number; standalone: number }[];
-  /** where the stand-alone accuracies came from */
-  standalone: { cache: string; reused: number; trained: number; epochs: number };
+  /** `standalone`: the mean over `bySeed` when there are several stand-alone seeds */
+  subnets: { spec: ArchSpec; macs: number; params: number; standalone: number; bySeed?: number[] }[];
+  /** where the stand-alone accuracies came from (trainings, over all seeds) */
+  standalone: { cache: string; reused: number; trained: number; epochs: number; seeds: number };
   proxies: ProxyFidelity[];
+  /** with 2 or more seeds: τ of seed 1 against seed 2, the ceiling of any ranking's τ */
+  repeatability?: TauInterval;
 }
 
 const pct = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '–' : `${(100 * v).toFixed(2)} %`);
@@ -39,8 +43,9 @@ export function writeReports(out: string, def: AblationDefinition, arms: ArmResu
     const b = def.metrics.kendall?.bootstrap ?? 2000;
     const s = ranking.standalone;
     parts.push(
-      `Kendall τ-b between inherited and stand-alone validation top-1 over ${ranking.subnets.length} subnets of matched cost, each trained stand-alone for ${s.epochs} epoch(s) (${s.reused} of them from the stand-alone cache ${s.cache}); [95 %] is the percentile bootstrap interval over ${b} resamples of the subnets.`,
+      `Kendall τ-b between inherited and stand-alone validation top-1 over ${ranking.subnets.length} subnets of matched cost, each trained stand-alone for ${s.epochs} epoch(s)${s.seeds > 1 ? ` with ${s.seeds} seeds (their mean)` : ''} (${s.reused} of the trainings from the stand-alone cache ${s.cache}); [95 %] is the percentile bootstrap interval over ${b} resamples of the subnets.`,
       '',
+      ...(ranking.repeatability ? [`Stand-alone seed 1 against seed 2: Kendall τ ${ranking.repeatability.tau.toFixed(3)} ${interval(ranking.repeatability)} — how far any ranking can be expected to agree with one training.`, ''] : []),
     );
   }
   if (arms.some((a) => a.kendall)) {

@@ -108,14 +108,25 @@ export async function runAblation(definition: string | AblationDefinition, opts:
     log(`${subnets.length} subnets in [${formatMacs(window.min)}, ${formatMacs(window.max)}]`);
     const recipe = { epochs: k.epochs, seed, warmupEpochs: Math.min(1, k.epochs / 2) };
     const cache = new StandaloneCache(opts.standaloneCache ?? DEFAULT_STANDALONE_CACHE);
-    const sa = await standaloneAccuracies(subnets, { config: base.data, splits: data }, recipe, { cache, log, ...(opts.queue ? { queue: opts.queue } : {}) });
-    standalone = sa.accuracies;
+    // with seeds ≥ 2 the ground truth is the mean over seeds seed…seed+n−1 (seed alone is the cache of earlier runs)
+    const bySeed: number[][] = [];
+    const sa = { reused: 0, trained: 0 };
+    for (let j = 0; j < (k.seeds ?? 1); j++) {
+      const r = await standaloneAccuracies(subnets, { config: base.data, splits: data }, { ...recipe, seed: seed + j }, { cache, log, ...(opts.queue ? { queue: opts.queue } : {}) });
+      bySeed.push(r.accuracies);
+      sa.reused += r.reused;
+      sa.trained += r.trained;
+    }
+    standalone = subnets.map((_, i) => bySeed.reduce((a, acc) => a + acc[i]!, 0) / bySeed.length);
+    const repeatability = bySeed.length > 1 ? kendallTauInterval(bySeed[0]!, bySeed[1]!, { seed, ...(k.bootstrap ? { samples: k.bootstrap } : {}) }) : undefined;
+    if (repeatability) log(`stand-alone seed ${seed} against seed ${seed + 1}: Kendall τ = ${repeatability.tau.toFixed(3)} [${repeatability.lo.toFixed(3)}, ${repeatability.hi.toFixed(3)}]`);
     const proxies = proxyFidelity(common, subnets, standalone, { seed, ...(k.bootstrap ? { bootstrap: k.bootstrap } : {}) });
     for (const p of proxies) log(`proxy ${p.name}: Kendall τ = ${p.tau.toFixed(3)} [${p.lo.toFixed(3)}, ${p.hi.toFixed(3)}]`);
     ranking = {
-      subnets: subnets.map((s, i) => ({ spec: canonicalSpec(s), macs: costOf(s, window.convention).macs, params: costOf(s).params, standalone: standalone[i]! })),
-      standalone: { cache: cache.dir, reused: sa.reused, trained: sa.trained, epochs: k.epochs },
+      subnets: subnets.map((s, i) => ({ spec: canonicalSpec(s), macs: costOf(s, window.convention).macs, params: costOf(s).params, standalone: standalone[i]!, ...(bySeed.length > 1 ? { bySeed: bySeed.map((acc) => acc[i]!) } : {}) })),
+      standalone: { cache: cache.dir, reused: sa.reused, trained: sa.trained, epochs: k.epochs, seeds: bySeed.length },
       proxies,
+      ...(repeatability ? { repeatability } : {}),
     };
   }
 
