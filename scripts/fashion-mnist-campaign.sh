@@ -15,10 +15,10 @@
 # RUNS=DIR puts the run folders under DIR (default runs/fashion-mnist; this project keeps them in
 # results/campaign so that they survive between sessions).
 # The supernet's steps are data-parallel over every core; stand-alone training, retraining and
-# search scoring run one thread per process. So steps 2–4 go through the job queue: QUEUE=redis://…
-# uses workers already running (on any machines); without it the script starts a loopback
-# redis-server and one `vitas worker` with WORKERS child processes (default: the core count), and
-# stops both at exit. WORKERS=0: no queue, everything in this process.
+# search scoring run one thread per process. So steps 2–4 go through the job queue
+# (scripts/lib/local-queue.sh): QUEUE=redis://… uses workers already running (on any machines);
+# without it the script starts a loopback redis-server and one `vitas worker` with WORKERS child
+# processes (default: the core count), and stops both at exit. WORKERS=0: no queue.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEF=${DEF:-searches/fashion-mnist.json}
@@ -28,26 +28,8 @@ steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(supernet rank search retrain)
 has() { local s; for s in "${steps[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
-QUEUE=${QUEUE:-}
-WORKERS=${WORKERS:-$(nproc)}
-if [ -z "$QUEUE" ] && [ "$WORKERS" -gt 0 ] && { has rank || has search || has retrain; }; then
-  port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-  # both in sessions of their own, so a Ctrl-C at the terminal reaches only this script, whose
-  # trap stops them in order: the worker hands its jobs back, then Redis goes
-  setsid redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning >/dev/null &
-  redis_pid=$!
-  QUEUE="redis://127.0.0.1:$port"
-  for _ in $(seq 1 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
-  [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] || { echo "campaign: redis-server did not start on port $port (is it installed? apt-get install redis-server)" >&2; exit 1; }
-  setsid node dist/src/cli/main.js worker --queue "$QUEUE" --concurrency "$WORKERS" --name campaign &
-  worker_pid=$! # node's own pid (not a subshell's), so the signals below reach it
-  # At the end the idle worker stops (one SIGINT), then Redis. On Ctrl-C it hands its jobs back at
-  # once (a second SIGINT): their checkpoints stay in the run folders, and the next run resumes them.
-  stop_queue() { kill -INT "$worker_pid" 2>/dev/null || true; wait "$worker_pid" 2>/dev/null || true; kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; }
-  trap 'rc=$?; stop_queue; exit $rc' EXIT
-  trap 'kill -INT "$worker_pid" 2>/dev/null || true; sleep 0.5; exit 130' INT
-fi
-q=(); [ -n "$QUEUE" ] && q=(--queue "$QUEUE")
+. scripts/lib/local-queue.sh
+if has rank || has search || has retrain; then start_local_queue; fi
 
 if has supernet; then
   if [ -f "$RUNS/supernet/supernet.ckpt" ]; then vitas supernet train --config "$DEF" --out "$RUNS/supernet" --resume
