@@ -21,7 +21,7 @@ import { DEFAULT_RETRAIN, type RetrainRecipe } from '../train/retrain.js';
 import { kendallTauInterval, type TauInterval } from './kendall.js';
 import { proxyFidelity, type ProxyFidelity } from './proxy-fidelity.js';
 import { StandaloneCache } from './standalone-cache.js';
-import { drawSubnets, standaloneAccuracies } from './subnets.js';
+import { drawSubnets, standaloneOverSeeds } from './subnets.js';
 
 export interface FidelityOptions {
   /** the search definition the supernet was trained with */
@@ -89,18 +89,10 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
   const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
   let inherited: number[];
   const seeds = o.seeds ?? 1;
-  const bySeed: number[][] = [];
-  let reused = 0;
-  let trained = 0;
+  let sa: Awaited<ReturnType<typeof standaloneOverSeeds>>;
   try {
     const splits = loadData(standaloneData, { validationFrom: `${o.config}: data.validation` });
-    for (let k = 0; k < seeds; k++) {
-      if (seeds > 1) log(`stand-alone seed ${seed + k} (${k + 1} of ${seeds})`);
-      const sa = await standaloneAccuracies(subnets, { config: standaloneData, splits }, { ...recipe, seed: seed + k }, { cache, log, ...(o.queue ? { queue: o.queue } : {}) });
-      bySeed.push(sa.accuracies);
-      reused += sa.reused;
-      trained += sa.trained;
-    }
+    sa = await standaloneOverSeeds(subnets, { config: standaloneData, splits }, recipe, seeds, { cache, log, ...(o.queue ? { queue: o.queue } : {}), ...(o.bootstrap ? { bootstrap: o.bootstrap } : {}) });
     // each side is scored on images its own weights never trained on: the supernet on the
     // definition's validation split, each stand-alone network on the split of its (--limit) data
     const data = loadData(def.data, { validationFrom: `${o.config}: data.validation` });
@@ -113,12 +105,10 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
   } finally {
     net.dispose();
   }
-  const standalone = subnets.map((_, i) => bySeed.reduce((a, acc) => a + acc[i]!, 0) / seeds);
+  const { accuracies: standalone, bySeed, repeatability, reused, trained } = sa;
   const boot = { seed, ...(o.bootstrap ? { samples: o.bootstrap } : {}) };
   const tau = kendallTauInterval(inherited, standalone, boot);
   log(`supernet: Kendall τ = ${tau.tau.toFixed(3)} ${interval(tau)}`);
-  const repeatability = seeds > 1 ? kendallTauInterval(bySeed[0]!, bySeed[1]!, boot) : undefined;
-  if (repeatability) log(`stand-alone seed ${seed} against seed ${seed + 1}: Kendall τ = ${repeatability.tau.toFixed(3)} ${interval(repeatability)}`);
   const proxies = proxyFidelity(space, subnets, standalone, { seed, ...(o.bootstrap ? { bootstrap: o.bootstrap } : {}) });
   for (const p of proxies) log(`proxy ${p.name}: Kendall τ = ${p.tau.toFixed(3)} ${interval(p)}`);
 

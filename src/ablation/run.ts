@@ -30,7 +30,7 @@ import { armName, arms as allArms, loadAblation, type AblationDefinition, type F
 import { proxyFidelity } from './proxy-fidelity.js';
 import { writeReports, type RankingCheck } from './report.js';
 import { StandaloneCache } from './standalone-cache.js';
-import { drawSubnets, standaloneAccuracies } from './subnets.js';
+import { drawSubnets, standaloneOverSeeds } from './subnets.js';
 
 /** Where stand-alone accuracies are kept across ablations unless `standaloneCache` says otherwise. */
 export const DEFAULT_STANDALONE_CACHE = join('runs', 'standalone-cache');
@@ -109,17 +109,9 @@ export async function runAblation(definition: string | AblationDefinition, opts:
     const recipe = { epochs: k.epochs, seed, warmupEpochs: Math.min(1, k.epochs / 2) };
     const cache = new StandaloneCache(opts.standaloneCache ?? DEFAULT_STANDALONE_CACHE);
     // with seeds ≥ 2 the ground truth is the mean over seeds seed…seed+n−1 (seed alone is the cache of earlier runs)
-    const bySeed: number[][] = [];
-    const sa = { reused: 0, trained: 0 };
-    for (let j = 0; j < (k.seeds ?? 1); j++) {
-      const r = await standaloneAccuracies(subnets, { config: base.data, splits: data }, { ...recipe, seed: seed + j }, { cache, log, ...(opts.queue ? { queue: opts.queue } : {}) });
-      bySeed.push(r.accuracies);
-      sa.reused += r.reused;
-      sa.trained += r.trained;
-    }
-    standalone = subnets.map((_, i) => bySeed.reduce((a, acc) => a + acc[i]!, 0) / bySeed.length);
-    const repeatability = bySeed.length > 1 ? kendallTauInterval(bySeed[0]!, bySeed[1]!, { seed, ...(k.bootstrap ? { samples: k.bootstrap } : {}) }) : undefined;
-    if (repeatability) log(`stand-alone seed ${seed} against seed ${seed + 1}: Kendall τ = ${repeatability.tau.toFixed(3)} [${repeatability.lo.toFixed(3)}, ${repeatability.hi.toFixed(3)}]`);
+    const sa = await standaloneOverSeeds(subnets, { config: base.data, splits: data }, recipe, k.seeds ?? 1, { cache, log, ...(opts.queue ? { queue: opts.queue } : {}), ...(k.bootstrap ? { bootstrap: k.bootstrap } : {}) });
+    standalone = sa.accuracies;
+    const { bySeed, repeatability } = sa;
     const proxies = proxyFidelity(common, subnets, standalone, { seed, ...(k.bootstrap ? { bootstrap: k.bootstrap } : {}) });
     for (const p of proxies) log(`proxy ${p.name}: Kendall τ = ${p.tau.toFixed(3)} [${p.lo.toFixed(3)}, ${p.hi.toFixed(3)}]`);
     ranking = {

@@ -17,6 +17,7 @@ import { canonicalSpec, specKey, type ArchSpec } from '../space/spec.js';
 import { searchIdentityProbability, type BudgetWindow } from '../space/identity-search.js';
 import { retrain, type RetrainRecipe } from '../train/retrain.js';
 import type { StandaloneCache } from './standalone-cache.js';
+import { kendallTauInterval, type TauInterval } from './kendall.js';
 
 /** `count` distinct subnets of `space` inside the window (fewer if the space has fewer), cheapest first. */
 export function drawSubnets(space: SearchSpace, window: BudgetWindow, count: number, seed: number): ArchSpec[] {
@@ -81,3 +82,36 @@ export async function standaloneAccuracies(
     }
   return { accuracies: accuracies as number[], reused, trained: todo.length };
 }
+
+export interface StandaloneOverSeeds extends StandaloneAccuracies {
+  /** each seed's accuracies (seeds seed…seed+n−1); `accuracies` is their mean */
+  bySeed: number[][];
+  /** with 2 or more seeds: τ of the first seed's accuracies against the second's, the ceiling of any ranking's τ */
+  repeatability?: TauInterval;
+}
+
+/** standaloneAccuracies for `seeds` seeds from `recipe.seed` (0) on: their mean, each seed's, and how well one seed ranks the next. */
+export async function standaloneOverSeeds(
+  subnets: ArchSpec[],
+  data: { config: DataConfig; splits: Splits },
+  recipe: Partial<RetrainRecipe>,
+  seeds: number,
+  opts: { cache: StandaloneCache; queue?: string; log(m: string): void; bootstrap?: number },
+): Promise<StandaloneOverSeeds> {
+  const seed = recipe.seed ?? 0;
+  const bySeed: number[][] = [];
+  let reused = 0;
+  let trained = 0;
+  for (let k = 0; k < seeds; k++) {
+    if (seeds > 1) opts.log(`stand-alone seed ${seed + k} (${k + 1} of ${seeds})`);
+    const r = await standaloneAccuracies(subnets, data, { ...recipe, seed: seed + k }, opts);
+    bySeed.push(r.accuracies);
+    reused += r.reused;
+    trained += r.trained;
+  }
+  const accuracies = subnets.map((_, i) => bySeed.reduce((a, acc) => a + acc[i]!, 0) / seeds);
+  const repeatability = seeds > 1 ? kendallTauInterval(bySeed[0]!, bySeed[1]!, { seed, ...(opts.bootstrap ? { samples: opts.bootstrap } : {}) }) : undefined;
+  if (repeatability) opts.log(`stand-alone seed ${seed} against seed ${seed + 1}: Kendall τ = ${repeatability.tau.toFixed(3)} [${repeatability.lo.toFixed(3)}, ${repeatability.hi.toFixed(3)}]`);
+  return { accuracies, bySeed, reused, trained, ...(repeatability ? { repeatability } : {}) };
+}
+
