@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import {
   initBackend, Supernet, stepGradients, softCrossEntropy, smoothedCrossEntropy, trainSupernet, syntheticDataset, splitValidation, validateDefinition, VitasError,
-  stepSpecs, DEFAULT_RECIPE, reachableRange, sampleSpec, specKey, Rng,
+  stepSpecs, DEFAULT_RECIPE, reachableRange, sampleSpec, specKey, Rng, presetSpace, depthCorners, encode,
   type ArchSpec,
 } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
@@ -98,6 +98,20 @@ describe('in-place distillation', () => {
     expect(stepSpecs(tinySpace, new Rng(3), { ...DEFAULT_RECIPE, sandwich: false, randomSubnets: 3 }, undefined, ends)).to.have.length(3);
     expect(stepSpecs(tinySpace, new Rng(3), DEFAULT_RECIPE, undefined, ends)).to.have.length(1);
     expect(() => validateDefinition({ name: 'd', space: 'fmnist', data: { dataset: 'fashion-mnist', validation: 100 }, budget: { max: '12M' }, supernet: { randomSubnets: 0 } }, 'd.json')).to.throw(/d\.json: supernet\.randomSubnets/);
+  });
+
+  it('with corners also trains the wide-and-shallow and the narrow-and-deep subnet, both inside the space', () => {
+    const space = presetSpace('fmnist-c');
+    const range = reachableRange(space);
+    const { wideShallow, narrowDeep } = depthCorners(space, range);
+    const active = (s: ArchSpec): number => s.blocks.filter((b) => b.op !== 'identity').length;
+    expect([wideShallow.embed, active(wideShallow)]).to.deep.equal([range.maxSpec.embed, space.depth.min]);
+    expect([narrowDeep.embed, active(narrowDeep)]).to.deep.equal([range.minSpec.embed, space.depth.max]);
+    for (const s of [wideShallow, narrowDeep]) expect(() => encode(space, s)).to.not.throw();
+    const specs = stepSpecs(space, new Rng(5), { ...DEFAULT_RECIPE, sandwich: true, corners: true, randomSubnets: 1 }, undefined, { max: range.maxSpec, min: range.minSpec, corners: [wideShallow, narrowDeep] });
+    expect(specs.slice(0, 4).map(specKey)).to.deep.equal([range.maxSpec, range.minSpec, wideShallow, narrowDeep].map(specKey));
+    expect(specs).to.have.length(5);
+    expect(() => validateDefinition({ name: 'd', space: 'fmnist-c', data: { dataset: 'fashion-mnist', validation: 100 }, budget: { max: '12M' }, supernet: { corners: true } }, 'd.json')).to.throw(/d\.json: supernet\.corners: .*"sandwich": true/);
   });
 });
 

@@ -112,6 +112,7 @@ export const searchDefinitionSchema = {
         slicing: { enum: ['left', 'two-sided'] },
         sandwich: { type: 'boolean' },
         randomSubnets: { type: 'integer', minimum: 1, maximum: 8 },
+        corners: { type: 'boolean' },
         distill: { type: 'boolean' },
         sampling: { enum: ['uniform', 'identity-search'] },
         seed: { type: 'integer' },
@@ -153,6 +154,7 @@ export function validateDefinition(data: unknown, where = 'search definition'): 
   const max = parseBudget(d.budget.max, `${where}: budget.max`);
   if (d.budget.min !== undefined && parseBudget(d.budget.min, `${where}: budget.min`) > max) throw new VitasError(`${where}: budget.min exceeds budget.max`);
   if (d.supernet?.distill && !d.supernet.sandwich) throw new VitasError(`${where}: supernet.distill: in-place distillation needs "sandwich": true (the largest subnet of each step is the teacher)`);
+  if (d.supernet?.corners && !d.supernet.sandwich) throw new VitasError(`${where}: supernet.corners: the depth corners extend the sandwich; they need "sandwich": true`);
   return d;
 }
 

@@ -196,3 +196,19 @@ function blockExtremes(space: SearchSpace, cache: Map<string, BlockExtremes>, fr
 function* blocksWhere(space: SearchSpace, embed: number, dual: boolean): Generator<AttnBlock> {
   for (const b of blockChoices(space, embed)) if ((b.attention === 'dual') === dual) yield b;
 }
+
+/**
+ * The other two corners of a space's width × depth square, for a depth-aware sandwich: the
+ * largest subnet's blocks cut to the smallest depth (wide and shallow), and the smallest subnet's
+ * cheapest block repeated to the largest depth (narrow and deep). The plain sandwich trains only
+ * wide-and-deep and narrow-and-shallow, and leaves these to chance.
+ */
+export function depthCorners(space: SearchSpace, range: Pick<CostRange, 'minSpec' | 'maxSpec'>): { wideShallow: ArchSpec; narrowDeep: ArchSpec } {
+  const active = (s: ArchSpec): AttnBlock[] => s.blocks.filter((b): b is AttnBlock => b.op !== 'identity');
+  const place = (bs: AttnBlock[]): BlockSpec[] => (space.identity === 'tail' ? bs : Array.from({ length: space.blocks }, (_, i) => (i < bs.length ? bs[i]! : { op: 'identity' as const })));
+  const wide = active(range.maxSpec).slice(0, space.depth.min).map((b) => ({ ...b }));
+  const cheapest = active(range.minSpec)[0]!;
+  const deep = Array.from({ length: space.depth.max }, () => ({ ...cheapest }));
+  return { wideShallow: { ...range.maxSpec, blocks: place(wide) }, narrowDeep: { ...range.minSpec, blocks: place(deep) } };
+}
+

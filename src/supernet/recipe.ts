@@ -8,6 +8,8 @@ export interface SupernetRecipe extends TrainingRecipe {
   sandwich: boolean;
   /** random subnets trained per step (1); BigNAS's sandwich uses 2, so the middle of the space is trained as often as its ends */
   randomSubnets: number;
+  /** with `sandwich`: also the wide-and-shallow and the narrow-and-deep corner every step (depthCorners) */
+  corners: boolean;
   /** with `sandwich`: in-place distillation — the largest subnet learns from the labels, the others from its soft predictions */
   distill: boolean;
   /** `uniform`: every block choice equally likely; `identity-search`: p_id tuned to the budget window */
@@ -24,6 +26,7 @@ export const DEFAULT_RECIPE: SupernetRecipe = {
   slicing: 'left',
   sandwich: false,
   randomSubnets: 1,
+  corners: false,
   distill: false,
   sampling: 'identity-search',
   privateTokens: true,

@@ -13,7 +13,7 @@ import { costOf } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
 import { sampleSpec } from '../space/genome.js';
 import { searchIdentityProbability, type BudgetWindow } from '../space/identity-search.js';
-import { reachableRange } from '../space/range.js';
+import { depthCorners, reachableRange } from '../space/range.js';
 import { Rng } from '../space/rng.js';
 import type { SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
@@ -90,9 +90,10 @@ interface CheckpointMeta {
 }
 
 /** The subnets trained at one step: with the sandwich rule the largest and smallest first (the teacher is `[0]`), then `randomSubnets` random ones. */
-export function stepSpecs(space: SearchSpace, rng: Rng, recipe: SupernetRecipe, pId: number | undefined, ends: { min: ArchSpec; max: ArchSpec }): ArchSpec[] {
+export function stepSpecs(space: SearchSpace, rng: Rng, recipe: SupernetRecipe, pId: number | undefined, ends: { min: ArchSpec; max: ArchSpec; corners?: ArchSpec[] }): ArchSpec[] {
   const random = Array.from({ length: recipe.randomSubnets }, () => sampleSpec(space, rng, pId === undefined ? {} : { pId }));
-  return recipe.sandwich ? [ends.max, ends.min, ...random] : random;
+  if (!recipe.sandwich) return random;
+  return [ends.max, ends.min, ...(recipe.corners ? (ends.corners ?? []) : []), ...random];
 }
 
 /** How a subnet is scored with inherited weights; `calibration`: training images its BatchNorm statistics are recalibrated on first. */
@@ -136,6 +137,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
   if (space.input.join() !== data.train.shape.join()) throw new VitasError(`data: images are ${data.train.shape.join('×')} but space "${space.name}" expects ${space.input.join('×')}`);
   if (space.classes !== data.train.classes) throw new VitasError(`data: ${data.train.classes} classes but space "${space.name}" has ${space.classes}`);
   if (recipe.distill && !recipe.sandwich) throw new VitasError('supernet: distill (in-place distillation) needs sandwich: the largest subnet of each step is the teacher');
+  if (recipe.corners && !recipe.sandwich) throw new VitasError('supernet: corners (the depth corners) extend the sandwich: they need sandwich');
   const range = reachableRange(space, o.budget?.convention ?? 'macs');
   const supernetOptions = { privateTokens: recipe.privateTokens, privateAttention: recipe.privateAttention };
   await checkMemory({ spec: range.maxSpec, supernet: { space, options: supernetOptions }, sides: recipe.slicing === 'two-sided' ? 2 : 1 }, recipe.batch, 'supernet.batch');
@@ -162,7 +164,8 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     const { meta } = resumed;
     from = resumed.from;
     // a checkpoint from before randomSubnets existed trained one random subnet a step: keep it so
-    Object.assign(recipe, { ...meta.recipe, randomSubnets: (meta.recipe as Partial<SupernetRecipe>).randomSubnets ?? 1, epochs: recipe.epochs });
+    // (and without corners, which came after)
+    Object.assign(recipe, { ...meta.recipe, randomSubnets: (meta.recipe as Partial<SupernetRecipe>).randomSubnets ?? 1, corners: (meta.recipe as Partial<SupernetRecipe>).corners ?? false, epochs: recipe.epochs });
     const sandwich = o.resumeWith?.sandwich;
     if (sandwich !== undefined && sandwich !== recipe.sandwich) {
       recipe.sandwich = sandwich;
@@ -192,7 +195,8 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
   if (startEpoch < recipe.epochs) stages.push({ fromEpoch: startEpoch + 1, fromStep: from?.step ?? 0, toEpoch: recipe.epochs, sandwich: recipe.sandwich, ...(o.resume && o.resumeWith?.lr !== undefined ? { restartLr: o.resumeWith.lr } : {}), threads });
 
   const stepper = new DataParallelStep(net, threads);
-  const ends = { min: range.minSpec, max: range.maxSpec };
+  const { wideShallow, narrowDeep } = depthCorners(space, range);
+  const ends = { min: range.minSpec, max: range.maxSpec, corners: [wideShallow, narrowDeep] };
   const calibration = calibrationImages(data.train);
   const task: TrainingTask<Batch & { specs: ArchSpec[] }, EpochRecord> = {
     name: 'supernet',
