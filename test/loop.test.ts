@@ -73,6 +73,21 @@ describe('one training loop, for supernet training and retrain', () => {
       loaded.dispose(); second.supernet.dispose(); full.supernet.dispose();
     });
 
+    it('counts the time a stopped epoch ran before the stop in that epoch\'s wall time', async () => {
+      const dir = tmp('supernet-seconds');
+      (await trainSupernet({ space: tinySpace, data, recipe: supernetRecipe, out: dir, ...stopAfter(7) })).supernet.dispose();
+      const path = join(dir, 'supernet.ckpt');
+      const cut = loadCheckpoint<{ partial: { sum: number; n: number; seconds: number } }>(path);
+      expect(cut.meta.partial.seconds).to.be.greaterThan(0);
+      // as if the first two steps of epoch 2 had taken an hour
+      saveCheckpoint(path, { ...cut.meta, partial: { ...cut.meta.partial, seconds: 3600 } }, cut.tensors);
+      const second = await trainSupernet({ space: tinySpace, data, recipe: supernetRecipe, out: dir, resume: true });
+      const [e2, e3] = [second.history[1] as { seconds: number }, second.history[2] as { seconds: number }];
+      expect(e2.seconds).to.be.greaterThan(3600);
+      expect(e3.seconds).to.be.lessThan(3600); // a whole epoch after the resume carries nothing over
+      second.supernet.dispose();
+    });
+
     it('supernet training data-parallel over 2 threads: the same per-step losses', async () => {
       const full = await trainSupernet({ space: tinySpace, data, recipe: supernetRecipe, threads: 2 });
       const dir = tmp('supernet-dp');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import {
   initBackend, Supernet, MaskedAdamW, trainStep, DataParallelStep, extractSubnet, buildModel, trainSupernet, syntheticDataset, splitValidation,
   searchIdentityProbability, meanCost, presetSpace, checkMemory, reachableRange, VitasError, evaluateSubnet,
-  tracedParamNames, paramList, sampleSpec, Rng, learningCurveSvg, runSupernetTraining, evaluateSupernetRun,
+  tracedParamNames, paramList, sampleSpec, Rng, learningCurveSvg, runSupernetTraining, evaluateSupernetRun, referenceSubnets, samplingPId,
   type ArchSpec, type AttnBlock, type StageRecord,
 } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
@@ -287,6 +287,18 @@ describe('super-transformer', () => {
       expect(r.history[2]!.meanLoss).to.be.below(r.history[0]!.meanLoss - 0.03);
       r.supernet.dispose();
     });
+  });
+
+  it('draws the median reference subnet the way the supernet samples: at p_id 0 every block of it runs', () => {
+    const space = presetSpace('fmnist-c');
+    const def = { name: 'd', space: 'fmnist-c', data: { dataset: 'fashion-mnist' as const, validation: 100 }, budget: { max: '12M' }, supernet: { sampling: 'identity-search' as const } };
+    const pId = samplingPId(def, space, { min: 10.8e6, max: 12e6, convention: 'macs' });
+    expect(pId).to.equal(0); // fmnist-c's random subnets average 9.88M, under the window
+    const median = (p?: number): ArchSpec => referenceSubnets(space, 0, p).find((r) => r.name === 'median')!.spec;
+    expect(median(pId).blocks.every((b) => b.op === 'attn')).to.equal(true);
+    // the sampler's default draws identities, a depth pattern such a supernet never trains
+    expect(median(undefined).blocks.some((b) => b.op === 'identity')).to.equal(true);
+    expect(samplingPId({ ...def, supernet: {} }, space, { min: 10.8e6, max: 12e6, convention: 'macs' })).to.equal(undefined);
   });
 
   it('tunes the identity probability so the mean cost falls in the budget window', () => {

@@ -129,9 +129,11 @@ export function specKey(spec: ArchSpec): string {
   return JSON.stringify(canonicalSpec(spec));
 }
 
-/** One readable line per spec for reports: stem, patch, embed, then each non-identity block's mixer and widths. */
+/** One readable line per spec for reports: stem, patch, embed, then each block's mixer and widths ("id" for an identity block). */
 export function describeSpec(spec: ArchSpec): string {
+  // identity blocks stay in place: which block positions run matters to a supernet's shared weights
   const blocks = spec.blocks.flatMap((b) => {
+    if (b.op === 'identity') return ['id'];
     if (b.op !== 'attn') return [];
     const heads = b.attention === 'mixer' || b.attention === 'fnet' ? '' : ` h${b.heads}`;
     const rec = (b.recursion ?? 1) > 1 ? ` ×${b.recursion}` : '';

@@ -12,7 +12,8 @@ import type { ArchSpec } from '../space/spec.js';
 import { writeAtomic } from '../io.js';
 import { prepareRunFolder } from '../run-folder.js';
 import { budgetWindow, reachableCheck } from '../definition/budget.js';
-import { loadDefinition, resolveSpace } from '../definition/definition.js';
+import { loadDefinition, resolveSpace, type SearchDefinition } from '../definition/definition.js';
+import { searchIdentityProbability, type BudgetWindow } from '../space/identity-search.js';
 import type { EpochRecord, TrainEvents } from '../train/events.js';
 import { calibrationImages } from './batchnorm.js';
 import { evaluateSubnet, loadSupernet, trainSupernet, type SupernetStartEvent, type TrainResult } from './trainer.js';
@@ -52,16 +53,27 @@ export interface ReferenceScore {
   spec: ArchSpec;
 }
 
-/** Smallest and largest subnets of the space, and the median-cost one of 101 seeded samples. */
-export function referenceSubnets(space: SearchSpace, seed = 0): { name: ReferenceScore['name']; spec: ArchSpec }[] {
+/**
+ * Smallest and largest subnets of the space, and the median-cost one of 101 seeded samples drawn the
+ * way the supernet's random subnets are: with `pId`, the identity probability it trains with. A
+ * median drawn otherwise can have a depth pattern the supernet never trains (with ViTAS's identity
+ * search at p_id = 0, every random subnet is full depth) and would measure the sampler, not the weights.
+ */
+export function referenceSubnets(space: SearchSpace, seed = 0, pId?: number): { name: ReferenceScore['name']; spec: ArchSpec }[] {
   const range = reachableRange(space);
   const rng = new Rng(`reference:${seed}`);
-  const samples = Array.from({ length: 101 }, () => sampleSpec(space, rng)).sort((a, b) => costOf(a).macs - costOf(b).macs);
+  const samples = Array.from({ length: 101 }, () => sampleSpec(space, rng, pId === undefined ? {} : { pId })).sort((a, b) => costOf(a).macs - costOf(b).macs);
   return [
     { name: 'smallest', spec: range.minSpec },
     { name: 'median', spec: samples[50]! },
     { name: 'largest', spec: range.maxSpec },
   ];
+}
+
+/** The identity probability the definition's supernet samples with: ViTAS's identity search for `budget`, else the sampler's default. */
+export function samplingPId(def: SearchDefinition, space: SearchSpace, budget: BudgetWindow): number | undefined {
+  if (def.supernet?.sampling !== 'identity-search' || space.identity !== 'anywhere') return undefined;
+  return searchIdentityProbability(space, budget, { seed: def.supernet.seed ?? 0 }).pId;
 }
 
 export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ result: TrainResult; out: string; scores: ReferenceScore[] }> {
@@ -74,7 +86,7 @@ export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ resu
   prepareRunFolder({ dir: out, what: 'supernet run', markers: ['supernet.ckpt'], outputs: ['supernet.ckpt', 'supernet.json', 'curve.svg', 'config.json'], ...(o.resume ? { resume: true } : {}), ...(o.force ? { force: true } : {}) });
   const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) }, { validationFrom: `${o.config}: data.validation` });
   const recipe = { ...def.supernet, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.sandwich !== undefined ? { sandwich: o.sandwich } : {}) };
-  const refs = referenceSubnets(space, def.supernet?.seed ?? 0);
+  const refs = referenceSubnets(space, def.supernet?.seed ?? 0, samplingPId(def, space, budget));
   const valImages = o.valImages ?? 1000;
   const events: TrainEvents<SupernetStartEvent> = {
     ...o.events,
@@ -135,7 +147,8 @@ export function evaluateSupernetRun(o: SupernetEvalOptions): { name: string; mac
   const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
   try {
     const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) }, { validationFrom: `${o.config}: data.validation` });
-    const specs = o.specs ?? referenceSubnets(space, def.supernet?.seed ?? 0);
+    const budget = budgetWindow(def.budget.max, def.budget.min, def.budget.convention ?? 'macs');
+    const specs = o.specs ?? referenceSubnets(space, def.supernet?.seed ?? 0, samplingPId(def, space, budget));
     const calibration = calibrationImages(data.train);
     const seen = new Map<string, number>();
     return specs.map((s) => {

@@ -20,7 +20,7 @@ export interface EpochStats {
   /** 1-based */
   epoch: number;
   meanLoss: number;
-  /** the epoch's wall time in this process so far (replay included) */
+  /** the epoch's wall time: in this process (replay included), plus what a stopped run had spent on it before the stop */
   seconds: number;
   /** images trained on, and seconds spent in steps, in this process */
   images: number;
@@ -42,12 +42,13 @@ export interface TrainingTask<B extends { size: number }, R> {
   describe?(batch: B): string;
 }
 
-/** Where a run stands: the next epoch and step to run (0-based), the records so far, the epoch in progress's loss sum and steps. */
+/** Where a run stands: the next epoch and step to run (0-based), the records so far, the epoch in progress's loss sum, steps and wall time. */
 export interface LoopPosition<R> {
   epoch: number;
   step: number;
   history: R[];
-  partial: { sum: number; n: number };
+  /** `seconds`: the epoch in progress's wall time before the stop (absent in checkpoints from before it was kept) */
+  partial: { sum: number; n: number; seconds?: number };
 }
 
 export interface LoopEvents<R> {
@@ -107,7 +108,7 @@ export async function trainingLoop<B extends { size: number }, R>(o: LoopOptions
   const perEpoch = task.stepsPerEpoch;
   // the checkpoint on disk, for the message of a run that fails (a resumed run starts from one)
   let saved = o.from && ckpt ? { epoch: from.epoch, step: from.step } : undefined;
-  const save = (epoch: number, step: number, partial: { sum: number; n: number }): void => {
+  const save = (epoch: number, step: number, partial: LoopPosition<R>['partial']): void => {
     if (!ckpt) return;
     saveCheckpoint(ckpt.path, { ...ckpt.meta(), epoch, step, history, partial }, stateTensors(ckpt.state));
     saved = { epoch, step };
@@ -124,6 +125,8 @@ export async function trainingLoop<B extends { size: number }, R>(o: LoopOptions
     const resumed = epoch === from.epoch && from.step > 0;
     let { sum, n } = resumed ? from.partial : { sum: 0, n: 0 };
     const t0 = performance.now();
+    const before = resumed ? from.partial.seconds ?? 0 : 0;
+    const elapsed = (): number => before + (performance.now() - t0) / 1000;
     let step = 0;
     let images = 0;
     let stepMs = 0;
@@ -145,13 +148,13 @@ export async function trainingLoop<B extends { size: number }, R>(o: LoopOptions
       stepMs += ms;
       events?.onStep?.({ epoch, step, stepsPerEpoch: perEpoch, loss, imagesPerSecond: (batch.size * 1000) / ms, lr });
       if (o.signal?.stop) {
-        save(epoch, step, { sum, n });
+        save(epoch, step, { sum, n, seconds: elapsed() });
         events?.onLog?.(`stopped at epoch ${epoch + 1}, step ${step}${ckpt ? `; checkpoint saved to ${ckpt.path}` : ' (no run folder: nothing saved)'}`);
         return { history, losses, stopped: true };
       }
       await new Promise((r) => setImmediate(r)); // let SIGINT handlers run
     }
-    const record = task.endOfEpoch({ epoch: epoch + 1, meanLoss: sum / Math.max(1, n), seconds: (performance.now() - t0) / 1000, images, trainSeconds: stepMs / 1000 });
+    const record = task.endOfEpoch({ epoch: epoch + 1, meanLoss: sum / Math.max(1, n), seconds: elapsed(), images, trainSeconds: stepMs / 1000 });
     history.push(record);
     save(epoch + 1, 0, { sum: 0, n: 0 });
     events?.onEpoch?.(record, history);
