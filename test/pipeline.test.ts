@@ -64,7 +64,7 @@ describe('the pipeline end to end on the fixture (CLI)', function () {
     const args = ['supernet', 'rank', '--config', join(dir, 'def.json'), '--supernet', join(dir, 'supernet'), '--subnets', '4', '--epochs', '4', '--seeds', '2', '--standalone-cache', join(dir, 'rank-cache'), '--out', join(dir, 'rank')];
     const r = vitas(...args);
     expect(r.code, r.err).to.equal(0);
-    type Rank = { tau: number; lo: number; hi: number; subnets: { macs: number; inherited: number; standalone: number; bySeed: number[] }[]; proxies: { name: string }[]; standalone: { reused: number; trained: number }; repeatability: { tau: number } };
+    type Rank = { tau: number; lo: number; hi: number; inheritedMedian: number; subnets: { macs: number; inherited: number; standalone: number; bySeed: number[] }[]; proxies: { name: string }[]; standalone: { reused: number; trained: number }; repeatability: { tau: number } };
     const first = JSON.parse(readFileSync(join(dir, 'rank', 'results.json'), 'utf8')) as Rank;
     expect(first.subnets).to.have.length(4);
     for (const s of first.subnets) {
@@ -76,6 +76,9 @@ describe('the pipeline end to end on the fixture (CLI)', function () {
     expect(first.repeatability.tau).to.equal(kendallTau(first.subnets.map((s) => s.bySeed[0]!), first.subnets.map((s) => s.bySeed[1]!)));
     expect(first.lo).to.be.at.most(first.tau);
     expect(first.hi).to.be.at.least(first.tau);
+    const inherited = first.subnets.map((s) => s.inherited).sort((a, b) => a - b);
+    expect(first.inheritedMedian).to.equal((inherited[1]! + inherited[2]!) / 2);
+    expect(r.out).to.include(`Inherited top-1 of the 4 subnets: median ${(100 * first.inheritedMedian).toFixed(2)} %`);
     expect(first.proxies.map((p) => p.name)).to.include('snip');
     expect(first.standalone).to.include({ reused: 0, trained: 8 });
     expect(r.out).to.match(/\| supernet \(inherited weights\) +\| -?\d\.\d{3} +\| \[-?\d\.\d{3}, -?\d\.\d{3}\]/);

@@ -11,6 +11,7 @@ import { loadDefinition, resolveSpace } from '../definition/definition.js';
 import { writeAtomic } from '../io.js';
 import { prepareRunFolder } from '../run-folder.js';
 import { markdownTable } from '../report/markdown.js';
+import { median } from '../report/stats.js';
 import { scatterSvg } from '../report/svg.js';
 import { formatMacs } from '../space/budget.js';
 import { costOf } from '../space/cost.js';
@@ -50,6 +51,8 @@ export interface FidelityOptions {
 
 export interface FidelityResult extends TauInterval {
   out: string;
+  /** the median subnet's inherited top-1 among the K: how well the supernet serves the subnets a search meets */
+  inheritedMedian: number;
   /** `standalone`: the mean over `bySeed` (one accuracy per stand-alone seed) */
   subnets: { spec: ReturnType<typeof canonicalSpec>; macs: number; params: number; inherited: number; standalone: number; bySeed: number[] }[];
   proxies: ProxyFidelity[];
@@ -115,6 +118,7 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
   const result: FidelityResult = {
     out: o.out,
     ...tau,
+    inheritedMedian: median(inherited),
     subnets: subnets.map((s, i) => ({ spec: canonicalSpec(s), macs: costOf(s, window.convention).macs, params: costOf(s).params, inherited: inherited[i]!, standalone: standalone[i]!, bySeed: bySeed.map((acc) => acc[i]!) })),
     proxies,
     standalone: { cache: cache.dir, reused, trained, epochs, seeds, ...(o.limit ? { limit: o.limit } : {}) },
@@ -134,6 +138,7 @@ function writeFidelityReports(name: string, o: FidelityOptions, window: ReturnTy
     '',
     `Supernet \`${o.supernet}\` (definition \`${o.config}\`), ${r.subnets.length} subnets of matched cost in [${formatMacs(window.min)}, ${formatMacs(window.max)}] MACs.`,
     `Stand-alone: the definition's retrain recipe for ${s.epochs} epoch(s)${s.limit ? ` on the first ${s.limit} training images` : ''}${s.seeds > 1 ? `, the mean of ${s.seeds} seeds` : ''} (${s.reused} trainings from the cache ${s.cache}, ${s.trained} trained now).`,
+    `Inherited top-1 of the ${r.subnets.length} subnets: median ${pct(r.inheritedMedian)}, ${pct(Math.min(...r.subnets.map((x) => x.inherited)))} – ${pct(Math.max(...r.subnets.map((x) => x.inherited)))}.`,
     `Inherited: BatchNorm recalibrated, ${o.valImages ? `first ${o.valImages}` : 'all'} images of the definition's validation split${s.limit ? ' (the stand-alone networks are scored on the validation split of their own first ' + s.limit + ' images; each side on images its weights never trained on)' : ''}. [95 %]: percentile bootstrap over ${o.bootstrap ?? 2000} resamples of the subnets.`,
     '',
     markdownTable(['ranking by', 'Kendall τ', '95 % interval'], [

@@ -21,3 +21,10 @@ export function formatPercent(s: MeanStd): string {
   const m = (100 * s.mean).toFixed(2);
   return s.n > 1 ? `${m} ± ${(100 * s.std).toFixed(2)}` : m;
 }
+
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const h = v.length >> 1;
+  return v.length === 0 ? NaN : v.length % 2 ? v[h]! : (v[h - 1]! + v[h]!) / 2;
+}
