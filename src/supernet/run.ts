@@ -13,10 +13,11 @@ import { writeAtomic } from '../io.js';
 import { prepareRunFolder } from '../run-folder.js';
 import { budgetWindow, reachableCheck } from '../definition/budget.js';
 import { loadDefinition, resolveSpace, type SearchDefinition } from '../definition/definition.js';
-import { searchIdentityProbability, type BudgetWindow } from '../space/identity-search.js';
+import type { BudgetWindow } from '../space/identity-search.js';
 import type { EpochRecord, TrainEvents } from '../train/events.js';
 import { calibrationImages } from './batchnorm.js';
-import { evaluateSubnet, loadSupernet, trainSupernet, type SupernetStartEvent, type TrainResult } from './trainer.js';
+import { DEFAULT_RECIPE } from './recipe.js';
+import { evaluateSubnet, identitySearch, loadSupernet, trainSupernet, type SupernetStartEvent, type TrainResult } from './trainer.js';
 import { scatterSvg, type Point } from '../report/svg.js';
 import { specKey } from '../space/spec.js';
 import { defaultStepThreads } from './data-parallel.js';
@@ -72,8 +73,7 @@ export function referenceSubnets(space: SearchSpace, seed = 0, pId?: number): { 
 
 /** The identity probability the definition's supernet samples with: ViTAS's identity search for `budget`, else the sampler's default. */
 export function samplingPId(def: SearchDefinition, space: SearchSpace, budget: BudgetWindow): number | undefined {
-  if (def.supernet?.sampling !== 'identity-search' || space.identity !== 'anywhere') return undefined;
-  return searchIdentityProbability(space, budget, { seed: def.supernet.seed ?? 0 }).pId;
+  return identitySearch(space, { ...DEFAULT_RECIPE, ...def.supernet }, budget)?.pId;
 }
 
 export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ result: TrainResult; out: string; scores: ReferenceScore[] }> {

@@ -96,6 +96,13 @@ export function stepSpecs(space: SearchSpace, rng: Rng, recipe: SupernetRecipe, 
   return [ends.max, ends.min, ...(recipe.corners ? (ends.corners ?? []) : []), ...random];
 }
 
+/** ViTAS's identity search when the recipe samples that way in a space with identity blocks anywhere; else undefined (the sampler's default p_id). */
+export function identitySearch(space: SearchSpace, recipe: Pick<SupernetRecipe, 'sampling' | 'seed'>, budget: BudgetWindow | undefined): ReturnType<typeof searchIdentityProbability> | undefined {
+  if (recipe.sampling !== 'identity-search' || space.identity !== 'anywhere') return undefined;
+  if (!budget) throw new VitasError('supernet: sampling "identity-search" needs a budget window (--budget)');
+  return searchIdentityProbability(space, budget, { seed: recipe.seed });
+}
+
 /** How a subnet is scored with inherited weights; `calibration`: training images its BatchNorm statistics are recalibrated on first. */
 export interface SubnetEvalOptions {
   slicing?: Slicing;
@@ -142,13 +149,9 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
   const supernetOptions = { privateTokens: recipe.privateTokens, privateAttention: recipe.privateAttention };
   await checkMemory({ spec: range.maxSpec, supernet: { space, options: supernetOptions }, sides: recipe.slicing === 'two-sided' ? 2 : 1 }, recipe.batch, 'supernet.batch');
 
-  let pId: number | undefined;
-  if (recipe.sampling === 'identity-search' && space.identity === 'anywhere') {
-    if (!o.budget) throw new VitasError('supernet: sampling "identity-search" needs a budget window (--budget)');
-    const r = searchIdentityProbability(space, o.budget, { seed: recipe.seed });
-    pId = r.pId;
-    log(`identity probability p_id = ${r.pId} (mean cost of 1000 random subnets ${(r.meanMacs / 1e6).toFixed(2)}M, ${r.steps} steps)`);
-  }
+  const identity = identitySearch(space, recipe, o.budget);
+  let pId = identity?.pId;
+  if (identity) log(`identity probability p_id = ${identity.pId} (mean cost of 1000 random subnets ${(identity.meanMacs / 1e6).toFixed(2)}M, ${identity.steps} steps)`);
 
   const net = new Supernet(space, { seed: recipe.seed, ...supernetOptions });
   const opt = new MaskedAdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: recipe.weightDecay });
