@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatPercent, loadCheckpoint, meanStd } from '../src/index.js';
+import { formatPercent, loadCheckpoint, meanStd, retrainMany, validateSpec, type ArchSpec } from '../src/index.js';
 import { fixture, ROOT } from './helpers.js';
 
 describe('summary statistics', () => {
@@ -118,5 +118,28 @@ describe('vitas retrain of several runs, stopped with Ctrl-C', () => {
       const res = JSON.parse(readFileSync(join(out, `${name}-seed0`, 'results.json'), 'utf8')) as { history: unknown[] };
       expect(res.history).to.have.length(3);
     }
+  });
+});
+
+describe('the order of a retrain list', () => {
+  it('runs seed by seed, continues with the run stopped midway first, and reports spec by spec', async function () {
+    this.timeout(240_000);
+    const dir = mkdtempSync(join(tmpdir(), 'vitas-many-order-'));
+    const spec = (embed: number): ArchSpec => validateSpec({ version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 2, qkv: 24, mlp: 16 }] });
+    const base = { specs: [{ name: 'a', spec: spec(16) }, { name: 'b', spec: spec(24) }], seeds: [0, 1], data: fixture('fashion-mnist-mini'), validation: 100, limit: 300, epochs: 2, recipe: { batch: 20 }, out: join(dir, 'runs') };
+    const starts = (log: string[]): string[] => log.filter((m) => /^retrain \d+\/\d+:/.test(m));
+    const first: string[] = [];
+    const signal = { stop: false };
+    // stop in the second run's first epoch
+    const stopped = await retrainMany({ ...base, signal, onLog: (m) => first.push(m), events: { onStep: () => { if (first.at(-1)?.startsWith('retrain 2/4')) signal.stop = true; } } });
+    expect(stopped.stopped).to.equal(true);
+    expect(starts(first)).to.deep.equal(['retrain 1/4: a, seed 0', 'retrain 2/4: b, seed 0']);
+    expect(existsSync(join(dir, 'runs', 'b-seed0', 'retrain.ckpt'))).to.equal(true);
+    const second: string[] = [];
+    const done = await retrainMany({ ...base, onLog: (m) => second.push(m) });
+    expect(starts(second)).to.deep.equal(['retrain 1/4: b, seed 0', 'retrain 2/4: a, seed 0', 'retrain 3/4: a, seed 1', 'retrain 4/4: b, seed 1']);
+    expect(done.runs.map((r) => `${r.name}-seed${r.seed}`)).to.deep.equal(['a-seed0', 'a-seed1', 'b-seed0', 'b-seed1']);
+    const b0 = JSON.parse(readFileSync(join(dir, 'runs', 'b-seed0', 'results.json'), 'utf8')) as { history: unknown[] };
+    expect(b0.history).to.have.length(2);
   });
 });

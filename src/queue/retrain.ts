@@ -62,12 +62,12 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
     init = { run, checkpoint: await fileRef(existsSync(join(run, 'supernet.ckpt')) ? join(run, 'supernet.ckpt') : run) };
   }
   const out = resolve(o.out);
-  const jobs: RetrainJob[] = [];
-  const runs: { name: string; seed: number }[] = [];
-  for (const { name, spec } of o.specs)
-    for (const seed of o.seeds) {
-      runs.push({ name, seed });
-      jobs.push({
+  // Seed-major, so a list stopped midway has every spec at its first seeds; a run stopped midway
+  // (a checkpoint, no result) goes first, so work in hand finishes before new work starts.
+  const planned: { run: { name: string; seed: number }; job: RetrainJob }[] = [];
+  for (const seed of o.seeds)
+    for (const { name, spec } of o.specs) {
+      planned.push({ run: { name, seed }, job: {
         kind: 'retrain',
         spec: canonicalSpec(spec),
         data,
@@ -76,8 +76,12 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
         recipe: { ...o.recipe, ...(o.epochs ? { epochs: o.epochs } : {}), seed },
         out: join(out, `${name}-seed${seed}`),
         ...(init ? { initFromSupernet: init } : {}),
-      });
+      } });
     }
+  const started = (p: (typeof planned)[number]): number => (existsSync(join(p.job.out, 'retrain.ckpt')) && !existsSync(join(p.job.out, 'result.json')) ? 0 : 1);
+  planned.sort((a, b) => started(a) - started(b));
+  const jobs = planned.map((p) => p.job);
+  const runs = planned.map((p) => p.run);
   prepareRunFolder({ dir: out, what: 'retrain of several runs', markers: [] });
   claimSummary(out, jobs, o.force ?? false);
   for (const job of jobs) claimRunFolder(job, o.force ?? false);
@@ -96,7 +100,9 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
       results.push(r);
     }
   }
-  const done: RetrainRun[] = results.map((r, i) => ({ ...runs[i]!, ...r }));
+  // reported spec by spec, in the order given
+  const order = (r: RetrainRun): number => names.indexOf(r.name) * o.seeds.length + o.seeds.indexOf(r.seed);
+  const done: RetrainRun[] = results.map((r, i) => ({ ...runs[i]!, ...r })).sort((a, b) => order(a) - order(b));
   const table = writeSummary(out, done, o.specs);
   return { runs: done, out, table, ...(report ? { report } : {}) };
 }
