@@ -6,11 +6,11 @@
 #     epochs on the first 20,000 training images with 2 seeds, Kendall τ with its interval against
 #     their mean, the proxies' τ, and seed 1 against seed 2 (the ceiling);
 #  3. evolution and random search on it, search seeds 1–3 (equal evaluations);
-#  4. the best spec of each strategy over its 3 search seeds (inherited top-1, all validation images), the DeiT-style
-#     spec and the best hand-built catalogue spec retrained from scratch with the definition's
-#     retrain recipe, retrain seeds 1–3, as one list into $RUNS/retrain (summary.md: mean ± std).
-#     12 runs, not 24: the search seeds' spread is measured on inherited accuracy, the retrain
-#     seeds' on the chosen specs.
+#  4. the best spec of each strategy over its 3 search seeds (inherited top-1 on all validation
+#     images), the DeiT-style spec and the best hand-built catalogue spec, retrained from scratch
+#     with the definition's retrain recipe, retrain seeds 1–3, as one list into $RUNS/retrain
+#     (summary.md: mean ± std). 12 runs, not 24: the search seeds' spread is measured on
+#     inherited accuracy, the retrain seeds' on the chosen specs.
 # Usage: bash scripts/fashion-mnist-campaign.sh [supernet|rank|search|retrain …]   (default: all four)
 # DEF=FILE runs another search definition (default searches/fashion-mnist.json).
 # RUNS=DIR puts the run folders under DIR (default runs/fashion-mnist; this project keeps them in

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import {
-  costOf, fileRef, initBackend, jobId, loadData, loadSupernet, parseQueueUrl, QueueEvaluator, QUEUE_NAME, runAblation, runJobs, runRetrain, search, specKey, SupernetEvaluator, trainSupernet,
+  costOf, fileRef, initBackend, jobId, loadCheckpoint, loadData, loadSupernet, parseQueueUrl, QueueEvaluator, QUEUE_NAME, runAblation, runJobs, runRetrain, search, specKey, SupernetEvaluator, trainSupernet,
   VERSION, VitasError, type Candidate, type DataConfig, type EvaluatorRef, type JobData, type StandaloneJob,
 } from '../src/index.js';
 import { fixture, ROOT, tinySpace, tinySpec } from './helpers.js';
@@ -190,6 +190,40 @@ describe('job queue on a real redis-server', function () {
     const { results } = await pending;
     expect((results[0] as { bestValAccuracy: number }).bestValAccuracy).to.be.within(0, 1);
     expect((await q.getJob(jobId(job)))!.processedBy).to.equal('wB');
+    await q.close();
+    b.child.kill('SIGINT');
+    await b.done;
+  });
+
+  it('vitas worker: a retrain handed back saves its checkpoint after the step in hand, and the worker that takes it ends as the uninterrupted run', async () => {
+    const url = redis!.url(7);
+    await redis!.flush(7);
+    const spec = { version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed: 16, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 2, qkv: 24, mlp: 32 }] } as const;
+    const data = fixture('fashion-mnist-mini');
+    const recipe = { epochs: 30, batch: 10, seed: 2 };
+    const job: JobData = { kind: 'retrain', spec: spec as never, data, validation: 100, limit: 300, recipe, out: join(dir, 'handed-back') };
+    const a = await worker(url, 'wA');
+    const pending = runJobs(url, [job]);
+    const q = openQueue(url);
+    // the job process has said its pid: it is training
+    await until(async () => typeof ((await q.getJob(jobId(job)))?.progress as { pid?: number } | undefined)?.pid === 'number', 30_000, 'the retrain to start');
+    a.child.kill('SIGINT');
+    await until(() => a.err().includes('finishing the job in hand'), 10_000);
+    a.child.kill('SIGINT');
+    const stopped = await a.done;
+    expect(stopped.code, stopped.err).to.equal(130);
+    expect(stopped.err).to.include('handed 1 job(s) back to the queue');
+    // saved in the middle of an epoch, not only at the last epoch's end
+    const meta = loadCheckpoint<{ epoch: number; step: number }>(join(dir, 'handed-back', 'retrain.ckpt')).meta;
+    expect(meta.step).to.be.greaterThan(0);
+    expect(meta.epoch).to.be.lessThan(30);
+    const b = await worker(url, 'wB');
+    const { results } = await pending;
+    const local = await runRetrain({ spec: spec as never, data, validation: 100, limit: 300, recipe, out: join(dir, 'handed-back-local'), version: VERSION });
+    local.model.dispose();
+    const r = results[0] as { bestValAccuracy: number; test: { top1: number } };
+    expect(r.bestValAccuracy).to.equal(local.bestValAccuracy);
+    expect(r.test.top1).to.equal(local.test!.top1);
     await q.close();
     b.child.kill('SIGINT');
     await b.done;

@@ -10,7 +10,7 @@ import { Worker, type Job } from 'bullmq';
 import { VitasError } from '../space/errors.js';
 import { openQueue } from './client.js';
 import { parseQueueUrl, QUEUE_NAME } from './connection.js';
-import { describeJob, type JobData } from './jobs.js';
+import { describeJob, SAVE_SIGNAL, type JobData, type JobProgress } from './jobs.js';
 
 /** Lock and stall settings (README "Running on many machines"). */
 export const WORKER_DEFAULTS = {
@@ -33,6 +33,8 @@ export interface QueueWorkerOptions {
   backend?: string;
   /** shown by `vitas queue status`; default host:pid */
   name?: string;
+  /** how long a hand-back waits for the retrains in hand to save their checkpoints (default 60 s) */
+  saveWaitMs?: number;
   onLog?(message: string): void;
 }
 
@@ -42,7 +44,10 @@ export interface QueueWorker {
   readonly counts: { completed: number; failed: number };
   /** finish the jobs in hand, take no more, shut the job processes down */
   close(): Promise<void>;
-  /** put the jobs in hand back on the waiting list now (another worker takes them); returns how many */
+  /**
+   * put the jobs in hand back on the waiting list now (another worker takes them); returns how
+   * many. A retrain in hand first saves its checkpoint after its current step (up to `saveWaitMs`).
+   */
   handBack(): Promise<number>;
 }
 
@@ -73,8 +78,34 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     ...(o.backend ? { workerForkOptions: { env: { ...process.env, VITAS_BACKEND: o.backend } } } : {}),
   });
   worker.on('active', (job) => active.set(job.id!, job));
+  // each job process says its pid when it starts a job, and when it has saved a checkpoint
+  const pids = new Map<string, number>();
+  const saved = new Map<string, () => void>();
+  worker.on('progress', (job, p) => {
+    const msg = p as JobProgress;
+    if ('pid' in msg) pids.set(job.id!, msg.pid);
+    else if ('saved' in msg) saved.get(job.id!)?.();
+  });
+  /** ask a retrain's process to save after its current step; resolves when it did (or after the wait) */
+  const saveInHand = async (job: Job<JobData>): Promise<void> => {
+    const pid = pids.get(job.id!);
+    if (job.data.kind !== 'retrain' || pid === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    const done = new Promise<void>((resolve) => {
+      saved.set(job.id!, resolve);
+      timer = setTimeout(resolve, o.saveWaitMs ?? 60_000);
+    });
+    try {
+      process.kill(pid, SAVE_SIGNAL);
+    } catch {
+      return; // the process has gone: its last checkpoint is what there is
+    }
+    await done;
+    clearTimeout(timer);
+  };
   worker.on('completed', (job) => {
     active.delete(job.id!);
+    pids.delete(job.id!);
     counts.completed++;
   });
   worker.on('failed', (job, err) => {
@@ -92,8 +123,11 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     close: () => worker.close(),
     async handBack() {
       const jobs = [...active.values()];
-      await Promise.all(jobs.map((j) => j.moveToWait(j.token)));
-      return jobs.length;
+      await Promise.all(jobs.map(saveInHand));
+      // a job that finished meanwhile has its result: it is not handed back
+      const left = jobs.filter((j) => active.has(j.id!));
+      await Promise.all(left.map((j) => j.moveToWait(j.token)));
+      return left.length;
     },
   };
 }
