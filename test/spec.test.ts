@@ -61,7 +61,7 @@ describe('arch spec', () => {
     expect(b.blocks[0]).to.deep.include({ recursion: 1, groups: [1] });
   });
 
-  it('describes a spec in one line: stem, patch, embed, then each block\'s mixer, heads, widths, LPI and recursion, an identity block as "id" in its place', () => {
+  it('describes a spec in one line: stem, patch, embed, then each block\'s mixer, heads, widths, LPI and recursion, an identity block as "id" in its place, a mixer block by its token and channel MLPs', () => {
     const spec = validateSpec({
       version: 1, input: [28, 28, 1], classes: 10, patch: 4, stem: 'conv', embed: 64, pos: 'learned', readout: 'cls',
       blocks: [
@@ -70,7 +70,7 @@ describe('arch spec', () => {
         { op: 'attn', attention: 'mixer', heads: 1, qkv: 0, mlp: 64, tokenMlp: 32 },
       ],
     });
-    expect(describeSpec(spec)).to.equal('conv stem p4 e64: softmax h2 q192 m256 +lpi ×2 · id · mixer q0 m64');
+    expect(describeSpec(spec)).to.equal('conv stem p4 e64: softmax h2 q192 m256 +lpi ×2 · id · mixer t32 m64');
   });
 });
 

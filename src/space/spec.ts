@@ -135,9 +135,10 @@ export function describeSpec(spec: ArchSpec): string {
   const blocks = spec.blocks.flatMap((b) => {
     if (b.op === 'identity') return ['id'];
     if (b.op !== 'attn') return [];
-    const heads = b.attention === 'mixer' || b.attention === 'fnet' ? '' : ` h${b.heads}`;
+    // mixer and FNet have neither heads nor a q/k/v projection; mixer's token MLP has a width
+    const mixing = b.attention === 'mixer' ? (b.tokenMlp ? ` t${b.tokenMlp}` : '') : b.attention === 'fnet' ? '' : ` h${b.heads} q${b.qkv}`;
     const rec = (b.recursion ?? 1) > 1 ? ` ×${b.recursion}` : '';
-    return [`${b.attention}${heads} q${b.qkv} m${b.mlp}${b.lpi ? ' +lpi' : ''}${rec}`];
+    return [`${b.attention}${mixing} m${b.mlp}${b.lpi ? ' +lpi' : ''}${rec}`];
   });
   return `${spec.stem} stem p${spec.patch} e${spec.embed}: ${blocks.join(' · ')}`;
 }
