@@ -205,8 +205,7 @@ describe('job queue on a real redis-server', function () {
     const a = await worker(url, 'wA');
     const pending = runJobs(url, [job]);
     const q = openQueue(url);
-    // the job process has said its pid: it is training
-    await until(async () => typeof ((await q.getJob(jobId(job)))?.progress as { pid?: number } | undefined)?.pid === 'number', 30_000, 'the retrain to start');
+    await until(async () => (await q.getActiveCount()) === 1, 30_000, 'the retrain to start');
     a.child.kill('SIGINT');
     await until(() => a.err().includes('finishing the job in hand'), 10_000);
     a.child.kill('SIGINT');

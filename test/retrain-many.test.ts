@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatPercent, loadCheckpoint, meanStd, retrainMany, validateSpec, type ArchSpec } from '../src/index.js';
+import { formatPercent, initBackend, loadCheckpoint, meanStd, retrainMany, validateSpec, type ArchSpec } from '../src/index.js';
 import { fixture, ROOT } from './helpers.js';
 
 describe('summary statistics', () => {
@@ -122,7 +122,11 @@ describe('vitas retrain of several runs, stopped with Ctrl-C', () => {
 });
 
 describe('the order of a retrain list', () => {
-  it('runs seed by seed, continues with the run stopped midway first, and reports spec by spec', async function () {
+  before(async () => {
+    await initBackend();
+  });
+
+  it('runs seed by seed, continues with the run stopped midway first (from its checkpoint), and reports spec by spec', async function () {
     this.timeout(240_000);
     const dir = mkdtempSync(join(tmpdir(), 'vitas-many-order-'));
     const spec = (embed: number): ArchSpec => validateSpec({ version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 2, qkv: 24, mlp: 16 }] });
@@ -136,7 +140,12 @@ describe('the order of a retrain list', () => {
     expect(starts(first)).to.deep.equal(['retrain 1/4: a, seed 0', 'retrain 2/4: b, seed 0']);
     expect(existsSync(join(dir, 'runs', 'b-seed0', 'retrain.ckpt'))).to.equal(true);
     const second: string[] = [];
-    const done = await retrainMany({ ...base, onLog: (m) => second.push(m) });
+    const resumedAt: { startEpoch: number; startStep: number }[] = [];
+    const done = await retrainMany({ ...base, onLog: (m) => second.push(m), events: { onStart: (e) => resumedAt.push(e) } });
+    // the stopped run continued from the step it saved, not from the start
+    expect(resumedAt[0]!.startEpoch * 1000 + resumedAt[0]!.startStep).to.be.greaterThan(0);
+    // a, seed 0 was finished (its result is read back, it does not train); the seed-1 runs start fresh
+    expect(resumedAt.slice(1).map((e) => e.startEpoch + e.startStep)).to.deep.equal([0, 0]);
     expect(starts(second)).to.deep.equal(['retrain 1/4: b, seed 0', 'retrain 2/4: a, seed 0', 'retrain 3/4: a, seed 1', 'retrain 4/4: b, seed 1']);
     expect(done.runs.map((r) => `${r.name}-seed${r.seed}`)).to.deep.equal(['a-seed0', 'a-seed1', 'b-seed0', 'b-seed1']);
     const b0 = JSON.parse(readFileSync(join(dir, 'runs', 'b-seed0', 'results.json'), 'utf8')) as { history: unknown[] };

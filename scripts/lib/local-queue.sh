@@ -20,8 +20,9 @@ start_local_queue() {
     [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] || { echo "redis-server did not start on port $port (is it installed? apt-get install redis-server)" >&2; exit 1; }
     setsid node dist/src/cli/main.js worker --queue "$QUEUE" --concurrency "$WORKERS" --name "$(basename "$0" .sh)" &
     worker_pid=$! # node's own pid (not a subshell's), so the signals below reach it
-    # At the end the idle worker stops (one SIGINT), then Redis. On Ctrl-C it hands its jobs back at
-    # once (a second SIGINT): their checkpoints stay in the run folders, and the next run resumes them.
+    # At the end the idle worker stops (one SIGINT), then Redis. On Ctrl-C it hands its jobs back
+    # (a second SIGINT; a retrain saves its checkpoint after the step in hand first): their
+    # checkpoints stay in the run folders, and the next run resumes them.
     stop_queue() { kill -INT "$worker_pid" 2>/dev/null || true; wait "$worker_pid" 2>/dev/null || true; kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; }
     trap 'rc=$?; stop_queue; exit $rc' EXIT
     trap 'kill -INT "$worker_pid" 2>/dev/null || true; sleep 0.5; exit 130' INT

@@ -43,9 +43,11 @@ export function addQueueCommands(program: Command): void {
         const stop = (): void => {
           if (++stops === 1) {
             console.error('worker: finishing the job in hand, taking no more (Ctrl-C again to hand it back to the queue)…');
-            void w.close().then(resolve);
+            // a hand-back under way ends the process itself (a retrain moving itself back also lets close() end)
+            void w.close().then(() => stops === 1 && resolve());
             return;
           }
+          if (stops > 2) return;
           void w.handBack().then((n) => {
             console.error(`worker: handed ${n} job(s) back to the queue`);
             process.exit(130);

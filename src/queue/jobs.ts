@@ -108,12 +108,6 @@ export function jobId(job: JobData): string {
   return `${job.kind}-${sha(stableJson({ ...job, spec: canonicalSpec(job.spec) })).slice(0, 40)}`;
 }
 
-/** What a job process tells its worker through the job's progress: its pid, and that it saved a checkpoint on SAVE_SIGNAL. */
-export type JobProgress = { pid: number } | { saved: true };
-
-/** The signal a worker sends its job processes when it hands their jobs back: a retrain saves its checkpoint after the current step. */
-export const SAVE_SIGNAL = 'SIGUSR2';
-
 /** One line about a job, for progress and error messages. */
 export function describeJob(job: JobData): string {
   if (job.kind === 'score') return `score ${job.specs.length} spec${job.specs.length === 1 ? '' : 's'} with ${job.evaluator.name}`;

@@ -78,13 +78,17 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
         ...(init ? { initFromSupernet: init } : {}),
       } });
     }
+  prepareRunFolder({ dir: out, what: 'retrain of several runs', markers: [] });
+  claimSummary(out, planned.map((p) => p.job), o.force ?? false);
+  for (const { job } of planned) claimRunFolder(job, o.force ?? false);
+  // after the claims: a checkpoint left in a run folder now is this list's own
   const started = (p: (typeof planned)[number]): number => (existsSync(join(p.job.out, 'retrain.ckpt')) && !existsSync(join(p.job.out, 'result.json')) ? 0 : 1);
   planned.sort((a, b) => started(a) - started(b));
   const jobs = planned.map((p) => p.job);
   const runs = planned.map((p) => p.run);
-  prepareRunFolder({ dir: out, what: 'retrain of several runs', markers: [] });
-  claimSummary(out, jobs, o.force ?? false);
-  for (const job of jobs) claimRunFolder(job, o.force ?? false);
+  // reported spec by spec, in the order given
+  const order = (r: { name: string; seed: number }): number => names.indexOf(r.name) * o.seeds.length + o.seeds.indexOf(r.seed);
+  const bySpec = <T extends { name: string; seed: number }>(xs: T[]): T[] => xs.sort((a, b) => order(a) - order(b));
   let results: RetrainJobResult[];
   let report: JobsReport | undefined;
   if (o.queue) {
@@ -96,13 +100,11 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
     for (const [i, job] of jobs.entries()) {
       o.onLog?.(`retrain ${i + 1}/${jobs.length}: ${runs[i]!.name}, seed ${runs[i]!.seed}`);
       const r = (await runJob(job, o.events, o.signal)) as RetrainJobResult;
-      if (r.stopped) return { runs: results.map((x, j) => ({ ...runs[j]!, ...x })), out, table: '', stopped: true };
+      if (r.stopped) return { runs: bySpec(results.map((x, j) => ({ ...runs[j]!, ...x }))), out, table: '', stopped: true };
       results.push(r);
     }
   }
-  // reported spec by spec, in the order given
-  const order = (r: RetrainRun): number => names.indexOf(r.name) * o.seeds.length + o.seeds.indexOf(r.seed);
-  const done: RetrainRun[] = results.map((r, i) => ({ ...runs[i]!, ...r })).sort((a, b) => order(a) - order(b));
+  const done: RetrainRun[] = bySpec(results.map((r, i) => ({ ...runs[i]!, ...r })));
   const table = writeSummary(out, done, o.specs);
   return { runs: done, out, table, ...(report ? { report } : {}) };
 }

@@ -124,8 +124,11 @@ async function retrainJob(job: RetrainJob, events?: RetrainRunOptions['events'],
   return result;
 }
 
-/** Run one job in this process; what a queue worker's sandboxed processor calls. */
-/** `signal` (in process only): set `.stop` to save a retrain's checkpoint after its current step and return it stopped. */
+/**
+ * Run one job in this process; what a queue worker's sandboxed processor calls. `signal`: set
+ * `.stop` to have a retrain save its checkpoint after its current step and return it stopped
+ * (Ctrl-C in process; a worker's hand-back in its job process).
+ */
 export async function runJob(job: JobData, events?: RetrainRunOptions['events'], signal?: { stop: boolean }): Promise<ScoreResult | StandaloneResult | RetrainJobResult> {
   switch (job.kind) {
     case 'score':

@@ -6,11 +6,11 @@
  */
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker, type Job } from 'bullmq';
+import { Worker, type Job, type Queue } from 'bullmq';
 import { VitasError } from '../space/errors.js';
 import { openQueue } from './client.js';
 import { parseQueueUrl, QUEUE_NAME } from './connection.js';
-import { describeJob, SAVE_SIGNAL, type JobData, type JobProgress } from './jobs.js';
+import { describeJob, type JobData } from './jobs.js';
 
 /** Lock and stall settings (README "Running on many machines"). */
 export const WORKER_DEFAULTS = {
@@ -45,10 +45,21 @@ export interface QueueWorker {
   /** finish the jobs in hand, take no more, shut the job processes down */
   close(): Promise<void>;
   /**
-   * put the jobs in hand back on the waiting list now (another worker takes them); returns how
-   * many. A retrain in hand first saves its checkpoint after its current step (up to `saveWaitMs`).
+   * put the jobs in hand back on the waiting list (another worker takes them); returns how many.
+   * A retrain in hand first saves its checkpoint after its current step (waiting up to
+   * `saveWaitMs`); the others go back at once. A job that finishes meanwhile is not handed back.
    */
   handBack(): Promise<number>;
+}
+
+/** Poll a job's state until it is no longer active or `ms` have passed; its state then. */
+async function leftActive(queue: Queue, id: string, ms: number): Promise<string> {
+  const t0 = Date.now();
+  for (;;) {
+    const state = await queue.getJobState(id);
+    if (state !== 'active' || Date.now() - t0 > ms) return state;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker> {
@@ -78,34 +89,8 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     ...(o.backend ? { workerForkOptions: { env: { ...process.env, VITAS_BACKEND: o.backend } } } : {}),
   });
   worker.on('active', (job) => active.set(job.id!, job));
-  // each job process says its pid when it starts a job, and when it has saved a checkpoint
-  const pids = new Map<string, number>();
-  const saved = new Map<string, () => void>();
-  worker.on('progress', (job, p) => {
-    const msg = p as JobProgress;
-    if ('pid' in msg) pids.set(job.id!, msg.pid);
-    else if ('saved' in msg) saved.get(job.id!)?.();
-  });
-  /** ask a retrain's process to save after its current step; resolves when it did (or after the wait) */
-  const saveInHand = async (job: Job<JobData>): Promise<void> => {
-    const pid = pids.get(job.id!);
-    if (job.data.kind !== 'retrain' || pid === undefined) return;
-    let timer: NodeJS.Timeout | undefined;
-    const done = new Promise<void>((resolve) => {
-      saved.set(job.id!, resolve);
-      timer = setTimeout(resolve, o.saveWaitMs ?? 60_000);
-    });
-    try {
-      process.kill(pid, SAVE_SIGNAL);
-    } catch {
-      return; // the process has gone: its last checkpoint is what there is
-    }
-    await done;
-    clearTimeout(timer);
-  };
   worker.on('completed', (job) => {
     active.delete(job.id!);
-    pids.delete(job.id!);
     counts.completed++;
   });
   worker.on('failed', (job, err) => {
@@ -122,12 +107,22 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     counts,
     close: () => worker.close(),
     async handBack() {
-      const jobs = [...active.values()];
-      await Promise.all(jobs.map(saveInHand));
-      // a job that finished meanwhile has its result: it is not handed back
-      const left = jobs.filter((j) => active.has(j.id!));
-      await Promise.all(left.map((j) => j.moveToWait(j.token)));
-      return left.length;
+      // its own connection: the worker's closes once no job is in hand, which a retrain moving itself back brings about
+      const queue = await openQueue(o.url);
+      try {
+        const handed = await Promise.all([...active.values()].map(async (job) => {
+          // a retrain saves its checkpoint after the current step and moves itself back (processor.ts)
+          if (job.data.kind === 'retrain' && worker.cancelJob(job.id!, 'handed back')) {
+            const state = await leftActive(queue, job.id!, o.saveWaitMs ?? 60_000);
+            if (state !== 'active') return state === 'waiting';
+          }
+          await job.moveToWait(job.token);
+          return true;
+        }));
+        return handed.filter(Boolean).length;
+      } finally {
+        await queue.close();
+      }
     },
   };
 }
