@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   initBackend, presetSpace, encode, runSearch, initialState, DEFAULT_EVOLUTION, bestOf, search, reachableRange, costOf, validateSpec, specKey,
-  ProxyEvaluator, ParallelProxyEvaluator, VitasError, sampleSpec, Rng, loadSpec, searchIdentityProbability,
+  ProxyEvaluator, ParallelProxyEvaluator, VitasError, sampleSpec, Rng, loadSpec, searchIdentityProbability, describeSpec,
   type Evaluator, type ArchSpec, type EvolutionConfig, type SearchState,
 } from '../src/index.js';
 import { tinySpace } from './helpers.js';
@@ -136,6 +136,9 @@ describe('search', () => {
     expect(readFileSync(join(out, 'history.jsonl'), 'utf8').trim().split('\n')).to.have.length(r.state.history.length);
     expect(readFileSync(join(out, 'pareto.svg'), 'utf8')).to.match(/^<svg[\s\S]*Pareto front[\s\S]*<\/svg>\n$/);
     expect(readFileSync(join(out, 'summary.md'), 'utf8')).to.include('| rank |');
+    // the top-10 table names each architecture in full (describeSpec), the best first
+    const first = readFileSync(join(out, 'summary.md'), 'utf8').split('\n').find((l) => /^\|\s+1 \|/.test(l));
+    expect(first).to.include(`| ${describeSpec(best)} `);
   });
 
   it('scores with a training-free proxy, the same in worker threads as in process', async () => {

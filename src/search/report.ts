@@ -2,17 +2,11 @@
 import { join } from 'node:path';
 import { writeAtomic } from '../io.js';
 import { formatMacs } from '../space/budget.js';
+import { describeSpec } from '../space/spec.js';
 import { markdownTable } from '../report/markdown.js';
 import { paretoFront, scatterSvg } from '../report/svg.js';
 import type { SearchState } from './evolution.js';
 import { bestOf } from './evolution.js';
-
-function describe(spec: SearchState['history'][number]['spec']): string {
-  const active = spec.blocks.filter((b) => b.op !== 'identity');
-  const heads = active.map((b) => (b.op === 'attn' ? b.heads : 0)).join(',');
-  const rec = active.some((b) => b.op === 'attn' && (b.recursion ?? 1) > 1) ? ' rec' : '';
-  return `p${spec.patch} e${spec.embed} d${active.length} h[${heads}]${rec}`;
-}
 
 export function writeReport(out: string, state: SearchState, window: { min: number; max: number; convention: string }, evaluator: string, reason: string): void {
   const points = state.history.map((c) => ({ x: c.macs, y: c.score, series: c.generation === 0 ? 'generation 0' : 'later generations' }));
@@ -35,7 +29,7 @@ export function writeReport(out: string, state: SearchState, window: { min: numb
   const top = [...state.history].sort((a, b) => b.score - a.score || a.macs - b.macs).slice(0, 10);
   const table = markdownTable(
     ['rank', 'score', 'MACs', 'params', 'generation', 'architecture'],
-    top.map((c, i) => [i + 1, c.score.toFixed(4), formatMacs(c.macs), formatMacs(c.params), c.generation, describe(c.spec)]),
+    top.map((c, i) => [i + 1, c.score.toFixed(4), formatMacs(c.macs), formatMacs(c.params), c.generation, describeSpec(c.spec)]),
     ['right', 'right', 'right', 'right', 'right', 'left'],
   );
   const md = [
