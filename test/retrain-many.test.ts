@@ -139,6 +139,13 @@ describe('the order of a retrain list', () => {
     expect(stopped.stopped).to.equal(true);
     expect(starts(first)).to.deep.equal(['retrain 1/4: a, seed 0', 'retrain 2/4: b, seed 0']);
     expect(existsSync(join(dir, 'runs', 'b-seed0', 'retrain.ckpt'))).to.equal(true);
+    // the summary already tabulates the finished run, and says how many of the list it covers
+    expect(stopped.runs.map((r) => `${r.name}-seed${r.seed}`)).to.deep.equal(['a-seed0']);
+    const partial = readFileSync(join(dir, 'runs', 'summary.md'), 'utf8');
+    expect(partial).to.include('1 of 4 runs have finished');
+    expect(partial).to.match(/\| a +\|.*\| 1 +\|/);
+    const saved = JSON.parse(readFileSync(join(dir, 'runs', 'results.json'), 'utf8')) as { planned: string[]; runs: unknown[] };
+    expect([saved.planned.length, saved.runs.length]).to.deep.equal([4, 1]);
     const second: string[] = [];
     const resumedAt: { startEpoch: number; startStep: number }[] = [];
     const done = await retrainMany({ ...base, onLog: (m) => second.push(m), events: { onStart: (e) => resumedAt.push(e) } });
@@ -150,5 +157,9 @@ describe('the order of a retrain list', () => {
     expect(done.runs.map((r) => `${r.name}-seed${r.seed}`)).to.deep.equal(['a-seed0', 'a-seed1', 'b-seed0', 'b-seed1']);
     const b0 = JSON.parse(readFileSync(join(dir, 'runs', 'b-seed0', 'results.json'), 'utf8')) as { history: unknown[] };
     expect(b0.history).to.have.length(2);
+    const full = readFileSync(join(dir, 'runs', 'summary.md'), 'utf8');
+    expect(full).not.to.include('runs have finished');
+    expect(full).to.match(/\| a +\|.*\| 2 +\|/);
+    expect(full).to.match(/\| b +\|.*\| 2 +\|/);
   });
 });

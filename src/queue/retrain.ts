@@ -18,7 +18,7 @@ import type { RetrainRecipe } from '../train/retrain.js';
 import { RETRAIN_MARKERS, RETRAIN_OUTPUTS, type RetrainRunOptions } from '../train/run.js';
 import { runJobs, type JobsReport, type QueueRunOptions } from './client.js';
 import { fileRef, jobId, type RetrainJob, type RetrainJobResult } from './jobs.js';
-import { runJob } from './run-job.js';
+import { runJob, savedRetrainResult } from './run-job.js';
 
 export interface RetrainManyOptions {
   specs: { name: string; spec: ArchSpec }[];
@@ -89,32 +89,46 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
   // reported spec by spec, in the order given
   const order = (r: { name: string; seed: number }): number => names.indexOf(r.name) * o.seeds.length + o.seeds.indexOf(r.seed);
   const bySpec = <T extends { name: string; seed: number }>(xs: T[]): T[] => xs.sort((a, b) => order(a) - order(b));
-  let results: RetrainJobResult[];
+  // The summary is rewritten as each run finishes (runs finished in an earlier call count), so a
+  // list that spans sessions always shows what it has measured so far.
+  const finished = new Map<number, RetrainJobResult>();
+  jobs.forEach((job, i) => {
+    const r = savedRetrainResult(job);
+    if (r) finished.set(i, r);
+  });
+  const finishedRuns = (): RetrainRun[] => bySpec([...finished].map(([i, r]) => ({ ...runs[i]!, ...r })));
+  const planOuts = jobs.map((j) => j.out);
+  const update = (): string => (finished.size ? writeSummary(out, finishedRuns(), o.specs, planOuts) : '');
+  update();
+  const finish = (i: number, r: RetrainJobResult): void => {
+    if (r.stopped) return;
+    finished.set(i, r);
+    update();
+  };
   let report: JobsReport | undefined;
   if (o.queue) {
-    const r = await runJobs<RetrainJobResult>(o.queue, jobs, { ...o.queueOptions, ...(o.onLog ? { onLog: o.onLog } : {}), ...(o.signal ? { signal: o.signal } : {}) });
-    if (r.stopped) return { runs: [], out, table: '', report: r.report, stopped: true };
-    ({ results, report } = r);
+    const r = await runJobs<RetrainJobResult>(o.queue, jobs, { ...o.queueOptions, ...(o.onLog ? { onLog: o.onLog } : {}), ...(o.signal ? { signal: o.signal } : {}), onResult: (i, x) => finish(i, x as RetrainJobResult) });
+    if (r.stopped) return { runs: finishedRuns(), out, table: update(), report: r.report, stopped: true };
+    r.results.forEach((x, i) => finish(i, x));
+    report = r.report;
   } else {
-    results = [];
     for (const [i, job] of jobs.entries()) {
       o.onLog?.(`retrain ${i + 1}/${jobs.length}: ${runs[i]!.name}, seed ${runs[i]!.seed}`);
       const r = (await runJob(job, o.events, o.signal)) as RetrainJobResult;
-      if (r.stopped) return { runs: bySpec(results.map((x, j) => ({ ...runs[j]!, ...x }))), out, table: '', stopped: true };
-      results.push(r);
+      if (r.stopped) return { runs: finishedRuns(), out, table: update(), stopped: true };
+      finish(i, r);
     }
   }
-  const done: RetrainRun[] = bySpec(results.map((r, i) => ({ ...runs[i]!, ...r })));
-  const table = writeSummary(out, done, o.specs);
-  return { runs: done, out, table, ...(report ? { report } : {}) };
+  return { runs: finishedRuns(), out, table: update(), ...(report ? { report } : {}) };
 }
 
 /** The same list again continues it (and rewrites the same summary); another list's summary is not replaced unless forced. */
 function claimSummary(out: string, jobs: RetrainJob[], force: boolean): void {
   const file = join(out, 'results.json');
   if (!existsSync(file) || force) return;
-  const saved = readJson(file, 'retrain results') as { runs?: { out?: unknown }[] };
-  const had = (saved.runs ?? []).map((r) => String(r.out)).sort();
+  const saved = readJson(file, 'retrain results') as { planned?: unknown[]; runs?: { out?: unknown }[] };
+  // `planned` names the whole list (a summary written midway holds only the finished runs)
+  const had = (saved.planned ?? (saved.runs ?? []).map((r) => r.out)).map(String).sort();
   const now = jobs.map((j) => j.out).sort();
   if (had.join('\n') !== now.join('\n')) throw new VitasError(`--out: ${out} holds the summary of another list of runs (${had.map((d) => d.replace(/^.*\//, '')).join(', ')}); add --force to replace it, or choose another --out`);
 }
@@ -144,9 +158,12 @@ export function summariseRuns(runs: readonly RetrainRun[], specs: RetrainManyOpt
   });
 }
 
-/** Write `summary.md`, `summary.svg` and `results.json` of finished runs into `out`; returns the per-spec table (markdown). */
-export function writeSummary(out: string, runs: RetrainRun[], specs: RetrainManyOptions['specs']): string {
-  writeAtomic(join(out, 'results.json'), JSON.stringify({ runs }, null, 2) + '\n');
+/**
+ * Write `summary.md`, `summary.svg` and `results.json` of finished runs into `out`; returns the
+ * per-spec table (markdown). `planned`: every run folder of the list, when only some have finished.
+ */
+export function writeSummary(out: string, runs: RetrainRun[], specs: RetrainManyOptions['specs'], planned?: readonly string[]): string {
+  writeAtomic(join(out, 'results.json'), JSON.stringify({ ...(planned ? { planned } : {}), runs }, null, 2) + '\n');
   const macs = new Map(specs.map((s) => [s.name, costOf(s.spec).macs]));
   const rows = runs.map((r) => [r.name, formatMacs(macs.get(r.name)!), String(r.seed), String(r.bestEpoch), pct(r.bestValAccuracy), pct(r.test?.top1), pct(r.test?.top5), r.out]);
   const summary = summariseRuns(runs, specs);
@@ -158,6 +175,7 @@ export function writeSummary(out: string, runs: RetrainRun[], specs: RetrainMany
     '',
     `Mean ± sample std over seeds ${seeds}; top-1 in %; img/s: training images per second of the training steps (one process each).`,
     '',
+    ...(planned && runs.length < planned.length ? [`${runs.length} of ${planned.length} runs have finished; this summary is rewritten as the others finish.`, ''] : []),
     table,
     '',
     '## Every run',

@@ -85,6 +85,20 @@ async function standalone(job: StandaloneJob): Promise<StandaloneResult> {
   return out;
 }
 
+/** The run folder holds this job's run (its job.json names this job). */
+function isOwnRun(job: RetrainJob): boolean {
+  const marker = join(job.out, 'job.json');
+  return existsSync(marker) && (JSON.parse(readFileSync(marker, 'utf8')) as { id?: string }).id === jobId(job);
+}
+
+/** The result of this job's run when it has finished (its result.json is this job's), else undefined. */
+export function savedRetrainResult(job: RetrainJob): RetrainJobResult | undefined {
+  const done = join(job.out, 'result.json');
+  if (!isOwnRun(job) || !existsSync(done)) return undefined;
+  const saved = JSON.parse(readFileSync(done, 'utf8')) as { id?: string; result?: RetrainJobResult };
+  return saved.id === jobId(job) && saved.result ? saved.result : undefined;
+}
+
 /**
  * A retrain that a killed worker left behind resumes from its last epoch checkpoint when it is this job's;
  * one that finished (its result.json is this job's) is not run again, so re-running a list continues it.
@@ -94,11 +108,9 @@ async function retrainJob(job: RetrainJob, events?: RetrainRunOptions['events'],
   const id = jobId(job);
   const marker = join(job.out, 'job.json');
   const done = join(job.out, 'result.json');
-  const mine = existsSync(marker) && (JSON.parse(readFileSync(marker, 'utf8')) as { id?: string }).id === id;
-  if (mine && existsSync(done)) {
-    const saved = JSON.parse(readFileSync(done, 'utf8')) as { id?: string; result?: RetrainJobResult };
-    if (saved.id === id && saved.result) return saved.result;
-  }
+  const mine = isOwnRun(job);
+  const saved = savedRetrainResult(job);
+  if (saved) return saved;
   const resume = mine && existsSync(join(job.out, 'retrain.ckpt'));
   if (!mine) writeAtomic(marker, JSON.stringify({ id, job }, null, 2) + '\n');
   const r = await runRetrain({
