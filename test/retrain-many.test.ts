@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatPercent, initBackend, loadCheckpoint, meanStd, retrainMany, validateSpec, type ArchSpec } from '../src/index.js';
+import { formatPercent, initBackend, loadCheckpoint, meanStd, retrainMany, studentTQuantile, validateSpec, welchInterval, type ArchSpec } from '../src/index.js';
 import { fixture, ROOT } from './helpers.js';
 
 describe('summary statistics', () => {
@@ -13,6 +13,21 @@ describe('summary statistics', () => {
     expect(s.std).to.be.closeTo(0.02, 1e-12);
     expect(formatPercent(s)).to.equal('92.00 ± 2.00');
     expect(formatPercent(meanStd([0.5]))).to.equal('50.00');
+  });
+
+  it("gives Student's t quantiles of the tables (df 1, 2, 4, 10)", () => {
+    const q = [1, 2, 4, 10].map((df) => studentTQuantile(0.975, df));
+    [12.7062, 4.3027, 2.7764, 2.2281].forEach((v, i) => expect(q[i]).to.be.closeTo(v, 1e-4));
+  });
+
+  it("gives Welch's 95 % interval of a difference of means as R's t.test does", () => {
+    // t.test(c(1,2,3,4), c(4,5,9)): mean difference −3.5, df 2.7202, 95 % CI [−9.0982, 2.0982]
+    const d = welchInterval([1, 2, 3, 4], [4, 5, 9]);
+    expect(d.diff).to.be.closeTo(-3.5, 1e-12);
+    expect(d.df).to.be.closeTo(2.7202, 1e-4);
+    expect(d.lo).to.be.closeTo(-9.0982, 1e-3);
+    expect(d.hi).to.be.closeTo(2.0982, 1e-3);
+    expect(Number.isNaN(welchInterval([1], [2, 3]).lo)).to.equal(true);
   });
 });
 
@@ -35,7 +50,13 @@ describe('vitas retrain of several specs and seeds (in process)', () => {
       expect(r.stdout).to.match(new RegExp(`\\| ${name} +\\|.*\\| 2 +\\|.*\\| ${cell.replace(/[.]/g, '\\.')} +\\|`));
     }
     expect(readFileSync(join(out, 'summary.svg'), 'utf8')).to.include('<svg');
-    expect(existsSync(join(out, 'summary.md'))).to.equal(true);
+    // the first spec against the other: the difference of mean test top-1 and Welch's interval
+    const test = (name: string): number[] => [0, 1].map((k) => 100 * (JSON.parse(readFileSync(join(out, `${name}-seed${k}`, 'results.json'), 'utf8')) as { testAccuracy: number }).testAccuracy);
+    const d = welchInterval(test('soft'), test('lin'));
+    const signed = (v: number): string => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(2)}`;
+    const md = readFileSync(join(out, 'summary.md'), 'utf8');
+    expect(md).to.include('## soft against the others');
+    expect(md).to.match(new RegExp(`\\| soft − lin +\\| ${signed(d.diff).replace('+', '\\+')} +\\| \\[${signed(d.lo).replace('+', '\\+')}, ${signed(d.hi).replace('+', '\\+')}\\] +\\|`));
 
     // the same command again (--resume) continues the list: every run is finished, so none trains again
     const before = [0, 1].map((s) => statSync(join(out, `soft-seed${s}`, 'results.json')).mtimeMs);

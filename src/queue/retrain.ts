@@ -8,7 +8,7 @@ import { DATASETS } from '../data/load.js';
 import { readJson, writeAtomic } from '../io.js';
 import { prepareRunFolder } from '../run-folder.js';
 import { markdownTable } from '../report/markdown.js';
-import { formatPercent, meanStd, type MeanStd } from '../report/stats.js';
+import { formatPercent, meanStd, welchInterval, type MeanStd } from '../report/stats.js';
 import { scatterSvg, type Point } from '../report/svg.js';
 import { formatMacs } from '../space/budget.js';
 import { costOf } from '../space/cost.js';
@@ -158,6 +158,32 @@ export function summariseRuns(runs: readonly RetrainRun[], specs: RetrainManyOpt
   });
 }
 
+const points = (v: number): string => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(2)}`;
+
+/**
+ * The first spec (the one under test, e.g. the searched one) against each other spec: the
+ * difference of mean test top-1 with Welch's 95 % interval over their seeds. None until two
+ * specs each have two seeds.
+ */
+function differences(runs: readonly RetrainRun[], specs: RetrainManyOptions['specs']): string[] {
+  const test = (name: string): number[] => runs.flatMap((r) => (r.name === name && r.test ? [100 * r.test.top1] : []));
+  const [first, ...rest] = specs.map((s) => s.name);
+  if (first === undefined) return [];
+  const rows = rest.flatMap((name) => {
+    const d = welchInterval(test(first), test(name));
+    return Number.isFinite(d.se) ? [[`${first} − ${name}`, points(d.diff), `[${points(d.lo)}, ${points(d.hi)}]`, d.df.toFixed(1)]] : [];
+  });
+  if (!rows.length) return [];
+  return [
+    `## ${first} against the others`,
+    '',
+    'Difference of mean test top-1 in points, with the 95 % interval of Welch\'s t (unequal variances) over the seeds; an interval that excludes 0 is a difference the seeds resolve.',
+    '',
+    markdownTable(['comparison', 'Δ test top-1', '95 % interval', 'df'], rows),
+    '',
+  ];
+}
+
 /**
  * Write `summary.md`, `summary.svg` and `results.json` of finished runs into `out`; returns the
  * per-spec table (markdown). `planned`: every run folder of the list, when only some have finished.
@@ -178,6 +204,7 @@ export function writeSummary(out: string, runs: RetrainRun[], specs: RetrainMany
     ...(planned && runs.length < planned.length ? [`${runs.length} of ${planned.length} runs have finished; this summary is rewritten as the others finish.`, ''] : []),
     table,
     '',
+    ...differences(runs, specs),
     '## Every run',
     '',
     markdownTable(['spec', 'MACs', 'seed', 'best epoch', 'val top-1', 'test top-1', 'test top-5', 'folder'], rows),
