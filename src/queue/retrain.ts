@@ -109,7 +109,7 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
   if (o.queue) {
     const r = await runJobs<RetrainJobResult>(o.queue, jobs, { ...o.queueOptions, ...(o.onLog ? { onLog: o.onLog } : {}), ...(o.signal ? { signal: o.signal } : {}), onResult: (i, x) => finish(i, x as RetrainJobResult) });
     if (r.stopped) return { runs: finishedRuns(), out, table: update(), report: r.report, stopped: true };
-    r.results.forEach((x, i) => finish(i, x));
+    r.results.forEach((x, i) => x.stopped || finished.set(i, x));
     report = r.report;
   } else {
     for (const [i, job] of jobs.entries()) {
