@@ -326,6 +326,12 @@ describe('job queue on a real redis-server', function () {
       expect(viaQueue.valAccuracy).to.equal(local.bestValAccuracy);
       expect(viaQueue.testAccuracy).to.equal(local.test!.top1);
       expect(readFileSync(join(out, 'summary.md'), 'utf8')).to.include('small');
+      // the same list again: nothing left to do, so nothing goes on the queue
+      const again = await vitas(['retrain', specFile, '--data', data, '--validation', '100', '--epochs', '1', '--batch', '50', '--seeds', '0,1', '--queue', url, '--out', out, '--resume']).done;
+      expect(again.code, again.err).to.equal(0);
+      expect(again.err).to.include('retrain: 2 of 2 run(s) finished in an earlier call');
+      expect(again.err).to.not.include('job(s):');
+      expect(JSON.parse(readFileSync(join(out, 'small-seed1', 'results.json'), 'utf8'))).to.deep.equal(viaQueue);
     });
 
     it('an ablation through the queue gives the in-process stand-alone, inherited and searched results', async () => {

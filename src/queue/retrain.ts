@@ -107,9 +107,12 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
   };
   let report: JobsReport | undefined;
   if (o.queue) {
-    const r = await runJobs<RetrainJobResult>(o.queue, jobs, { ...o.queueOptions, ...(o.onLog ? { onLog: o.onLog } : {}), ...(o.signal ? { signal: o.signal } : {}), onResult: (i, x) => finish(i, x as RetrainJobResult) });
+    // only the runs still to do go on the queue, so its count of jobs done means work done now
+    const pending = jobs.flatMap((_, i) => (finished.has(i) ? [] : [i]));
+    if (pending.length < jobs.length) o.onLog?.(`retrain: ${jobs.length - pending.length} of ${jobs.length} run(s) finished in an earlier call`);
+    const r = await runJobs<RetrainJobResult>(o.queue, pending.map((i) => jobs[i]!), { ...o.queueOptions, ...(o.onLog ? { onLog: o.onLog } : {}), ...(o.signal ? { signal: o.signal } : {}), onResult: (k, x) => finish(pending[k]!, x as RetrainJobResult) });
     if (r.stopped) return { runs: finishedRuns(), out, table: update(), report: r.report, stopped: true };
-    r.results.forEach((x, i) => x.stopped || finished.set(i, x));
+    r.results.forEach((x, k) => x.stopped || finished.set(pending[k]!, x));
     report = r.report;
   } else {
     for (const [i, job] of jobs.entries()) {
