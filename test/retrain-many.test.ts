@@ -167,6 +167,8 @@ describe('the order of a retrain list', () => {
     expect(partial).to.match(/\| a +\|.*\| 1 +\|/);
     const saved = JSON.parse(readFileSync(join(dir, 'runs', 'results.json'), 'utf8')) as { planned: string[]; runs: unknown[] };
     expect([saved.planned.length, saved.runs.length]).to.deep.equal([4, 1]);
+    // folders are named relative to the summary, so the same list continues after a move or clone
+    expect([...saved.planned].sort()).to.deep.equal(['a-seed0', 'a-seed1', 'b-seed0', 'b-seed1']);
     const second: string[] = [];
     const resumedAt: { startEpoch: number; startStep: number }[] = [];
     const done = await retrainMany({ ...base, onLog: (m) => second.push(m), events: { onStart: (e) => resumedAt.push(e) } });
@@ -182,5 +184,7 @@ describe('the order of a retrain list', () => {
     expect(full).not.to.include('runs have finished');
     expect(full).to.match(/\| a +\|.*\| 2 +\|/);
     expect(full).to.match(/\| b +\|.*\| 2 +\|/);
+    expect(full).to.match(/\| b-seed1 +\|/);
+    expect(full).not.to.include(dir);
   });
 });

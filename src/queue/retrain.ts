@@ -3,7 +3,7 @@
  * workers with `queue`, else one after another in this process (the same job code either way).
  */
 import { existsSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { DATASETS } from '../data/load.js';
 import { readJson, writeAtomic } from '../io.js';
 import { prepareRunFolder } from '../run-folder.js';
@@ -131,7 +131,7 @@ function claimSummary(out: string, jobs: RetrainJob[], force: boolean): void {
   if (!existsSync(file) || force) return;
   const saved = readJson(file, 'retrain results') as { planned?: unknown[]; runs?: { out?: unknown }[] };
   // `planned` names the whole list (a summary written midway holds only the finished runs)
-  const had = (saved.planned ?? (saved.runs ?? []).map((r) => r.out)).map(String).sort();
+  const had = (saved.planned ?? (saved.runs ?? []).map((r) => r.out)).map((p) => resolve(out, String(p))).sort();
   const now = jobs.map((j) => j.out).sort();
   if (had.join('\n') !== now.join('\n')) throw new VitasError(`--out: ${out} holds the summary of another list of runs (${had.map((d) => d.replace(/^.*\//, '')).join(', ')}); add --force to replace it, or choose another --out`);
 }
@@ -192,9 +192,11 @@ function differences(runs: readonly RetrainRun[], specs: RetrainManyOptions['spe
  * per-spec table (markdown). `planned`: every run folder of the list, when only some have finished.
  */
 export function writeSummary(out: string, runs: RetrainRun[], specs: RetrainManyOptions['specs'], planned?: readonly string[]): string {
-  writeAtomic(join(out, 'results.json'), JSON.stringify({ ...(planned ? { planned } : {}), runs }, null, 2) + '\n');
+  // folders relative to `out`, so a summary moved or cloned with its runs still points at them
+  const rel = (dir: string): string => relative(out, dir) || '.';
+  writeAtomic(join(out, 'results.json'), JSON.stringify({ ...(planned ? { planned: planned.map(rel) } : {}), runs: runs.map((r) => ({ ...r, out: rel(r.out) })) }, null, 2) + '\n');
   const macs = new Map(specs.map((s) => [s.name, costOf(s.spec).macs]));
-  const rows = runs.map((r) => [r.name, formatMacs(macs.get(r.name)!), String(r.seed), String(r.bestEpoch), pct(r.bestValAccuracy), pct(r.test?.top1), pct(r.test?.top5), r.out]);
+  const rows = runs.map((r) => [r.name, formatMacs(macs.get(r.name)!), String(r.seed), String(r.bestEpoch), pct(r.bestValAccuracy), pct(r.test?.top1), pct(r.test?.top5), rel(r.out)]);
   const summary = summariseRuns(runs, specs);
   const seeds = [...new Set(runs.map((r) => r.seed))].join(', ');
   const agg = summary.map((s) => [s.name, formatMacs(s.params), formatMacs(s.macs), String(s.seeds), formatPercent(s.val), formatPercent(s.test), Number.isFinite(s.imagesPerSecond.mean) ? s.imagesPerSecond.mean.toFixed(0) : '–']);
