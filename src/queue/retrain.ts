@@ -105,19 +105,19 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
     finished.set(i, r);
     update();
   };
+  const pending = jobs.flatMap((_, i) => (finished.has(i) ? [] : [i]));
+  if (pending.length < jobs.length) o.onLog?.(`retrain: ${jobs.length - pending.length} of ${jobs.length} run(s) finished in an earlier call`);
   let report: JobsReport | undefined;
   if (o.queue) {
     // only the runs still to do go on the queue, so its count of jobs done means work done now
-    const pending = jobs.flatMap((_, i) => (finished.has(i) ? [] : [i]));
-    if (pending.length < jobs.length) o.onLog?.(`retrain: ${jobs.length - pending.length} of ${jobs.length} run(s) finished in an earlier call`);
     const r = await runJobs<RetrainJobResult>(o.queue, pending.map((i) => jobs[i]!), { ...o.queueOptions, ...(o.onLog ? { onLog: o.onLog } : {}), ...(o.signal ? { signal: o.signal } : {}), onResult: (k, x) => finish(pending[k]!, x as RetrainJobResult) });
     if (r.stopped) return { runs: finishedRuns(), out, table: update(), report: r.report, stopped: true };
     r.results.forEach((x, k) => x.stopped || finished.set(pending[k]!, x));
     report = r.report;
   } else {
-    for (const [i, job] of jobs.entries()) {
+    for (const i of pending) {
       o.onLog?.(`retrain ${i + 1}/${jobs.length}: ${runs[i]!.name}, seed ${runs[i]!.seed}`);
-      const r = (await runJob(job, o.events, o.signal)) as RetrainJobResult;
+      const r = (await runJob(jobs[i]!, o.events, o.signal)) as RetrainJobResult;
       if (r.stopped) return { runs: finishedRuns(), out, table: update(), stopped: true };
       finish(i, r);
     }
