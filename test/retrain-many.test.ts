@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatPercent, initBackend, loadCheckpoint, meanStd, retrainMany, studentTQuantile, validateSpec, welchInterval, type ArchSpec } from '../src/index.js';
@@ -177,7 +177,7 @@ describe('the order of a retrain list', () => {
     // a, seed 0 was finished (its result is read back, it does not train); the seed-1 runs start fresh
     expect(resumedAt.slice(1).map((e) => e.startEpoch + e.startStep)).to.deep.equal([0, 0]);
     expect(starts(second)).to.deep.equal(['retrain 1/4: b, seed 0', 'retrain 3/4: a, seed 1', 'retrain 4/4: b, seed 1']);
-    expect(second).to.include('retrain: 1 of 4 run(s) finished in an earlier call');
+    expect(second).to.include('1 of 4 run(s) finished in an earlier call');
     expect(done.runs.map((r) => `${r.name}-seed${r.seed}`)).to.deep.equal(['a-seed0', 'a-seed1', 'b-seed0', 'b-seed1']);
     const b0 = JSON.parse(readFileSync(join(dir, 'runs', 'b-seed0', 'results.json'), 'utf8')) as { history: unknown[] };
     expect(b0.history).to.have.length(2);
@@ -187,5 +187,26 @@ describe('the order of a retrain list', () => {
     expect(full).to.match(/\| b +\|.*\| 2 +\|/);
     expect(full).to.match(/\| b-seed1 +\|/);
     expect(full).not.to.include(dir);
+  });
+
+  it('continues a list whose folder was moved (or cloned): a finished run is read back, a stopped one resumes from its step', async function () {
+    this.timeout(240_000);
+    const dir = mkdtempSync(join(tmpdir(), 'vitas-many-moved-'));
+    const spec = validateSpec({ version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed: 16, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 2, qkv: 24, mlp: 16 }] });
+    const base = { specs: [{ name: 'a', spec }], seeds: [0, 1], data: fixture('fashion-mnist-mini'), validation: 100, limit: 300, epochs: 2, recipe: { batch: 20 } };
+    const log: string[] = [];
+    const signal = { stop: false };
+    const stopped = await retrainMany({ ...base, out: join(dir, 'here'), signal, onLog: (m) => log.push(m), events: { onStep: () => { if (log.at(-1)?.startsWith('retrain 2/2')) signal.stop = true; } } });
+    expect(stopped.stopped).to.equal(true);
+    renameSync(join(dir, 'here'), join(dir, 'there'));
+    const resumedAt: { startEpoch: number; startStep: number }[] = [];
+    const moved: string[] = [];
+    const done = await retrainMany({ ...base, out: join(dir, 'there'), onLog: (m) => moved.push(m), events: { onStart: (e) => resumedAt.push(e) } });
+    expect(moved).to.include('1 of 2 run(s) finished in an earlier call');
+    // only seed 1 trains, from the step it saved before the move
+    expect(resumedAt).to.have.length(1);
+    expect(resumedAt[0]!.startEpoch * 1000 + resumedAt[0]!.startStep).to.be.greaterThan(0);
+    expect(done.runs.map((r) => r.out)).to.deep.equal([join(dir, 'there', 'a-seed0'), join(dir, 'there', 'a-seed1')]);
+    expect(readFileSync(join(dir, 'there', 'summary.md'), 'utf8')).not.to.include(join(dir, 'here'));
   });
 });

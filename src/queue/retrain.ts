@@ -17,8 +17,8 @@ import { canonicalSpec, type ArchSpec } from '../space/spec.js';
 import type { RetrainRecipe } from '../train/retrain.js';
 import { RETRAIN_MARKERS, RETRAIN_OUTPUTS, type RetrainRunOptions } from '../train/run.js';
 import { runJobs, type JobsReport, type QueueRunOptions } from './client.js';
-import { fileRef, jobId, type RetrainJob, type RetrainJobResult } from './jobs.js';
-import { runJob, savedRetrainResult } from './run-job.js';
+import { fileRef, type RetrainJob, type RetrainJobResult } from './jobs.js';
+import { ownRunId, runJob, savedRetrainResult } from './run-job.js';
 
 export interface RetrainManyOptions {
   specs: { name: string; spec: ArchSpec }[];
@@ -106,7 +106,7 @@ export async function retrainMany(o: RetrainManyOptions): Promise<{ runs: Retrai
     update();
   };
   const pending = jobs.flatMap((_, i) => (finished.has(i) ? [] : [i]));
-  if (pending.length < jobs.length) o.onLog?.(`retrain: ${jobs.length - pending.length} of ${jobs.length} run(s) finished in an earlier call`);
+  if (pending.length < jobs.length) o.onLog?.(`${jobs.length - pending.length} of ${jobs.length} run(s) finished in an earlier call`);
   let report: JobsReport | undefined;
   if (o.queue) {
     // only the runs still to do go on the queue, so its count of jobs done means work done now
@@ -142,9 +142,8 @@ function claimSummary(out: string, jobs: RetrainJob[], force: boolean): void {
  */
 function claimRunFolder(job: RetrainJob, force: boolean): void {
   if (!RETRAIN_MARKERS.some((m) => existsSync(join(job.out, m)))) return;
-  const marker = join(job.out, 'job.json');
-  if (existsSync(marker) && (readJson(marker, 'job marker') as { id?: unknown }).id === jobId(job)) return;
-  if (!force) throw new VitasError(`--out: ${job.out} holds a retrain run of other settings; add --force to replace it, or choose another --out`);
+  if (ownRunId(job) !== undefined) return;
+  if (!force) throw new VitasError(`--out: ${job.out} holds a retrain run of other settings (its job.json); add --force to replace it, or choose another --out`);
   for (const f of [...RETRAIN_OUTPUTS, 'job.json', 'result.json']) rmSync(join(job.out, f), { force: true });
 }
 

@@ -85,34 +85,47 @@ async function standalone(job: StandaloneJob): Promise<StandaloneResult> {
   return out;
 }
 
-/** The run folder holds this job's run (its job.json names this job). */
-function isOwnRun(job: RetrainJob): boolean {
-  const marker = join(job.out, 'job.json');
-  return existsSync(marker) && (JSON.parse(readFileSync(marker, 'utf8')) as { id?: string }).id === jobId(job);
-}
-
-/** The result of this job's run when it has finished (its result.json is this job's), else undefined. */
-export function savedRetrainResult(job: RetrainJob): RetrainJobResult | undefined {
-  const done = join(job.out, 'result.json');
-  if (!isOwnRun(job) || !existsSync(done)) return undefined;
-  const saved = JSON.parse(readFileSync(done, 'utf8')) as { id?: string; result?: RetrainJobResult };
-  return saved.id === jobId(job) && saved.result ? saved.result : undefined;
+/** A retrain's settings without its folder: a run folder moved or cloned with its list is still this job's. */
+function settingsKey(job: RetrainJob): string {
+  return jobId({ ...job, out: '' });
 }
 
 /**
- * A retrain that a killed worker left behind resumes from its last epoch checkpoint when it is this job's;
+ * The id in the run folder's job.json when the folder holds this job's run (the same settings,
+ * wherever the folder is now), else undefined.
+ */
+export function ownRunId(job: RetrainJob): string | undefined {
+  const marker = join(job.out, 'job.json');
+  if (!existsSync(marker)) return undefined;
+  const m = JSON.parse(readFileSync(marker, 'utf8')) as { id?: string; job?: RetrainJob };
+  return m.id && m.job?.kind === 'retrain' && settingsKey(m.job) === settingsKey(job) ? m.id : undefined;
+}
+
+/** The result of this job's run when it has finished (its result.json is this run's), else undefined. */
+export function savedRetrainResult(job: RetrainJob): RetrainJobResult | undefined {
+  const id = ownRunId(job);
+  const done = join(job.out, 'result.json');
+  if (!id || !existsSync(done)) return undefined;
+  const saved = JSON.parse(readFileSync(done, 'utf8')) as { id?: string; result?: RetrainJobResult };
+  // the folder where it is now, not where it was trained
+  return saved.id === id && saved.result ? { ...saved.result, out: job.out } : undefined;
+}
+
+/**
+ * A retrain that a killed worker left behind resumes from its last checkpoint when it is this job's;
  * one that finished (its result.json is this job's) is not run again, so re-running a list continues it.
  */
 async function retrainJob(job: RetrainJob, events?: RetrainRunOptions['events'], signal?: { stop: boolean }): Promise<RetrainJobResult> {
   if (job.initFromSupernet) await checkFileRef(job.initFromSupernet.checkpoint);
-  const id = jobId(job);
   const marker = join(job.out, 'job.json');
   const done = join(job.out, 'result.json');
-  const mine = isOwnRun(job);
+  const own = ownRunId(job);
   const saved = savedRetrainResult(job);
   if (saved) return saved;
-  const resume = mine && existsSync(join(job.out, 'retrain.ckpt'));
-  if (!mine) writeAtomic(marker, JSON.stringify({ id, job }, null, 2) + '\n');
+  const resume = own !== undefined && existsSync(join(job.out, 'retrain.ckpt'));
+  // a run of this job keeps the id it was started under (result.json names the same one)
+  const id = own ?? jobId(job);
+  if (!own) writeAtomic(marker, JSON.stringify({ id, job }, null, 2) + '\n');
   const r = await runRetrain({
     spec: job.spec,
     data: job.data,
