@@ -228,6 +228,31 @@ describe('job queue on a real redis-server', function () {
     await b.done;
   });
 
+  it('vitas worker: a retrain handed back while another worker waits goes to that worker, and the first exits 130 having handed it back', async () => {
+    const url = redis!.url(8);
+    await redis!.flush(8);
+    const spec = { version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed: 16, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 2, qkv: 24, mlp: 32 }] } as const;
+    const job: JobData = { kind: 'retrain', spec: spec as never, data: fixture('fashion-mnist-mini'), validation: 100, limit: 300, recipe: { epochs: 30, batch: 10, seed: 3 }, out: join(dir, 'handed-over') };
+    const a = await worker(url, 'wA');
+    const pending = runJobs(url, [job]);
+    const q = openQueue(url);
+    await until(async () => (await q.getActiveCount()) === 1, 30_000, 'the retrain to start');
+    const b = await worker(url, 'wB');
+    await until(async () => (await q.getWorkersCount()) === 2, 30_000, 'the second worker');
+    a.child.kill('SIGINT');
+    await until(() => a.err().includes('finishing the job in hand'), 10_000);
+    a.child.kill('SIGINT');
+    // wB takes the job the moment it is back; wA must see that as handed back, not wait for it
+    const stopped = await a.done;
+    expect(stopped.code, stopped.err).to.equal(130);
+    expect(stopped.err).to.include('handed 1 job(s) back to the queue');
+    await pending;
+    expect((await q.getJob(jobId(job)))!.processedBy).to.equal('wB');
+    await q.close();
+    b.child.kill('SIGINT');
+    await b.done;
+  });
+
   it('runJobs: a stop signal ends the wait with the jobs left on the queue; the same call again gets each result, also through onResult as it finishes', async () => {
     const url = redis!.url(6);
     await redis!.flush(6);

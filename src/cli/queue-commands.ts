@@ -47,11 +47,22 @@ export function addQueueCommands(program: Command): void {
             void w.close().then(() => stops === 1 && resolve());
             return;
           }
-          if (stops > 2) return;
-          void w.handBack().then((n) => {
-            console.error(`worker: handed ${n} job(s) back to the queue`);
+          if (stops > 2) {
+            // jobs still held go back to the queue when their locks expire (the stalled check)
+            console.error('worker: quitting now; jobs still in hand return to the queue when their locks expire');
             process.exit(130);
-          });
+          }
+          console.error('worker: handing the jobs in hand back (a retrain first saves after its current step, up to 60 s; Ctrl-C again to quit now)…');
+          w.handBack().then(
+            (n) => {
+              console.error(`worker: handed ${n} job(s) back to the queue`);
+              process.exit(130);
+            },
+            (e: unknown) => {
+              console.error(`worker: could not hand the jobs back (${e instanceof Error ? e.message : String(e)}); they return to the queue when their locks expire`);
+              process.exit(130);
+            },
+          );
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

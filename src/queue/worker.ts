@@ -52,12 +52,20 @@ export interface QueueWorker {
   handBack(): Promise<number>;
 }
 
-/** Poll a job's state until it is no longer active or `ms` have passed; its state then. */
-async function leftActive(queue: Queue, id: string, ms: number): Promise<string> {
+/**
+ * Poll a job this worker holds until it has left it: 'back' once it waits again or another worker
+ * has already taken it (a later attempt), 'gone' once it ended (completed, failed), 'held' if it
+ * is still ours after `ms`.
+ */
+async function leftUs(queue: Queue, job: Job, ms: number): Promise<'back' | 'gone' | 'held'> {
   const t0 = Date.now();
   for (;;) {
-    const state = await queue.getJobState(id);
-    if (state !== 'active' || Date.now() - t0 > ms) return state;
+    const state = await queue.getJobState(job.id!);
+    if (state === 'waiting' || state === 'prioritized' || state === 'delayed') return 'back';
+    if (state !== 'active') return 'gone';
+    const now = await queue.getJob(job.id!);
+    if (now && now.attemptsStarted > job.attemptsStarted) return 'back';
+    if (Date.now() - t0 > ms) return 'held';
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -113,8 +121,8 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
         const handed = await Promise.all([...active.values()].map(async (job) => {
           // a retrain saves its checkpoint after the current step and moves itself back (processor.ts)
           if (job.data.kind === 'retrain' && worker.cancelJob(job.id!, 'handed back')) {
-            const state = await leftActive(queue, job.id!, o.saveWaitMs ?? 60_000);
-            if (state !== 'active') return state === 'waiting';
+            const left = await leftUs(queue, job, o.saveWaitMs ?? 60_000);
+            if (left !== 'held') return left === 'back';
           }
           await job.moveToWait(job.token);
           return true;
