@@ -9,6 +9,7 @@ import {
   type ArchSpec, type AttnBlock, type StageRecord,
 } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
+import { budgetWindow } from '../src/definition/budget.js';
 import { tinySpace, tinySpec } from './helpers.js';
 
 const snapshot = (net: Supernet): Map<string, Float32Array> => new Map([...net.params].map(([k, p]) => [k, Float32Array.from(p.v.dataSync() as Float32Array)]));
@@ -230,6 +231,21 @@ describe('super-transformer', () => {
       const config = JSON.parse(readFileSync(join(dir, 'run', 'config.json'), 'utf8')) as { recipe: { sandwich: boolean; epochs: number }; stages: StageRecord[] };
       expect([config.recipe.sandwich, config.recipe.epochs]).to.deep.equal([true, 2]);
       expect(config.stages.map((s) => [s.fromEpoch, s.toEpoch, s.sandwich, s.restartLr])).to.deep.equal([[1, 1, false, undefined], [2, 2, true, 5e-4]]);
+    });
+
+    it('evaluates the median subnet that training drew, with the identity probability of a --budget given at training', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vitas-seval-pid-'));
+      writeFileSync(join(dir, 'tiny-space.json'), JSON.stringify(tinySpace));
+      const def = { name: 'tiny', space: join(dir, 'tiny-space.json'), data: { dataset: 'synthetic', validation: 16, limit: 64, size: 8, channels: 1, classes: 4 }, budget: { max: '60K', min: '1K' }, supernet: { epochs: 1, batch: 16, sampling: 'identity-search' } };
+      writeFileSync(join(dir, 'def.json'), JSON.stringify(def));
+      const run = await runSupernetTraining({ config: join(dir, 'def.json'), out: join(dir, 'run'), threads: 1, valImages: 8, budget: '8K', min: '1K' });
+      run.result.supernet.dispose();
+      const rows = evaluateSupernetRun({ config: join(dir, 'def.json'), supernet: join(dir, 'run') });
+      // the definition's own window gives another p_id, and so another median subnet
+      const fromDefinition = referenceSubnets(tinySpace, 0, samplingPId(def as never, tinySpace, budgetWindow('60K', '1K')));
+      expect(rows[1]!.spec).to.not.deep.equal(fromDefinition[1]!.spec);
+      expect(rows.map((r) => r.spec)).to.deep.equal(run.scores.map((s) => s.spec));
+      expect(rows.map((r) => r.valAccuracy)).to.deep.equal(run.scores.map((s) => s.valAccuracy));
     });
 
     it('switches the sandwich rule on at a resume, as a new stage of the same run', async () => {

@@ -17,7 +17,7 @@ import type { BudgetWindow } from '../space/identity-search.js';
 import type { EpochRecord, TrainEvents } from '../train/events.js';
 import { calibrationImages } from './batchnorm.js';
 import { DEFAULT_RECIPE } from './recipe.js';
-import { evaluateSubnet, identitySearch, loadSupernet, trainSupernet, type SupernetStartEvent, type TrainResult } from './trainer.js';
+import { evaluateSubnet, identitySearch, loadSupernetRun, trainSupernet, type SupernetStartEvent, type TrainResult } from './trainer.js';
 import { scatterSvg, type Point } from '../report/svg.js';
 import { specKey } from '../space/spec.js';
 import { defaultStepThreads } from './data-parallel.js';
@@ -144,11 +144,13 @@ export function evaluateSupernetRun(o: SupernetEvalOptions): { name: string; mac
   for (const s of o.specs ?? []) {
     if (s.spec.input.join() !== space.input.join()) throw new VitasError(`${s.name}: input ${s.spec.input.join('×')} does not match the supernet's ${space.input.join('×')} (space "${space.name}")`);
   }
-  const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
+  const { net, pId } = loadSupernetRun(space, join(o.supernet, 'supernet.ckpt'));
   try {
     const data = loadData({ ...def.data, ...(o.data ? { dir: o.data } : {}) }, { validationFrom: `${o.config}: data.validation` });
     const budget = budgetWindow(def.budget.max, def.budget.min, def.budget.convention ?? 'macs');
-    const specs = o.specs ?? referenceSubnets(space, def.supernet?.seed ?? 0, samplingPId(def, space, budget));
+    // the median subnet as training drew it: the p_id it trained with (a --budget at training changes it)
+    const trainedPId = pId === undefined ? samplingPId(def, space, budget) : (pId ?? undefined);
+    const specs = o.specs ?? referenceSubnets(space, def.supernet?.seed ?? 0, trainedPId);
     const calibration = calibrationImages(data.train);
     const seen = new Map<string, number>();
     return specs.map((s) => {

@@ -246,10 +246,18 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
 
 /** A supernet with the weights of a run's checkpoint (for evaluation and search). */
 export function loadSupernet(space: SearchSpace, path: string): Supernet {
+  return loadSupernetRun(space, path).net;
+}
+
+/**
+ * The supernet of a checkpoint and the identity probability it was trained with (`pId`: null
+ * when it trained without identity search; undefined in checkpoints older than that record).
+ */
+export function loadSupernetRun(space: SearchSpace, path: string): { net: Supernet; pId: number | null | undefined } {
   const ck = loadCheckpoint<CheckpointMeta>(path);
   if (ck.meta.space !== space.name) throw new VitasError(`${path}: checkpoint is of space "${ck.meta.space}", not "${space.name}"`);
   const r = ck.meta.recipe;
   const net = new Supernet(space, { seed: r.seed, privateTokens: r.privateTokens ?? true, privateAttention: r.privateAttention ?? true });
   restoreState(supernetState(net), ck.tensors, path, `space "${space.name}"`);
-  return net;
+  return { net, pId: ck.meta.pId };
 }
