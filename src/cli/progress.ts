@@ -61,7 +61,7 @@ export function trainingProgress(label: string): TrainEvents & { stop(): void } 
     onEpoch(e) {
       bar?.stop();
       const val = e.val ? ` · val ${Object.entries(e.val).map(([k, v]) => `${k} ${(100 * v).toFixed(1)} %`).join(', ')}` : '';
-      say(`${label}: epoch ${e.epoch}/${epochs} mean loss ${e.meanLoss.toFixed(4)} · ${e.seconds.toFixed(0)} s · ${(e.images / e.seconds).toFixed(0)} img/s${val}`);
+      say(`${label}: epoch ${e.epoch}/${epochs} mean loss ${e.meanLoss.toFixed(4)} · ${e.seconds.toFixed(0)} s · ${(e.images / (e.trainSeconds || e.seconds)).toFixed(0)} img/s${val}`);
     },
     onLog(m) {
       if (bar) bar.stop();

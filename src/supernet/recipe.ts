@@ -4,7 +4,7 @@ import type { Slicing } from './supernet.js';
 
 export interface SupernetRecipe extends TrainingRecipe {
   slicing: Slicing;
-  /** largest + smallest + `randomSubnets` random subnets every step */
+  /** largest + smallest (+ the corners, with `corners`) + `randomSubnets` random subnets every step */
   sandwich: boolean;
   /** random subnets trained per step (1); BigNAS's sandwich uses 2, so the middle of the space is trained as often as its ends */
   randomSubnets: number;

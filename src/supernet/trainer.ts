@@ -89,7 +89,7 @@ interface CheckpointMeta {
   norm?: Norm;
 }
 
-/** The subnets trained at one step: with the sandwich rule the largest and smallest first (the teacher is `[0]`), then `randomSubnets` random ones. */
+/** The subnets trained at one step: with the sandwich rule the largest and smallest first (the teacher is `[0]`), then with `corners` the wide-and-shallow and narrow-and-deep subnets, then `randomSubnets` random ones. */
 export function stepSpecs(space: SearchSpace, rng: Rng, recipe: SupernetRecipe, pId: number | undefined, ends: { min: ArchSpec; max: ArchSpec; corners?: ArchSpec[] }): ArchSpec[] {
   const random = Array.from({ length: recipe.randomSubnets }, () => sampleSpec(space, rng, pId === undefined ? {} : { pId }));
   if (!recipe.sandwich) return random;
@@ -212,7 +212,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
     step: (b, lr) => stepper.step(opt, b, b.specs, lr, recipe),
     describe: (b) => `subnet ${(costOf(b.specs[0]!).macs / 1e6).toFixed(1)}M MACs`,
     endOfEpoch(e) {
-      const rec: EpochRecord = { epoch: e.epoch, meanLoss: e.meanLoss, seconds: e.seconds, images: e.images };
+      const rec: EpochRecord = { epoch: e.epoch, meanLoss: e.meanLoss, seconds: e.seconds, images: e.images, trainSeconds: e.trainSeconds };
       const v = o.validate;
       if (v) rec.val = Object.fromEntries(v.subnets.map((s) => [s.name, evaluateSubnet(net, s.spec, v.data, { slicing: recipe.slicing, calibration, ...(v.images ? { limit: v.images } : {}) })]));
       return rec;

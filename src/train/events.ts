@@ -22,10 +22,11 @@ export interface EpochRecord {
   /** 1-based */
   epoch: number;
   meanLoss: number;
-  /** wall time of the epoch's training in this process (a resumed epoch counts its second part only) */
+  /** the epoch's wall time, with what a stopped run had spent on it before the stop */
   seconds: number;
-  /** images trained on in this process */
+  /** images trained on, and seconds spent in training steps, in this process (their ratio is the throughput) */
   images: number;
+  trainSeconds?: number;
   /** validation top-1 of the watched subnets after this epoch (inherited weights), by name */
   val?: Record<string, number>;
 }

@@ -148,7 +148,7 @@ export async function retrain(o: RetrainOptions): Promise<RetrainResult> {
       onStart: (e) => o.events?.onStart?.(e),
       onStep: (e) => o.events?.onStep?.(e),
       onEpoch: (r) => {
-        o.events?.onEpoch?.({ epoch: r.epoch, meanLoss: r.meanLoss, seconds: r.seconds, images: r.trainImages ?? 0 });
+        o.events?.onEpoch?.({ epoch: r.epoch, meanLoss: r.meanLoss, seconds: r.seconds, images: r.trainImages ?? 0, ...(r.trainSeconds ? { trainSeconds: r.trainSeconds } : {}) });
         o.events?.onValidation?.(r);
       },
       onLog: (m) => o.events?.onLog?.(m),
