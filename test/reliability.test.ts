@@ -157,7 +157,7 @@ describe('reliability (issue 12, search and CLI)', function () {
       const other = join(dir, 'other');
       mkdirSync(join(other, 'fmnist-deit-seed0'), { recursive: true });
       writeFileSync(join(other, 'fmnist-deit-seed0', 'model.json'), '{}');
-      expect(oneErrorLine(await vitas([...list, '--out', other]))).to.equal(`vitas: --out: ${other}/fmnist-deit-seed0 holds a retrain run of other settings; add --force to replace it, or choose another --out`);
+      expect(oneErrorLine(await vitas([...list, '--out', other]))).to.equal(`vitas: --out: ${other}/fmnist-deit-seed0 holds a retrain run of other settings (its job.json); add --force to replace it, or choose another --out`);
       const summary = join(dir, 'summary');
       mkdirSync(summary);
       writeFileSync(join(summary, 'results.json'), JSON.stringify({ runs: [{ out: join(summary, 'b-seed0') }] }));
