@@ -173,13 +173,13 @@ function differences(runs: readonly RetrainRun[], specs: RetrainManyOptions['spe
   if (first === undefined) return [];
   const rows = rest.flatMap((name) => {
     const d = welchInterval(test(first), test(name));
-    return Number.isFinite(d.se) ? [[`${first} − ${name}`, points(d.diff), `[${points(d.lo)}, ${points(d.hi)}]`, d.df.toFixed(1)]] : [];
+    return Number.isFinite(d.se) ? [[`${first} − ${name}`, points(d.diff), `[${points(d.lo)}, ${points(d.hi)}]`, Number.isFinite(d.df) ? d.df.toFixed(1) : '–']] : [];
   });
   if (!rows.length) return [];
   return [
     `## ${first} against the others`,
     '',
-    'Difference of mean test top-1 in points, with the 95 % interval of Welch\'s t (unequal variances) over the seeds; an interval that excludes 0 is a difference the seeds resolve.',
+    'Difference of mean test top-1 in points, with the 95 % interval of Welch\'s t (unequal variances) over the retrain seeds; an interval that excludes 0 is a difference the seeds resolve. It covers the spread of training from scratch, not that of the search that chose a spec.',
     '',
     markdownTable(['comparison', 'Δ test top-1', '95 % interval', 'df'], rows),
     '',
