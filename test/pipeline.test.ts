@@ -64,7 +64,7 @@ describe('the pipeline end to end on the fixture (CLI)', function () {
     const args = ['supernet', 'rank', '--config', join(dir, 'def.json'), '--supernet', join(dir, 'supernet'), '--subnets', '4', '--epochs', '4', '--seeds', '2', '--standalone-cache', join(dir, 'rank-cache'), '--out', join(dir, 'rank')];
     const r = vitas(...args);
     expect(r.code, r.err).to.equal(0);
-    type Rank = { tau: number; lo: number; hi: number; inheritedMedian: number; subnets: { macs: number; inherited: number; standalone: number; bySeed: number[] }[]; proxies: { name: string }[]; standalone: { reused: number; trained: number }; repeatability: { tau: number } };
+    type Rank = { tau: number; lo: number; hi: number; inheritedMedian: number; subnets: { macs: number; inherited: number; inheritedHalves: [number, number]; standalone: number; bySeed: number[] }[]; proxies: { name: string }[]; standalone: { reused: number; trained: number }; repeatability: { tau: number }; inheritedRepeatability: { tau: number } };
     const first = JSON.parse(readFileSync(join(dir, 'rank', 'results.json'), 'utf8')) as Rank;
     expect(first.subnets).to.have.length(4);
     for (const s of first.subnets) {
@@ -74,6 +74,10 @@ describe('the pipeline end to end on the fixture (CLI)', function () {
     }
     expect(first.tau).to.equal(kendallTau(first.subnets.map((s) => s.inherited), first.subnets.map((s) => s.standalone)));
     expect(first.repeatability.tau).to.equal(kendallTau(first.subnets.map((s) => s.bySeed[0]!), first.subnets.map((s) => s.bySeed[1]!)));
+    // the inherited side split in two: the even and odd validation images (the definition holds 100) make up the whole
+    for (const s of first.subnets) expect(s.inherited).to.be.closeTo((s.inheritedHalves[0] + s.inheritedHalves[1]) / 2, 1e-12);
+    expect(first.inheritedRepeatability.tau).to.equal(kendallTau(first.subnets.map((s) => s.inheritedHalves[0]), first.subnets.map((s) => s.inheritedHalves[1])));
+    expect(r.out).to.match(/\| inherited, even vs odd validation images +\| -?\d\.\d{3} +\|/);
     expect(first.lo).to.be.at.most(first.tau);
     expect(first.hi).to.be.at.least(first.tau);
     const inherited = first.subnets.map((s) => s.inherited).sort((a, b) => a - b);

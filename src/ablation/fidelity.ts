@@ -17,7 +17,7 @@ import { formatMacs } from '../space/budget.js';
 import { costOf } from '../space/cost.js';
 import { canonicalSpec, describeSpec } from '../space/spec.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
-import { evaluateSubnet, loadSupernet } from '../supernet/trainer.js';
+import { loadSupernet, subnetHits } from '../supernet/trainer.js';
 import { DEFAULT_RETRAIN, type RetrainRecipe } from '../train/retrain.js';
 import { kendallTauInterval, type TauInterval } from './kendall.js';
 import { proxyFidelity, type ProxyFidelity } from './proxy-fidelity.js';
@@ -54,7 +54,10 @@ export interface FidelityResult extends TauInterval {
   /** the median subnet's inherited top-1 among the K: how well the supernet serves the subnets a search meets */
   inheritedMedian: number;
   /** `standalone`: the mean over `bySeed` (one accuracy per stand-alone seed) */
-  subnets: { spec: ReturnType<typeof canonicalSpec>; macs: number; params: number; inherited: number; standalone: number; bySeed: number[] }[];
+  /** `inheritedHalves`: inherited top-1 on the even- and the odd-numbered validation images */
+  subnets: { spec: ReturnType<typeof canonicalSpec>; macs: number; params: number; inherited: number; inheritedHalves: [number, number]; standalone: number; bySeed: number[] }[];
+  /** τ between the inherited accuracies on the two halves of the validation images: how far the inherited ranking is repeatable at half the images */
+  inheritedRepeatability: TauInterval;
   proxies: ProxyFidelity[];
   standalone: { cache: string; reused: number; trained: number; epochs: number; seeds: number; limit?: number };
   /** with 2 or more seeds: τ between the first two seeds' stand-alone accuracies, the ceiling of any ranking's τ */
@@ -91,6 +94,7 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
   // the checkpoint first: a wrong --supernet fails now, not after the stand-alone trainings
   const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
   let inherited: number[];
+  let halves: { all: number; even: number; odd: number }[];
   const seeds = o.seeds ?? 1;
   let sa: Awaited<ReturnType<typeof standaloneOverSeeds>>;
   try {
@@ -100,11 +104,14 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
     // definition's validation split, each stand-alone network on the split of its (--limit) data
     const data = loadData(def.data, { validationFrom: `${o.config}: data.validation` });
     const calibration = calibrationImages(data.train);
-    inherited = subnets.map((s, i) => {
-      const a = evaluateSubnet(net, s, data.val, { slicing: def.supernet?.slicing ?? 'left', calibration, ...(o.valImages ? { limit: o.valImages } : {}) });
+    halves = subnets.map((s, i) => {
+      const hits = subnetHits(net, s, data.val, { slicing: def.supernet?.slicing ?? 'left', calibration, ...(o.valImages ? { limit: o.valImages } : {}) });
+      const a = hits.reduce((n, x) => n + x, 0) / hits.length;
       log(`inherited ${i + 1}/${subnets.length}: ${formatMacs(costOf(s).macs)} → ${pct(a)}`);
-      return a;
+      const half = (parity: number): number => { let n = 0, k = 0; for (let j = parity; j < hits.length; j += 2) { n += hits[j]!; k++; } return n / k; };
+      return { all: a, even: half(0), odd: half(1) };
     });
+    inherited = halves.map((x) => x.all);
   } finally {
     net.dispose();
   }
@@ -112,6 +119,8 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
   const boot = { seed, ...(o.bootstrap ? { samples: o.bootstrap } : {}) };
   const tau = kendallTauInterval(inherited, standalone, boot);
   log(`supernet: Kendall τ = ${tau.tau.toFixed(3)} ${interval(tau)}`);
+  // the inherited side's own noise: two halves of the validation images (even and odd) ranked against each other
+  const halfSplit = kendallTauInterval(halves.map((x) => x.even), halves.map((x) => x.odd), boot);
   const proxies = proxyFidelity(space, subnets, standalone, { seed, ...(o.bootstrap ? { bootstrap: o.bootstrap } : {}) });
   for (const p of proxies) log(`proxy ${p.name}: Kendall τ = ${p.tau.toFixed(3)} ${interval(p)}`);
 
@@ -119,7 +128,8 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
     out: o.out,
     ...tau,
     inheritedMedian: median(inherited),
-    subnets: subnets.map((s, i) => ({ spec: canonicalSpec(s), macs: costOf(s, window.convention).macs, params: costOf(s).params, inherited: inherited[i]!, standalone: standalone[i]!, bySeed: bySeed.map((acc) => acc[i]!) })),
+    subnets: subnets.map((s, i) => ({ spec: canonicalSpec(s), macs: costOf(s, window.convention).macs, params: costOf(s).params, inherited: inherited[i]!, inheritedHalves: [halves[i]!.even, halves[i]!.odd], standalone: standalone[i]!, bySeed: bySeed.map((acc) => acc[i]!) })),
+    inheritedRepeatability: halfSplit,
     proxies,
     standalone: { cache: cache.dir, reused, trained, epochs, seeds, ...(o.limit ? { limit: o.limit } : {}) },
     ...(repeatability ? { repeatability } : {}),
@@ -146,6 +156,8 @@ function writeFidelityReports(name: string, o: FidelityOptions, window: ReturnTy
       ...r.proxies.map((p) => [`proxy: ${p.name}`, p.tau.toFixed(3), interval(p)]),
       // how well one stand-alone seed ranks another: no ranking can be expected to agree better
       ...(r.repeatability ? [['stand-alone seed 1 vs seed 2 (the ceiling)', r.repeatability.tau.toFixed(3), interval(r.repeatability)]] : []),
+      // the same for the supernet's side: validation images split in two
+      ['inherited, even vs odd validation images', r.inheritedRepeatability.tau.toFixed(3), interval(r.inheritedRepeatability)],
     ]),
     '',
     '![inherited vs stand-alone accuracy](kendall.svg)',

@@ -114,20 +114,30 @@ export interface SubnetEvalOptions {
 
 /** Top-1 accuracy of subnet `spec` with inherited weights (after recalibrating its BatchNorm layers on `calibration`, when given). */
 export function evaluateSubnet(net: Supernet, spec: ArchSpec, ds: Dataset, opts: SubnetEvalOptions = {}): number {
+  const hits = subnetHits(net, spec, ds, opts);
+  return hits.reduce((a, x) => a + x, 0) / hits.length;
+}
+
+/** 1 where the subnet classifies the image right, else 0, for each image evaluateSubnet scores (in order). */
+export function subnetHits(net: Supernet, spec: ArchSpec, ds: Dataset, opts: SubnetEvalOptions = {}): Uint8Array {
   if (opts.calibration) recalibrate(net, spec, opts.calibration, { slicing: opts.slicing ?? 'left' });
-  let correct = 0;
-  let seen = 0;
+  const hits: Uint8Array[] = [];
   const [h, w, c] = ds.shape;
   const weightBytes = 4 * [...net.params.values()].reduce((a, p) => a + p.v.size, 0);
   // exactly `limit` images, whatever the batch: the score must not depend on how memory cut the batches
   for (const b of orderedBatches(ds, opts.batch ?? evaluationBatch(spec, weightBytes), opts.limit)) {
-    correct += tf.tidy(() => {
+    hits.push(tf.tidy(() => {
       const logits = net.forward(tf.tensor4d(b.x, [b.size, h, w, c]), spec, opts.slicing ?? 'left');
-      return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.tensor1d(b.y, 'int32')), 'int32')).dataSync()[0]!;
-    });
-    seen += b.size;
+      return Uint8Array.from(tf.equal(tf.argMax(logits, 1), tf.tensor1d(b.y, 'int32')).dataSync());
+    }));
   }
-  return correct / seen;
+  const all = new Uint8Array(hits.reduce((a, x) => a + x.length, 0));
+  let at = 0;
+  for (const x of hits) {
+    all.set(x, at);
+    at += x.length;
+  }
+  return all;
 }
 
 /** A supernet's variables as a checkpoint holds them: `param/…` and `running/…` (BatchNorm statistics). */
