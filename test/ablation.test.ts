@@ -117,6 +117,10 @@ describe('ablations', () => {
       expect(ranking.repeatability!.tau).to.equal(kendallTau(ranking.subnets.map((s) => s.bySeed![0]!), ranking.subnets.map((s) => s.bySeed![1]!)));
       expect(r.arms[0]!.kendall!.tau).to.equal(kendallTau(r.arms[0]!.kendall!.inherited, ranking.subnets.map((s) => s.standalone)));
       expect(readFileSync(join(dir, 'out-seeds', 'report.md'), 'utf8')).to.include(`Stand-alone seed 1 against seed 2: Kendall τ ${ranking.repeatability!.tau.toFixed(3)}`);
+      // and the supernet's own side: its ranking on the even against the odd validation images
+      const arm = r.arms[0]!;
+      expect(arm.kendall!.repeatability.tau).to.be.within(arm.kendall!.repeatability.lo, arm.kendall!.repeatability.hi);
+      expect(readFileSync(join(dir, 'out-seeds', 'report.md'), 'utf8')).to.include(`validation images, Kendall τ per arm — how far each supernet's own ranking repeats on other images: ${arm.name} ${arm.kendall!.repeatability.tau.toFixed(3)}`);
     });
 
     it('a second ablation over the same base draws the same subnets and reuses their stand-alone accuracies without training', async () => {

@@ -17,7 +17,8 @@ import { formatMacs } from '../space/budget.js';
 import { costOf } from '../space/cost.js';
 import { canonicalSpec, describeSpec } from '../space/spec.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
-import { loadSupernet, subnetHits } from '../supernet/trainer.js';
+import { loadSupernet } from '../supernet/trainer.js';
+import { inheritedScores, type InheritedScores } from './inherited.js';
 import { DEFAULT_RETRAIN, type RetrainRecipe } from '../train/retrain.js';
 import { kendallTauInterval, type TauInterval } from './kendall.js';
 import { proxyFidelity, type ProxyFidelity } from './proxy-fidelity.js';
@@ -94,7 +95,7 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
   // the checkpoint first: a wrong --supernet fails now, not after the stand-alone trainings
   const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
   let inherited: number[];
-  let halves: { all: number; even: number; odd: number }[];
+  let scores: InheritedScores;
   const seeds = o.seeds ?? 1;
   let sa: Awaited<ReturnType<typeof standaloneOverSeeds>>;
   try {
@@ -104,14 +105,8 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
     // definition's validation split, each stand-alone network on the split of its (--limit) data
     const data = loadData(def.data, { validationFrom: `${o.config}: data.validation` });
     const calibration = calibrationImages(data.train);
-    halves = subnets.map((s, i) => {
-      const hits = subnetHits(net, s, data.val, { slicing: def.supernet?.slicing ?? 'left', calibration, ...(o.valImages ? { limit: o.valImages } : {}) });
-      const a = hits.reduce((n, x) => n + x, 0) / hits.length;
-      log(`inherited ${i + 1}/${subnets.length}: ${formatMacs(costOf(s).macs)} → ${pct(a)}`);
-      const half = (parity: number): number => { let n = 0, k = 0; for (let j = parity; j < hits.length; j += 2) { n += hits[j]!; k++; } return n / k; };
-      return { all: a, even: half(0), odd: half(1) };
-    });
-    inherited = halves.map((x) => x.all);
+    scores = inheritedScores(net, subnets, data.val, { slicing: def.supernet?.slicing ?? 'left', calibration, ...(o.valImages ? { limit: o.valImages } : {}) }, { seed, ...(o.bootstrap ? { samples: o.bootstrap } : {}) }, (i, a) => log(`inherited ${i + 1}/${subnets.length}: ${formatMacs(costOf(subnets[i]!).macs)} → ${pct(a)}`));
+    inherited = scores.accuracies;
   } finally {
     net.dispose();
   }
@@ -119,8 +114,6 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
   const boot = { seed, ...(o.bootstrap ? { samples: o.bootstrap } : {}) };
   const tau = kendallTauInterval(inherited, standalone, boot);
   log(`supernet: Kendall τ = ${tau.tau.toFixed(3)} ${interval(tau)}`);
-  // the inherited side's own noise: two halves of the validation images (even and odd) ranked against each other
-  const halfSplit = kendallTauInterval(halves.map((x) => x.even), halves.map((x) => x.odd), boot);
   const proxies = proxyFidelity(space, subnets, standalone, { seed, ...(o.bootstrap ? { bootstrap: o.bootstrap } : {}) });
   for (const p of proxies) log(`proxy ${p.name}: Kendall τ = ${p.tau.toFixed(3)} ${interval(p)}`);
 
@@ -128,8 +121,8 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
     out: o.out,
     ...tau,
     inheritedMedian: median(inherited),
-    subnets: subnets.map((s, i) => ({ spec: canonicalSpec(s), macs: costOf(s, window.convention).macs, params: costOf(s).params, inherited: inherited[i]!, inheritedHalves: [halves[i]!.even, halves[i]!.odd], standalone: standalone[i]!, bySeed: bySeed.map((acc) => acc[i]!) })),
-    inheritedRepeatability: halfSplit,
+    subnets: subnets.map((s, i) => ({ spec: canonicalSpec(s), macs: costOf(s, window.convention).macs, params: costOf(s).params, inherited: inherited[i]!, inheritedHalves: scores.halves[i]!, standalone: standalone[i]!, bySeed: bySeed.map((acc) => acc[i]!) })),
+    inheritedRepeatability: scores.repeatability,
     proxies,
     standalone: { cache: cache.dir, reused, trained, epochs, seeds, ...(o.limit ? { limit: o.limit } : {}) },
     ...(repeatability ? { repeatability } : {}),

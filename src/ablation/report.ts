@@ -48,6 +48,10 @@ export function writeReports(out: string, def: AblationDefinition, arms: ArmResu
       ...(ranking.repeatability ? [`Stand-alone seed 1 against seed 2: Kendall τ ${ranking.repeatability.tau.toFixed(3)} ${interval(ranking.repeatability)} — how far any ranking can be expected to agree with one training.`, ''] : []),
     );
   }
+  const repeat = arms.flatMap((a) => (a.kendall ? [`${a.name} ${a.kendall.repeatability.tau.toFixed(3)} ${interval(a.kendall.repeatability)}`] : []));
+  if (repeat.length) {
+    parts.push(`Inherited top-1 on the even against the odd validation images, Kendall τ per arm — how far each supernet's own ranking repeats on other images: ${repeat.join('; ')}.`, '');
+  }
   if (arms.some((a) => a.kendall)) {
     const points = arms.flatMap((a) => (a.kendall ? a.kendall.inherited.map((y, i) => ({ x: a.kendall!.standalone[i]!, y, series: `${a.name} (τ ${a.kendall!.tau.toFixed(2)})` })) : []));
     writeAtomic(join(out, 'kendall.svg'), scatterSvg(points, { title: `${def.name}: inherited vs stand-alone accuracy`, xLabel: 'stand-alone validation top-1', yLabel: 'inherited (supernet) validation top-1', format: (v) => `${(100 * v).toFixed(1)}%` }));

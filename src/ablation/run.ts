@@ -18,14 +18,15 @@ import type { SearchSpace } from '../space/space.js';
 import { canonicalSpec, type ArchSpec } from '../space/spec.js';
 import { searchIdentityProbability } from '../space/identity-search.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
-import { evaluateSubnet, trainSupernet } from '../supernet/trainer.js';
+import { trainSupernet } from '../supernet/trainer.js';
 import type { SupernetRecipe } from '../supernet/recipe.js';
 import type { TrainEvents } from '../train/events.js';
 import { defaultStepThreads } from '../supernet/data-parallel.js';
 import { evaluateModel } from '../train/evaluate.js';
 import { retrain } from '../train/retrain.js';
 import { absoluteData, fileRef, QueueEvaluator, runJobs, stableJson, type StandaloneJob, type StandaloneResult } from '../queue/index.js';
-import { kendallTauInterval } from './kendall.js';
+import { inheritedScores } from './inherited.js';
+import { kendallTauInterval, type TauInterval } from './kendall.js';
 import { armName, arms as allArms, loadAblation, type AblationDefinition, type FactorValue } from './definition.js';
 import { proxyFidelity } from './proxy-fidelity.js';
 import { writeReports, type RankingCheck } from './report.js';
@@ -39,7 +40,8 @@ export interface ArmResult {
   name: string;
   factors: Record<string, FactorValue>;
   /** τ-b between inherited and stand-alone accuracy, with its bootstrap 95 % interval [lo, hi] */
-  kendall?: { tau: number; lo: number; hi: number; inherited: number[]; standalone: number[]; macs: number[] };
+  /** `repeatability`: τ of the inherited ranking on the even against the odd validation images (inheritedScores) */
+  kendall?: { tau: number; lo: number; hi: number; inherited: number[]; standalone: number[]; macs: number[]; repeatability: TauInterval };
   search?: { spec: ArchSpec; macs: number; inherited: number };
   retrain?: { valAccuracy: number; testAccuracy: number };
   seconds: number;
@@ -142,8 +144,9 @@ export async function runAblation(definition: string | AblationDefinition, opts:
     const calibration = calibrationImages(data.train);
     const evalOpts = { slicing: recipe.slicing ?? 'left', calibration, ...(k?.valImages ? { limit: k.valImages } : {}) };
     if (k) {
-      const inherited = subnets.map((s) => evaluateSubnet(net, s, data.val, evalOpts));
-      res.kendall = { ...kendallTauInterval(inherited, standalone, { seed, ...(k.bootstrap ? { samples: k.bootstrap } : {}) }), inherited, standalone, macs: subnets.map((s) => costOf(s).macs) };
+      const boot = { seed, ...(k.bootstrap ? { samples: k.bootstrap } : {}) };
+      const { accuracies: inherited, repeatability } = inheritedScores(net, subnets, data.val, evalOpts, boot);
+      res.kendall = { ...kendallTauInterval(inherited, standalone, boot), inherited, standalone, macs: subnets.map((s) => costOf(s).macs), repeatability };
       log(`arm ${name}: Kendall τ = ${res.kendall.tau.toFixed(3)} [${res.kendall.lo.toFixed(3)}, ${res.kendall.hi.toFixed(3)}]`);
     }
     if (def.metrics.search) {
