@@ -43,6 +43,18 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, 
   }
 }
 
+/** Ctrl-C twice: the worker finishes no more jobs, then hands the ones in hand back; its exit. */
+async function handBack(w: ReturnType<typeof vitas>): Promise<Run> {
+  w.child.kill('SIGINT');
+  await until(() => w.err().includes('finishing the job in hand'), 10_000);
+  w.child.kill('SIGINT');
+  return w.done;
+}
+
+const TINY_VIT = { version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed: 16, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 2, qkv: 24, mlp: 32 }] } as const;
+/** A retrain on the fixture long enough (30 epochs) to be handed back midway. */
+const longRetrain = (out: string, seed: number): JobData & { kind: 'retrain' } => ({ kind: 'retrain', spec: TINY_VIT as never, data: fixture('fashion-mnist-mini'), validation: 100, limit: 300, recipe: { epochs: 30, batch: 10, seed }, out });
+
 const openQueue = (url: string): Queue => new Queue(QUEUE_NAME, { connection: parseQueueUrl(url) });
 const trajectory = (h: Pick<Candidate, 'spec' | 'score' | 'macs' | 'generation'>[]): unknown[] => h.map((c) => ({ spec: specKey(c.spec), score: c.score, macs: c.macs, generation: c.generation }));
 const historyFile = (out: string): Candidate[] => readFileSync(join(out, 'history.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Candidate);
@@ -179,10 +191,7 @@ describe('job queue on a real redis-server', function () {
     const pending = runJobs(url, [job]);
     const q = openQueue(url);
     await until(async () => (await q.getActiveCount()) === 1, 30_000, 'the job to start');
-    a.child.kill('SIGINT');
-    await until(() => a.err().includes('finishing the job in hand'), 10_000);
-    a.child.kill('SIGINT');
-    const stopped = await a.done;
+    const stopped = await handBack(a);
     expect(stopped.code).to.equal(130);
     expect(stopped.err).to.include('handed 1 job(s) back to the queue');
     expect(await (await q.getJob(jobId(job)))!.getState()).to.equal('waiting');
@@ -198,18 +207,12 @@ describe('job queue on a real redis-server', function () {
   it('vitas worker: a retrain handed back saves its checkpoint after the step in hand, and the worker that takes it ends as the uninterrupted run', async () => {
     const url = redis!.url(7);
     await redis!.flush(7);
-    const spec = { version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed: 16, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 2, qkv: 24, mlp: 32 }] } as const;
-    const data = fixture('fashion-mnist-mini');
-    const recipe = { epochs: 30, batch: 10, seed: 2 };
-    const job: JobData = { kind: 'retrain', spec: spec as never, data, validation: 100, limit: 300, recipe, out: join(dir, 'handed-back') };
+    const job = longRetrain(join(dir, 'handed-back'), 2);
     const a = await worker(url, 'wA');
     const pending = runJobs(url, [job]);
     const q = openQueue(url);
     await until(async () => (await q.getActiveCount()) === 1, 30_000, 'the retrain to start');
-    a.child.kill('SIGINT');
-    await until(() => a.err().includes('finishing the job in hand'), 10_000);
-    a.child.kill('SIGINT');
-    const stopped = await a.done;
+    const stopped = await handBack(a);
     expect(stopped.code, stopped.err).to.equal(130);
     expect(stopped.err).to.include('handed 1 job(s) back to the queue');
     // saved in the middle of an epoch, not only at the last epoch's end
@@ -218,7 +221,7 @@ describe('job queue on a real redis-server', function () {
     expect(meta.epoch).to.be.lessThan(30);
     const b = await worker(url, 'wB');
     const { results } = await pending;
-    const local = await runRetrain({ spec: spec as never, data, validation: 100, limit: 300, recipe, out: join(dir, 'handed-back-local'), version: VERSION });
+    const local = await runRetrain({ spec: job.spec, data: job.data, validation: 100, limit: 300, recipe: job.recipe, out: join(dir, 'handed-back-local'), version: VERSION });
     local.model.dispose();
     const r = results[0] as { bestValAccuracy: number; test: { top1: number } };
     expect(r.bestValAccuracy).to.equal(local.bestValAccuracy);
@@ -231,19 +234,15 @@ describe('job queue on a real redis-server', function () {
   it('vitas worker: a retrain handed back while another worker waits goes to that worker, and the first exits 130 having handed it back', async () => {
     const url = redis!.url(8);
     await redis!.flush(8);
-    const spec = { version: 1, input: [28, 28, 1], classes: 10, patch: 7, stem: 'linear', embed: 16, pos: 'learned', readout: 'cls', blocks: [{ op: 'attn', attention: 'softmax', heads: 2, qkv: 24, mlp: 32 }] } as const;
-    const job: JobData = { kind: 'retrain', spec: spec as never, data: fixture('fashion-mnist-mini'), validation: 100, limit: 300, recipe: { epochs: 30, batch: 10, seed: 3 }, out: join(dir, 'handed-over') };
+    const job = longRetrain(join(dir, 'handed-over'), 3);
     const a = await worker(url, 'wA');
     const pending = runJobs(url, [job]);
     const q = openQueue(url);
     await until(async () => (await q.getActiveCount()) === 1, 30_000, 'the retrain to start');
     const b = await worker(url, 'wB');
     await until(async () => (await q.getWorkersCount()) === 2, 30_000, 'the second worker');
-    a.child.kill('SIGINT');
-    await until(() => a.err().includes('finishing the job in hand'), 10_000);
-    a.child.kill('SIGINT');
     // wB takes the job the moment it is back; wA must see that as handed back, not wait for it
-    const stopped = await a.done;
+    const stopped = await handBack(a);
     expect(stopped.code, stopped.err).to.equal(130);
     expect(stopped.err).to.include('handed 1 job(s) back to the queue');
     await pending;
