@@ -94,8 +94,8 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
   const cache = new StandaloneCache(o.standaloneCache ?? join('runs', 'standalone-cache'));
   // the checkpoint first: a wrong --supernet fails now, not after the stand-alone trainings
   const net = loadSupernet(space, join(o.supernet, 'supernet.ckpt'));
-  let inherited: number[];
   let scores: InheritedScores;
+  const boot = { seed, ...(o.bootstrap ? { samples: o.bootstrap } : {}) };
   const seeds = o.seeds ?? 1;
   let sa: Awaited<ReturnType<typeof standaloneOverSeeds>>;
   try {
@@ -105,13 +105,12 @@ export async function supernetFidelity(o: FidelityOptions): Promise<FidelityResu
     // definition's validation split, each stand-alone network on the split of its (--limit) data
     const data = loadData(def.data, { validationFrom: `${o.config}: data.validation` });
     const calibration = calibrationImages(data.train);
-    scores = inheritedScores(net, subnets, data.val, { slicing: def.supernet?.slicing ?? 'left', calibration, ...(o.valImages ? { limit: o.valImages } : {}) }, { seed, ...(o.bootstrap ? { samples: o.bootstrap } : {}) }, (i, a) => log(`inherited ${i + 1}/${subnets.length}: ${formatMacs(costOf(subnets[i]!).macs)} → ${pct(a)}`));
-    inherited = scores.accuracies;
+    scores = inheritedScores(net, subnets, data.val, { slicing: def.supernet?.slicing ?? 'left', calibration, ...(o.valImages ? { limit: o.valImages } : {}) }, boot, (i, a) => log(`inherited ${i + 1}/${subnets.length}: ${formatMacs(costOf(subnets[i]!).macs)} → ${pct(a)}`));
   } finally {
     net.dispose();
   }
   const { accuracies: standalone, bySeed, repeatability, reused, trained } = sa;
-  const boot = { seed, ...(o.bootstrap ? { samples: o.bootstrap } : {}) };
+  const inherited = scores.accuracies;
   const tau = kendallTauInterval(inherited, standalone, boot);
   log(`supernet: Kendall τ = ${tau.tau.toFixed(3)} ${interval(tau)}`);
   const proxies = proxyFidelity(space, subnets, standalone, { seed, ...(o.bootstrap ? { bootstrap: o.bootstrap } : {}) });

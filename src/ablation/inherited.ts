@@ -23,16 +23,14 @@ export function inheritedScores(net: Supernet, subnets: readonly ArchSpec[], val
   const halves: [number, number][] = [];
   subnets.forEach((s, i) => {
     const hits = subnetHits(net, s, val, opts);
-    const sum = (parity: number): [number, number] => {
+    const right = (parity: number): number => {
       let n = 0;
-      let k = 0;
-      for (let j = parity; j < hits.length; j += 2, k++) n += hits[j]!;
-      return [n, k];
+      for (let j = parity; j < hits.length; j += 2) n += hits[j]!;
+      return n;
     };
-    const [even, nEven] = sum(0);
-    const [odd, nOdd] = sum(1);
+    const [even, odd] = [right(0), right(1)];
     accuracies.push((even + odd) / hits.length);
-    halves.push([even / nEven, odd / Math.max(1, nOdd)]);
+    halves.push([even / Math.ceil(hits.length / 2), odd / Math.max(1, Math.floor(hits.length / 2))]);
     onEach?.(i, accuracies[i]!);
   });
   const repeatability = kendallTauInterval(halves.map((h) => h[0]), halves.map((h) => h[1]), boot);

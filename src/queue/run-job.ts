@@ -102,8 +102,7 @@ export function ownRunId(job: RetrainJob): string | undefined {
 }
 
 /** The result of this job's run when it has finished (its result.json is this run's), else undefined. */
-export function savedRetrainResult(job: RetrainJob): RetrainJobResult | undefined {
-  const id = ownRunId(job);
+export function savedRetrainResult(job: RetrainJob, id = ownRunId(job)): RetrainJobResult | undefined {
   const done = join(job.out, 'result.json');
   if (!id || !existsSync(done)) return undefined;
   const saved = JSON.parse(readFileSync(done, 'utf8')) as { id?: string; result?: RetrainJobResult };
@@ -120,7 +119,7 @@ async function retrainJob(job: RetrainJob, events?: RetrainRunOptions['events'],
   const marker = join(job.out, 'job.json');
   const done = join(job.out, 'result.json');
   const own = ownRunId(job);
-  const saved = savedRetrainResult(job);
+  const saved = savedRetrainResult(job, own);
   if (saved) return saved;
   const resume = own !== undefined && existsSync(join(job.out, 'retrain.ckpt'));
   // a run of this job keeps the id it was started under (result.json names the same one)
