@@ -3,7 +3,8 @@ import { initBackend, VitasError } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 import { fnetMixing } from '../src/supernet/fn/fnet.js';
 import { tokenMixing } from '../src/supernet/fn/mixer.js';
-import { conv3x3, depthwiseConv3x3, im2col3x3 } from '../src/supernet/fn/conv.js';
+import { conv3x3, depthwiseConv3x3, depthwiseConv3x3Ops, im2col3x3 } from '../src/supernet/fn/conv.js';
+import { fusedKernelsActive } from '../src/backend/simd-kernels.js';
 import { rope2d } from '../src/supernet/fn/rope.js';
 import { checkGradients, maxDiff, randn } from './fn-helpers.js';
 
@@ -122,6 +123,21 @@ describe('token-mixing, convolution and position functions (src/supernet/fn)', (
     it('backward matches finite differences for x, w and b', () => {
       const [b, h, w, c] = [2, 4, 5, 3];
       checkGradients((x, wt, bias) => depthwiseConv3x3(x as T4, wt as T2, bias as tf.Tensor1D), [randn([b, h, w, c], 103), randn([9, c], 104, 0.3), randn([c], 105, 0.1)], 106);
+    });
+    it('the SIMD kernels (wasm) give the slices form\'s values and gradients, 1×1 grids and ragged channel counts included', function () {
+      if (!fusedKernelsActive()) this.skip();
+      for (const [b, h, w, c] of [[1, 1, 1, 1], [2, 1, 3, 5], [3, 2, 2, 4], [2, 7, 7, 80], [1, 4, 6, 7]] as const) {
+        const run = (f: typeof depthwiseConv3x3): tf.Tensor[] => {
+          const x = randn([b, h, w, c], 110), wt = randn([9, c], 111, 0.3), bias = randn([c], 112, 0.1), probe = randn([b, h, w, c], 113);
+          const { value, grads } = tf.valueAndGrads((x: tf.Tensor, wt: tf.Tensor, bias: tf.Tensor) => tf.sum(tf.mul(f(x as T4, wt as T2, bias as tf.Tensor1D), probe)))([x, wt, bias]);
+          return [f(x as T4, wt as T2, bias as tf.Tensor1D), value, ...grads];
+        };
+        const fused = run(depthwiseConv3x3), ops = run(depthwiseConv3x3Ops);
+        fused.forEach((t, i) => {
+          expect(t.shape, `${[b, h, w, c]} output ${i}`).to.deep.equal(ops[i]!.shape);
+          expect(maxDiff(t.dataSync(), ops[i]!.dataSync()), `${[b, h, w, c]} output ${i}`).to.be.below(1e-4);
+        });
+      }
     });
   });
 

@@ -13,7 +13,9 @@
  * by src/supernet/ops.ts on wasm) instead of ~9 and ~13 element-wise kernels; GELU likewise
  * (`VitasGelu`, `VitasGeluGrad`) instead of 6 and 8, saving only its input for the backward;
  * softmax attention likewise (`VitasAttention`, `VitasAttentionGrad`), straight on the
- * [batch, tokens, heads·d] layout, without the transposes to [batch·heads, tokens, d] and back.
+ * [batch, tokens, heads·d] layout, without the transposes to [batch·heads, tokens, d] and back;
+ * the depthwise 3×3 convolution of LPI likewise (`VitasDepthwise3x3`, `VitasDepthwise3x3Grad`),
+ * bias included, instead of nine slices, products and sums each way.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SIMD_WASM_BASE64 } from './wasm/simd-wasm.js';
@@ -48,6 +50,8 @@ interface SimdExports {
   gelu_grad(x: number, dy: number, dx: number, n: number): void;
   attention(q: number, k: number, v: number, out: number, a: number, scratch: number, batch: number, n: number, heads: number, d: number, scale: number, ldIn: number, ldOut: number): void;
   attention_grad(dout: number, q: number, k: number, v: number, a: number, dq: number, dk: number, dv: number, scratch: number, batch: number, n: number, heads: number, d: number, scale: number, ldIn: number, ldOut: number): void;
+  dwconv3x3(x: number, w: number, bias: number, y: number, batch: number, h: number, wd: number, c: number): void;
+  dwconv3x3_grad(dy: number, x: number, w: number, dx: number, dw: number, db: number, batch: number, h: number, wd: number, c: number): void;
 }
 
 let moduleBytes: Uint8Array | undefined;
@@ -262,6 +266,33 @@ export function attentionGradKernel(args: { inputs: tf.NamedTensorInfoMap; attrs
   return grads;
 }
 
+export const DEPTHWISE = 'VitasDepthwise3x3';
+export const DEPTHWISE_GRAD = 'VitasDepthwise3x3Grad';
+
+/** x [batch, h, w, c] (NHWC), taps w [9, c], bias [c] → y [batch, h, w, c]: stride 1, zero padding 1. */
+export function depthwiseKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): TensorInfoLike {
+  const { x, w, b } = args.inputs as unknown as { x: TensorInfoLike; w: TensorInfoLike; b: TensorInfoLike };
+  const backend = args.backend as WasmBackendLike;
+  const [batch, h, wd, c] = x.shape as [number, number, number, number];
+  const y = backend.makeOutput(x.shape, 'float32');
+  const at = heapOffset(backend);
+  if (batch * h * wd * c > 0) linked(backend).dwconv3x3(at(x), at(w), at(b), at(y), batch, h, wd, c);
+  return y;
+}
+
+/** dy and x [batch, h, w, c], taps w [9, c] → dx [batch, h, w, c], dw [9, c], db [c]. */
+export function depthwiseGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): TensorInfoLike[] {
+  const { dy, x, w } = args.inputs as unknown as { dy: TensorInfoLike; x: TensorInfoLike; w: TensorInfoLike };
+  const backend = args.backend as WasmBackendLike;
+  const [batch, h, wd, c] = x.shape as [number, number, number, number];
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const dw = backend.makeOutput([9, c], 'float32');
+  const db = backend.makeOutput([c], 'float32');
+  const at = heapOffset(backend);
+  if (c > 0) linked(backend).dwconv3x3_grad(at(dy), at(x), at(w), at(dx), at(dw), at(db), batch, h, wd, c);
+  return [dx, dw, db];
+}
+
 /** The new kernels, for registration on the wasm backend. */
 export const FUSED_KERNELS: [string, (args: never) => TensorInfoLike | TensorInfoLike[]][] = [
   [LAYER_NORM, layerNormKernel],
@@ -270,4 +301,6 @@ export const FUSED_KERNELS: [string, (args: never) => TensorInfoLike | TensorInf
   [GELU_GRAD, geluGradKernel],
   [ATTENTION, attentionKernel],
   [ATTENTION_GRAD, attentionGradKernel],
+  [DEPTHWISE, depthwiseKernel],
+  [DEPTHWISE_GRAD, depthwiseGradKernel],
 ];

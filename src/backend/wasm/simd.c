@@ -374,3 +374,70 @@ void attention_grad(const float* dout, const float* q, const float* k, const flo
       gemm(ds, 1, n, packed, dp, dk + in, ld_in, n, n, d);
     }
 }
+
+/*
+ * Depthwise 3×3 convolution, stride 1, zero padding 1, with a bias (LPI's two convolutions), on
+ * NHWC x [batch, h, w, c] and taps w [9, c] (tap r = 3·ky + kx), vectorised over channels:
+ *   y[i][j] = bias + Σ_r w[r]·x[i + ky − 1][j + kx − 1]
+ */
+EXPORT("dwconv3x3")
+void dwconv3x3(const float* x, const float* w, const float* bias, float* y, int batch, int h, int wd, int c) {
+  for (int n = 0; n < batch; n++)
+    for (int i = 0; i < h; i++)
+      for (int j = 0; j < wd; j++) {
+        float* out = y + ((n * h + i) * wd + j) * c;
+        for (int ch = 0; ch < c; ch += 4) {
+          v128_t acc = load_part(bias + ch, c - ch);
+          for (int ky = 0; ky < 3; ky++) {
+            const int yi = i + ky - 1;
+            if (yi < 0 || yi >= h) continue;
+            for (int kx = 0; kx < 3; kx++) {
+              const int xj = j + kx - 1;
+              if (xj < 0 || xj >= wd) continue;
+              const v128_t xv = load_part(x + ((n * h + yi) * wd + xj) * c + ch, c - ch);
+              acc = wasm_f32x4_add(acc, wasm_f32x4_mul(load_part(w + (3 * ky + kx) * c + ch, c - ch), xv));
+            }
+          }
+          store(out + ch, acc, c - ch);
+        }
+      }
+}
+
+/*
+ * Its backward from dy [batch, h, w, c], the input x and the taps w:
+ *   dx[i][j] = Σ_r w[r]·dy[i − ky + 1][j − kx + 1]   (the taps flipped)
+ *   dw[r] = Σ_{n,i,j} dy[i][j]·x[i + ky − 1][j + kx − 1],   db = Σ_{n,i,j} dy[i][j]
+ * dw and db are summed in place over the pixels, in this order, so the result is deterministic.
+ */
+EXPORT("dwconv3x3_grad")
+void dwconv3x3_grad(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db,
+                    int batch, int h, int wd, int c) {
+  for (int p = 0; p < 9 * c; p++) dw[p] = 0.f;
+  for (int p = 0; p < c; p++) db[p] = 0.f;
+  for (int n = 0; n < batch; n++)
+    for (int i = 0; i < h; i++)
+      for (int j = 0; j < wd; j++) {
+        const int pix = ((n * h + i) * wd + j) * c;
+        for (int ch = 0; ch < c; ch += 4) {
+          const int left = c - ch;
+          const v128_t g = load_part(dy + pix + ch, left);
+          store(db + ch, wasm_f32x4_add(load_part(db + ch, left), g), left);
+          v128_t acc = wasm_f32x4_splat(0.f);
+          for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+              const int r = 3 * ky + kx;
+              const int gi = i - ky + 1, gj = j - kx + 1;
+              if (gi >= 0 && gi < h && gj >= 0 && gj < wd) {
+                const v128_t gv = load_part(dy + ((n * h + gi) * wd + gj) * c + ch, left);
+                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(load_part(w + r * c + ch, left), gv));
+              }
+              const int xi = i + ky - 1, xj = j + kx - 1;
+              if (xi >= 0 && xi < h && xj >= 0 && xj < wd) {
+                const v128_t xv = load_part(x + ((n * h + xi) * wd + xj) * c + ch, left);
+                store(dw + r * c + ch, wasm_f32x4_add(load_part(dw + r * c + ch, left), wasm_f32x4_mul(g, xv)), left);
+              }
+            }
+          store(dx + pix + ch, acc, left);
+        }
+      }
+}

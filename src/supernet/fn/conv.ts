@@ -4,13 +4,15 @@
  *  - `im2col3x3` gathers the nine taps with pad + slice + reshape only (a stride s is a slice of
  *    s·Ho rows reshaped to [Ho, s] and cut to the first), so its backward is pads and slices;
  *  - `conv3x3` is im2col followed by one plain 2-D product (`linear`, XNNPACK's fast path);
- *  - `depthwiseConv3x3` (stride 1) is nine shifted slices times per-channel weights, with a
- *    hand-written backward of the same form that saves only x and w.
+ *  - `depthwiseConv3x3` (stride 1) is one SIMD kernel each way on wasm (src/backend/simd-kernels.ts),
+ *    elsewhere nine shifted slices times per-channel weights, with a hand-written backward of the
+ *    same form; both save only x and w.
  * Tap order everywhere: r = 3·ky + kx, the row order of tf.conv2d's filter [3, 3, C, Cout]
  * reshaped to [9·C, Cout] (and of tf.depthwiseConv2d's [3, 3, C, 1] reshaped to [9, C]).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { VitasError } from '../../space/errors.js';
+import { DEPTHWISE, DEPTHWISE_GRAD, fusedKernelsActive } from '../../backend/simd-kernels.js';
 import { linear } from '../ops.js';
 import { checkShape } from './common.js';
 
@@ -92,10 +94,25 @@ const depthwise = tf.customGrad(((x: tf.Tensor4D, w: tf.Tensor2D, save: tf.GradS
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, w: tf.Tensor2D) => tf.Tensor4D;
 
+/** The same with the bias, in one kernel each way (wasm). */
+const depthwiseFused = tf.customGrad(((x: tf.Tensor4D, w: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: tf.engine().runKernel(DEPTHWISE, { x, w, b }) as tf.Tensor4D,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(DEPTHWISE_GRAD, { dy, x: saved[0]!, w: saved[1]! }) as tf.Tensor[],
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor4D;
+
 /** Depthwise 3×3 convolution, pad 1, stride 1: x [B, H, W, C], w [9, C] (tap-major), b [C] → [B, H, W, C]. */
 export function depthwiseConv3x3(x: tf.Tensor4D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor4D {
   if (x.rank !== 4) throw new VitasError(`depthwiseConv3x3: x must be NHWC [batch, height, width, channels], got [${x.shape.join(', ')}]`);
   checkShape('depthwiseConv3x3', 'w', w, [9, x.shape[3]]);
   checkShape('depthwiseConv3x3', 'b', b, [x.shape[3]]);
+  if (fusedKernelsActive()) return depthwiseFused(x, w, b);
+  return tf.tidy(() => tf.add(depthwise(x, w), b));
+}
+
+/** The slices-and-products form, whatever the backend (for tests against the kernel). */
+export function depthwiseConv3x3Ops(x: tf.Tensor4D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor4D {
   return tf.tidy(() => tf.add(depthwise(x, w), b));
 }
