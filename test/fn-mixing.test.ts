@@ -3,7 +3,7 @@ import { initBackend, VitasError } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 import { fnetMixing } from '../src/supernet/fn/fnet.js';
 import { tokenMixing } from '../src/supernet/fn/mixer.js';
-import { conv3x3, depthwiseConv3x3, depthwiseConv3x3Ops, im2col3x3 } from '../src/supernet/fn/conv.js';
+import { conv3x3, depthwiseConv3x3, depthwiseConv3x3Ops, im2col3x3, im2col3x3Ops } from '../src/supernet/fn/conv.js';
 import { fusedKernelsActive } from '../src/backend/simd-kernels.js';
 import { rope2d } from '../src/supernet/fn/rope.js';
 import { checkGradients, maxDiff, randn } from './fn-helpers.js';
@@ -105,6 +105,22 @@ describe('token-mixing, convolution and position functions (src/supernet/fn)', (
     it('conv3x3 backward matches finite differences for x, w and b at stride 2', () => {
       const [b, h, w, c, cout] = [2, 5, 4, 2, 3];
       checkGradients((x, wt, bias) => conv3x3(x as T4, wt as T2, bias as tf.Tensor1D, 2), [randn([b, h, w, c], 94), randn([9 * c, cout], 95, 0.3), randn([cout], 96, 0.1)], 97);
+    });
+    it('im2col3x3: the SIMD kernels (wasm) give the pads-and-slices form\'s patches and gradient, strides 1–3, odd sides and ragged channel counts included', function () {
+      if (!fusedKernelsActive()) this.skip();
+      for (const [b, h, w, c, s] of [[1, 1, 1, 1, 1], [2, 5, 4, 1, 2], [2, 7, 7, 20, 2], [1, 6, 5, 6, 3], [3, 3, 4, 4, 1]] as const) {
+        const run = (f: typeof im2col3x3): tf.Tensor[] => {
+          const x = randn([b, h, w, c], 120);
+          const probe = randn(im2col3x3Ops(x as T4, s).shape, 121);
+          const { value, grads } = tf.valueAndGrads((x: tf.Tensor) => tf.sum(tf.mul(f(x as T4, s), probe)))([x]);
+          return [f(x as T4, s), value, ...grads];
+        };
+        const fused = run(im2col3x3), ops = run(im2col3x3Ops);
+        fused.forEach((t, i) => {
+          expect(t.shape, `${[b, h, w, c, s]} output ${i}`).to.deep.equal(ops[i]!.shape);
+          expect(maxDiff(t.dataSync(), ops[i]!.dataSync()), `${[b, h, w, c, s]} output ${i}`).to.be.below(1e-5);
+        });
+      }
     });
     it('rejects a filter for another channel count and a zero stride', () => {
       const x = randn([1, 4, 4, 2], 1) as T4;

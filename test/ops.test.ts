@@ -116,7 +116,7 @@ describe('operators on the default backend', () => {
     const bytes = Buffer.from(SIMD_WASM_BASE64, 'base64');
     const mod = new WebAssembly.Module(bytes);
     expect(WebAssembly.Module.imports(mod)).to.deep.equal([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(mod).map((e) => e.name).sort()).to.deep.equal(['attention', 'attention_grad', 'bmm', 'colsum', 'dwconv3x3', 'dwconv3x3_grad', 'gelu', 'gelu_grad', 'layernorm', 'layernorm_grad']);
+    expect(WebAssembly.Module.exports(mod).map((e) => e.name).sort()).to.deep.equal(['attention', 'attention_grad', 'bmm', 'col2im3x3', 'colsum', 'dwconv3x3', 'dwconv3x3_grad', 'gelu', 'gelu_grad', 'im2col3x3', 'layernorm', 'layernorm_grad']);
     // walk the sections: id byte, LEB128 size; 11 is the data section
     const ids: number[] = [];
     for (let at = 8; at < bytes.length; ) {

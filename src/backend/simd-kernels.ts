@@ -15,7 +15,8 @@
  * softmax attention likewise (`VitasAttention`, `VitasAttentionGrad`), straight on the
  * [batch, tokens, heads·d] layout, without the transposes to [batch·heads, tokens, d] and back;
  * the depthwise 3×3 convolution of LPI likewise (`VitasDepthwise3x3`, `VitasDepthwise3x3Grad`),
- * bias included, instead of nine slices, products and sums each way.
+ * bias included, instead of nine slices, products and sums each way; and the 3×3 patches of the
+ * conv stem (`VitasIm2col3x3`, `VitasCol2im3x3`) instead of pads, strided slices and a concat.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SIMD_WASM_BASE64 } from './wasm/simd-wasm.js';
@@ -52,6 +53,8 @@ interface SimdExports {
   attention_grad(dout: number, q: number, k: number, v: number, a: number, dq: number, dk: number, dv: number, scratch: number, batch: number, n: number, heads: number, d: number, scale: number, ldIn: number, ldOut: number): void;
   dwconv3x3(x: number, w: number, bias: number, y: number, batch: number, h: number, wd: number, c: number): void;
   dwconv3x3_grad(dy: number, x: number, w: number, dx: number, dw: number, db: number, batch: number, h: number, wd: number, c: number): void;
+  im2col3x3(x: number, cols: number, batch: number, h: number, wd: number, c: number, stride: number, ho: number, wo: number): void;
+  col2im3x3(dcols: number, dx: number, batch: number, h: number, wd: number, c: number, stride: number, ho: number, wo: number): void;
 }
 
 let moduleBytes: Uint8Array | undefined;
@@ -293,6 +296,37 @@ export function depthwiseGradKernel(args: { inputs: tf.NamedTensorInfoMap; backe
   return [dx, dw, db];
 }
 
+export const IM2COL = 'VitasIm2col3x3';
+export const COL2IM = 'VitasCol2im3x3';
+
+/** Output side of a 3×3, pad 1 convolution with stride s. */
+const outSide = (side: number, stride: number): number => Math.floor((side - 1) / stride) + 1;
+
+/** x [batch, h, w, c] (NHWC) → the 3×3 patches [batch·ho·wo, 9·c] of a pad-1 convolution with `stride` (tap-major). */
+export function im2colKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfoLike {
+  const { x } = args.inputs as unknown as { x: TensorInfoLike };
+  const stride = (args.attrs as { stride: number }).stride;
+  const backend = args.backend as WasmBackendLike;
+  const [batch, h, wd, c] = x.shape as [number, number, number, number];
+  const ho = outSide(h, stride), wo = outSide(wd, stride);
+  const cols = backend.makeOutput([batch * ho * wo, 9 * c], 'float32');
+  const at = heapOffset(backend);
+  if (batch * ho * wo * c > 0) linked(backend).im2col3x3(at(x), at(cols), batch, h, wd, c, stride, ho, wo);
+  return cols;
+}
+
+/** Its backward: dcols [batch·ho·wo, 9·c] → dx of x's `shape` (attribute), each pixel's entries summed. */
+export function col2imKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfoLike {
+  const { dcols } = args.inputs as unknown as { dcols: TensorInfoLike };
+  const { stride, shape } = args.attrs as { stride: number; shape: number[] };
+  const backend = args.backend as WasmBackendLike;
+  const [batch, h, wd, c] = shape as [number, number, number, number];
+  const dx = backend.makeOutput(shape, 'float32');
+  const at = heapOffset(backend);
+  if (batch * h * wd * c > 0) linked(backend).col2im3x3(at(dcols), at(dx), batch, h, wd, c, stride, outSide(h, stride), outSide(wd, stride));
+  return dx;
+}
+
 /** The new kernels, for registration on the wasm backend. */
 export const FUSED_KERNELS: [string, (args: never) => TensorInfoLike | TensorInfoLike[]][] = [
   [LAYER_NORM, layerNormKernel],
@@ -303,4 +337,6 @@ export const FUSED_KERNELS: [string, (args: never) => TensorInfoLike | TensorInf
   [ATTENTION_GRAD, attentionGradKernel],
   [DEPTHWISE, depthwiseKernel],
   [DEPTHWISE_GRAD, depthwiseGradKernel],
+  [IM2COL, im2colKernel],
+  [COL2IM, col2imKernel],
 ];

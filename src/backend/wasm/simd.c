@@ -441,3 +441,49 @@ void dwconv3x3_grad(const float* dy, const float* x, const float* w, float* dx, 
         }
       }
 }
+
+/*
+ * The 3×3 patches of a zero-padded (1) convolution with stride s, on NHWC x [batch, h, w, c]:
+ *   cols[n, oi, oj][r·c + ch] = x[n, oi·s + ky − 1, oj·s + kx − 1, ch]   (0 outside), r = 3·ky + kx
+ * cols is [batch·ho·wo, 9·c]; the convolution is then one plain product with the filter.
+ */
+EXPORT("im2col3x3")
+void im2col3x3(const float* x, float* cols, int batch, int h, int wd, int c, int stride, int ho, int wo) {
+  for (int n = 0; n < batch; n++)
+    for (int oi = 0; oi < ho; oi++)
+      for (int oj = 0; oj < wo; oj++) {
+        float* row = cols + ((n * ho + oi) * wo + oj) * 9 * c;
+        for (int r = 0; r < 9; r++) {
+          const int yi = oi * stride + r / 3 - 1, xj = oj * stride + r % 3 - 1;
+          float* dst = row + r * c;
+          if (yi < 0 || yi >= h || xj < 0 || xj >= wd) {
+            for (int ch = 0; ch < c; ch++) dst[ch] = 0.f;
+            continue;
+          }
+          const float* src = x + ((n * h + yi) * wd + xj) * c;
+          int ch = 0;
+          for (; ch + 4 <= c; ch += 4) wasm_v128_store(dst + ch, wasm_v128_load(src + ch));
+          for (; ch < c; ch++) dst[ch] = src[ch];
+        }
+      }
+}
+
+/* its backward: dx[n, y, x, ch] = Σ of dcols over the patch entries that read it */
+EXPORT("col2im3x3")
+void col2im3x3(const float* dcols, float* dx, int batch, int h, int wd, int c, int stride, int ho, int wo) {
+  for (int p = 0; p < batch * h * wd * c; p++) dx[p] = 0.f;
+  for (int n = 0; n < batch; n++)
+    for (int oi = 0; oi < ho; oi++)
+      for (int oj = 0; oj < wo; oj++) {
+        const float* row = dcols + ((n * ho + oi) * wo + oj) * 9 * c;
+        for (int r = 0; r < 9; r++) {
+          const int yi = oi * stride + r / 3 - 1, xj = oj * stride + r % 3 - 1;
+          if (yi < 0 || yi >= h || xj < 0 || xj >= wd) continue;
+          const float* src = row + r * c;
+          float* dst = dx + ((n * h + yi) * wd + xj) * c;
+          int ch = 0;
+          for (; ch + 4 <= c; ch += 4) wasm_v128_store(dst + ch, wasm_f32x4_add(wasm_v128_load(dst + ch), wasm_v128_load(src + ch)));
+          for (; ch < c; ch++) dst[ch] += src[ch];
+        }
+      }
+}

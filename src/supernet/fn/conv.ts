@@ -1,8 +1,9 @@
 /**
  * 3×3 convolutions (NHWC, zero padding 1) written for the wasm backend, which has no
  * Conv2DBackpropFilter and no depthwise-conv backprop:
- *  - `im2col3x3` gathers the nine taps with pad + slice + reshape only (a stride s is a slice of
- *    s·Ho rows reshaped to [Ho, s] and cut to the first), so its backward is pads and slices;
+ *  - `im2col3x3` is one SIMD kernel each way on wasm (src/backend/simd-kernels.ts); elsewhere it
+ *    gathers the nine taps with pad + slice + reshape only (a stride s is a slice of s·Ho rows
+ *    reshaped to [Ho, s] and cut to the first), so its backward is pads and slices;
  *  - `conv3x3` is im2col followed by one plain 2-D product (`linear`, XNNPACK's fast path);
  *  - `depthwiseConv3x3` (stride 1) is one SIMD kernel each way on wasm (src/backend/simd-kernels.ts),
  *    elsewhere nine shifted slices times per-channel weights, with a hand-written backward of the
@@ -12,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { VitasError } from '../../space/errors.js';
-import { DEPTHWISE, DEPTHWISE_GRAD, fusedKernelsActive } from '../../backend/simd-kernels.js';
+import { COL2IM, DEPTHWISE, DEPTHWISE_GRAD, fusedKernelsActive, IM2COL } from '../../backend/simd-kernels.js';
 import { linear } from '../ops.js';
 import { checkShape } from './common.js';
 
@@ -39,10 +40,26 @@ function taps(x: tf.Tensor4D, stride: number): tf.Tensor4D {
   return tf.concat(parts, 3);
 }
 
+/** The patches in one kernel each way (wasm); saves nothing for the backward. */
+function im2colFused(x: tf.Tensor4D, stride: number): tf.Tensor2D {
+  const shape = x.shape;
+  const f = tf.customGrad(((xs: tf.Tensor4D) => ({
+    value: tf.engine().runKernel(IM2COL, { x: xs }, { stride }) as tf.Tensor2D,
+    gradFunc: (dy: tf.Tensor) => [tf.engine().runKernel(COL2IM, { dcols: dy }, { stride, shape }) as tf.Tensor4D],
+  })) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D) => tf.Tensor2D;
+  return f(x);
+}
+
 /** x [B, H, W, C] (NHWC) → the 3×3 patches [B·Ho·Wo, 9·C] of a pad-1 convolution with `stride`. */
 export function im2col3x3(x: tf.Tensor4D, stride: number): tf.Tensor2D {
   checkStride('im2col3x3', stride);
   if (x.rank !== 4) throw new VitasError(`im2col3x3: x must be NHWC [batch, height, width, channels], got [${x.shape.join(', ')}]`);
+  return fusedKernelsActive() ? im2colFused(x, stride) : im2col3x3Ops(x, stride);
+}
+
+/** The pads-and-slices form, whatever the backend (for tests against the kernel). */
+export function im2col3x3Ops(x: tf.Tensor4D, stride: number): tf.Tensor2D {
+  checkStride('im2col3x3', stride);
   return tf.tidy(() => {
     const t = taps(x, stride);
     return tf.reshape(t, [t.shape[0] * t.shape[1] * t.shape[2], t.shape[3]]);
