@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseBudget, formatMacs, VitasError } from '../src/index.js';
+import { parseBudget, formatMacs, formatScore, VitasError } from '../src/index.js';
 
 describe('budgets', () => {
   it('parses K/M/G suffixes in either case, exponents and plain numbers', () => {
@@ -19,5 +19,9 @@ describe('budgets', () => {
   it('formats MACs for people', () => {
     expect(formatMacs(1_253_683_200)).to.equal('1.25G');
     expect(formatMacs(12_000_000)).to.equal('12M');
+  });
+  it('prints a count score (params, MACs) with thousands separators and any other score to 4 decimals', () => {
+    expect(formatScore(6_829_720)).to.equal('6,829,720');
+    expect(formatScore(1278.40661)).to.equal('1278.4066');
   });
 });

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import {
   initBackend, search, sampleSpec, Rng, costOf, runJob, VitasError,
   DssEvaluator, ParallelProxyEvaluator, PROXIES, defaultProxy, describeProxy, dssRole, proxyByName,
-  type ProxyDef, type ScoreResult,
+  meanTau, type MeasuredTau, type ScoreResult,
 } from '../src/index.js';
 import { ROOT, tinySpace, tinySpec, tinyXSpace } from './helpers.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'vitas-proxies-'));
-const measured = (tau: number): ProxyDef['measuredTau'] => ({ tau, lo: tau - 0.2, hi: tau + 0.1, subnets: 20, source: 'test' });
+const window = (tau: number, name = 'test window'): MeasuredTau => ({ tau, lo: tau - 0.2, hi: tau + 0.1, subnets: 20, window: name, source: 'test', file: 'none' });
 
 describe('proxies', () => {
   before(async () => {
@@ -19,27 +19,33 @@ describe('proxies', () => {
   });
 
   describe('registry', () => {
-    it('lists snip, dss, params and macs, each with its measured τ', () => {
+    it('lists snip, dss, params and macs, each measured in the same three windows', () => {
       expect(PROXIES.map((p) => p.name)).to.deep.equal(['snip', 'dss', 'params', 'macs']);
-      expect(PROXIES.filter((p) => p.measuredTau)).to.have.length(4);
+      for (const p of PROXIES) expect(p.measured!.map((w) => w.file), p.name).to.deep.equal(PROXIES[0]!.measured!.map((w) => w.file)).and.have.length(3);
     });
 
-    it('picks SNIP while no proxy has a measured τ, else the one with the highest', () => {
-      const bare = PROXIES.map(({ measuredTau: _, ...p }) => p);
+    it('picks SNIP while no proxy has a measured τ, else the one with the highest mean τ over its windows', () => {
+      const bare = PROXIES.map(({ measured: _, ...p }) => p);
       expect(defaultProxy(bare).name).to.equal('snip');
-      const list = bare.map((p) => (p.name === 'dss' ? { ...p, measuredTau: measured(0.5) } : p.name === 'params' ? { ...p, measuredTau: measured(0.3) } : p));
-      expect(defaultProxy(list).name).to.equal('dss');
+      // dss best in one window, params best on average
+      const list = bare.map((p) => (p.name === 'dss' ? { ...p, measured: [window(0.7), window(-0.3)] } : p.name === 'params' ? { ...p, measured: [window(0.4), window(0.1)] } : p));
+      expect(meanTau(list.find((p) => p.name === 'dss')!)).to.be.closeTo(0.2, 1e-12);
+      expect(defaultProxy(list).name).to.equal('params');
     });
 
-    it("keeps every proxy's measured τ equal to the ablation that measured it (results/ablations-v1/private-class-token)", () => {
-      const results = JSON.parse(readFileSync(join(ROOT, 'results/ablations-v1/private-class-token/results.json'), 'utf8')) as { ranking: { subnets: unknown[]; proxies: { name: string; tau: number; lo: number; hi: number }[] } };
-      expect(results.ranking.subnets).to.have.length(20);
-      for (const p of results.ranking.proxies) {
-        const m = proxyByName(p.name).measuredTau!;
-        expect(m.subnets).to.equal(results.ranking.subnets.length);
-        for (const k of ['tau', 'lo', 'hi'] as const) expect(m[k], `${p.name}.${k}`).to.be.closeTo(p[k], 5e-4);
+    it("keeps every proxy's measured τ equal to the results.json of the run that measured it, and picks params (the best mean of the three)", () => {
+      type Proxies = { name: string; tau: number; lo: number; hi: number }[];
+      for (const file of new Set(PROXIES.flatMap((p) => p.measured!.map((w) => w.file)))) {
+        const r = JSON.parse(readFileSync(join(ROOT, file), 'utf8')) as { ranking?: { subnets: unknown[]; proxies: Proxies }; subnets?: unknown[]; proxies?: Proxies };
+        const { subnets, proxies } = r.ranking ?? { subnets: r.subnets!, proxies: r.proxies! };
+        expect(subnets, file).to.have.length(20);
+        for (const p of proxies) {
+          const m = proxyByName(p.name).measured!.find((w) => w.file === file)!;
+          expect(m.subnets).to.equal(subnets.length);
+          for (const k of ['tau', 'lo', 'hi'] as const) expect(m[k], `${file} ${p.name}.${k}`).to.be.closeTo(p[k], 5e-4);
+        }
       }
-      expect(defaultProxy().name).to.equal('snip');
+      expect(defaultProxy().name).to.equal('params');
     });
 
     it('refuses an unknown proxy with one line naming the flag and the allowed names', () => {
@@ -47,9 +53,9 @@ describe('proxies', () => {
     });
 
     it('names a proxy with its measured τ and interval when known', () => {
-      expect(describeProxy(proxyByName('snip'))).to.equal('snip (Kendall τ 0.70 [0.49, 0.86] over 20 subnets, searches/ablations-v1/private-class-token.json, 2026-12-02)');
-      expect(describeProxy({ ...proxyByName('snip'), measuredTau: undefined } as never)).to.equal('snip (no measured Kendall τ yet)');
-      expect(describeProxy({ ...proxyByName('dss'), measuredTau: measured(0.45) }, 'the best measured τ')).to.equal('dss (Kendall τ 0.45 [0.25, 0.55] over 20 subnets, test; the best measured τ)');
+      expect(describeProxy(proxyByName('snip'))).to.equal('snip (Kendall τ mean 0.21 over 3 windows of 20 subnets: 0.07 [−0.34, 0.43] in fmnist-a at 5.4–6M MACs (2 epochs × 2 seeds), 0.70 [0.49, 0.86] in fmnist at 10.8–12M MACs (2 epochs × 1 seed), −0.16 [−0.54, 0.25] in fmnist-c at 10.9–12M MACs (2 epochs × 2 seeds))');
+      expect(describeProxy({ ...proxyByName('snip'), measured: undefined })).to.equal('snip (no measured Kendall τ yet)');
+      expect(describeProxy({ ...proxyByName('dss'), measured: [window(0.45)] }, 'the best mean measured τ')).to.equal('dss (Kendall τ mean 0.45 over 1 window of 20 subnets: 0.45 [0.25, 0.55] in test window; the best mean measured τ)');
     });
 
     it('scores params and MACs from the cost model, and every proxy through a queue job', async () => {
@@ -121,7 +127,7 @@ describe('proxies', () => {
     it('scores with the proxy asked for, names it on the evaluator line and keeps it in config.json', async () => {
       const logs: string[] = [];
       const r = await search({ ...flags, proxy: 'params', out: run, events: { onLog: (m) => void logs.push(m) } });
-      expect(logs).to.include('evaluator: proxy — no --config and no --supernet: no data and no trained weights, so a training-free proxy: params (Kendall τ 0.60 [0.28, 0.84] over 20 subnets, searches/ablations-v1/private-class-token.json, 2026-12-02; chosen by --proxy)');
+      expect(logs).to.include(`evaluator: proxy — no --config and no --supernet: no data and no trained weights, so a training-free proxy: ${describeProxy(proxyByName('params'), 'chosen by --proxy')}`);
       expect(r.state.history.every((c) => c.score === c.params)).to.equal(true);
       const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { evaluator: string; proxy: string; command: { proxy: string } };
       expect(config).to.deep.include({ evaluator: 'proxy', proxy: 'params' });
@@ -143,10 +149,11 @@ describe('proxies', () => {
       expect(r.state.history.every((c) => c.score === c.params)).to.equal(true);
     });
 
-    it('uses the proxy of the best measured τ without --proxy (SNIP), and says so with its τ', async () => {
+    it('uses the proxy of the best mean measured τ without --proxy (params), and says so with its τ per window', async () => {
       const logs: string[] = [];
-      await search({ ...flags, out: join(dir, 'default-run'), events: { onLog: (m) => void logs.push(m) } });
-      expect(logs.find((m) => m.startsWith('evaluator: '))).to.match(/training-free proxy: snip \(Kendall τ 0\.70 \[0\.49, 0\.86\] over 20 subnets, [^;]+; the best measured τ\)$/);
+      const r = await search({ ...flags, out: join(dir, 'default-run'), events: { onLog: (m) => void logs.push(m) } });
+      expect(logs.find((m) => m.startsWith('evaluator: '))).to.match(/training-free proxy: params \(Kendall τ mean 0\.30 over 3 windows of 20 subnets: 0\.47 \[0\.11, 0\.74\] in fmnist-a [^;]+; the best mean measured τ\)$/);
+      expect(r.state.history.every((c) => c.score === c.params)).to.equal(true);
     });
 
     it('refuses --proxy when the search scores with its supernet', async () => {

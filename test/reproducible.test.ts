@@ -22,7 +22,9 @@ function withoutTimes(v: unknown): unknown {
   return v;
 }
 
-const SEARCH = ['search', '--space', 'fmnist', '--budget', '12M', '--population', '6'];
+// SNIP, not the default proxy (params, from the cost model): it draws seeded tensors, which is
+// what has to repeat, and it is slow enough for a Ctrl-C to land mid-search
+const SEARCH = ['search', '--space', 'fmnist', '--budget', '12M', '--population', '6', '--proxy', 'snip'];
 
 /** a typed array's own bytes (a checkpoint's arrays are views into the whole file) */
 const bytesOf = (v: ArrayBufferView): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength);

@@ -6,6 +6,7 @@ import {
   CONVENTIONS,
   flops,
   formatMacs,
+  formatScore,
   initBackend,
   listSpaces,
   loadSpec,
@@ -238,7 +239,7 @@ export function buildProgram(program: Command): Command {
         if (o.json) console.log(JSON.stringify(summary));
         else {
           console.log(`evaluator: ${r.evaluator} (${r.reason})`);
-          console.log(`best: score ${r.best.score.toFixed(4)}, ${withCommas(r.best.macs)} MACs (${formatMacs(r.best.macs)}), ${formatMacs(r.best.params)} params`);
+          console.log(`best: score ${formatScore(r.best.score)}, ${withCommas(r.best.macs)} MACs (${formatMacs(r.best.macs)}), ${formatMacs(r.best.params)} params`);
           console.log(`wrote ${r.out}/best-arch.json, history.jsonl, pareto.svg, summary.md`);
         }
       } finally {

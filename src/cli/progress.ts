@@ -1,6 +1,6 @@
 /** cli-progress bars for long work: steps with loss, img/s and ETA. When stderr is not a terminal (a log file), a line every tenth of an epoch instead. */
 import cliProgress from 'cli-progress';
-import { formatMacs, type TrainEvents } from '../index.js';
+import { formatMacs, formatScore, type TrainEvents } from '../index.js';
 
 const held: string[] = [];
 
@@ -79,7 +79,7 @@ export function searchProgress(): { onGeneration(e: { generation: number; genera
   let bar: cliProgress.SingleBar | undefined;
   return {
     onGeneration(e) {
-      const payload = { best: e.best.score.toFixed(4), cost: formatMacs(e.best.macs), evaluated: e.evaluated };
+      const payload = { best: formatScore(e.best.score), cost: formatMacs(e.best.macs), evaluated: e.evaluated };
       if (!tty) {
         say(`search: generation ${e.generation}/${e.generations} · best ${payload.best} at ${payload.cost} · ${e.evaluated} evaluated`);
         return;

@@ -1,7 +1,7 @@
 /**
  * The training-free proxies as data: what each is, how to build it, and — once measured — its
  * Kendall τ against stand-alone accuracy (an ablation's "proxies" table). A search without data
- * uses the proxy with the best measured τ, else SNIP; `--proxy NAME` picks one.
+ * uses the proxy with the best mean measured τ over the windows measured, else SNIP; `--proxy NAME` picks one.
  */
 import { costOf } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
@@ -14,14 +14,18 @@ import { ProxyEvaluator } from './proxy.js';
 export const PROXY_NAMES = ['snip', 'dss', 'params', 'macs'] as const;
 export type ProxyName = (typeof PROXY_NAMES)[number];
 
-/** A ranking fidelity measurement: τ with its bootstrap 95 % interval, over how many subnets, and where it was measured. */
+/** A ranking fidelity measurement in one window: τ with its bootstrap 95 % interval, over how many subnets, and where it was measured. */
 export interface MeasuredTau {
   tau: number;
   lo: number;
   hi: number;
   subnets: number;
-  /** the ablation (file, run, date) that measured it */
+  /** the window's space, MAC range and stand-alone ground truth, e.g. "fmnist-a at 5.4–6M MACs (2 epochs × 2 seeds)" */
+  window: string;
+  /** the command's definition and date */
   source: string;
+  /** the results.json it was read from, relative to the repository (a test keeps the numbers equal to it) */
+  file: string;
 }
 
 /** A proxy's evaluator: higher is better; `score` is one spec in this thread (worker threads call it). */
@@ -35,7 +39,8 @@ export interface ProxyDef {
   create(space: SearchSpace, opts: { seed: number; batch?: number }): ProxyScorer;
   /** heavy enough (a forward and backward pass per spec) to spread over worker threads in a search */
   threaded: boolean;
-  measuredTau?: MeasuredTau;
+  /** its Kendall τ in each window measured so far (none: not measured) */
+  measured?: readonly MeasuredTau[];
 }
 
 /** Parameters or MACs from the cost model, as a proxy: more capacity ranks higher. */
@@ -52,18 +57,22 @@ class CostProxy implements ProxyScorer {
 }
 
 /**
- * Measured by `vitas ablate searches/ablations-v1/private-class-token.json` (its "proxies" table,
- * results/ablations-v1/private-class-token/results.json; a test keeps these equal to it).
- * There were 20 subnets of the `fmnist` space at 10.8–12M MACs, each trained stand-alone for
- * 2 epochs on 10,000 Fashion-MNIST images. So this is a small-data CPU space: how far it carries
- * to `vitas-1g` at 224² is not measured.
+ * Three windows, each 20 subnets of matched cost trained stand-alone for 2 epochs on Fashion-MNIST
+ * (the "proxies" table of each results.json): small 28×28 CPU spaces, so how far any of this
+ * carries to `vitas-1g` at 224² is not measured. The windows disagree, which is why the choice
+ * goes by the mean over them, not by one.
  */
-const SOURCE = 'searches/ablations-v1/private-class-token.json, 2026-12-02';
-const MEASURED: Record<ProxyName, MeasuredTau> = {
-  snip: { tau: 0.702, lo: 0.492, hi: 0.864, subnets: 20, source: SOURCE },
-  dss: { tau: 0.48, lo: 0.196, hi: 0.706, subnets: 20, source: SOURCE },
-  params: { tau: 0.596, lo: 0.282, hi: 0.844, subnets: 20, source: SOURCE },
-  macs: { tau: -0.248, lo: -0.618, hi: 0.191, subnets: 20, source: SOURCE },
+const WINDOWS = {
+  a: { window: 'fmnist-a at 5.4–6M MACs (2 epochs × 2 seeds)', source: 'searches/ablations/private-class-token.json, 2026-12-03', file: 'results/ablations/private-class-token/results.json' },
+  v1: { window: 'fmnist at 10.8–12M MACs (2 epochs × 1 seed)', source: 'searches/ablations-v1/private-class-token.json, 2026-12-02', file: 'results/ablations-v1/private-class-token/results.json' },
+  c: { window: 'fmnist-c at 10.9–12M MACs (2 epochs × 2 seeds)', source: 'vitas supernet rank --config searches/fashion-mnist.json, 2026-12-02', file: 'results/campaign/rank/results.json' },
+};
+const at = (w: keyof typeof WINDOWS, tau: number, lo: number, hi: number): MeasuredTau => ({ tau, lo, hi, subnets: 20, ...WINDOWS[w] });
+const MEASURED: Record<ProxyName, MeasuredTau[]> = {
+  snip: [at('a', 0.074, -0.337, 0.43), at('v1', 0.702, 0.492, 0.864), at('c', -0.158, -0.538, 0.251)],
+  dss: [at('a', 0.453, 0.151, 0.692), at('v1', 0.48, 0.196, 0.706), at('c', -0.295, -0.536, -0.017)],
+  params: [at('a', 0.466, 0.111, 0.738), at('v1', 0.596, 0.282, 0.844), at('c', -0.174, -0.577, 0.244)],
+  macs: [at('a', -0.137, -0.44, 0.169), at('v1', -0.248, -0.618, 0.191), at('c', 0.011, -0.389, 0.424)],
 };
 
 export const PROXIES: readonly ProxyDef[] = [
@@ -72,17 +81,17 @@ export const PROXIES: readonly ProxyDef[] = [
     description: 'SNIP synaptic saliency Σ|W ⊙ ∂L/∂W| of every weight matrix, random batch and labels',
     create: (space, o) => new ProxyEvaluator(space, { seed: o.seed, ...(o.batch ? { batch: o.batch } : {}) }),
     threaded: true,
-    measuredTau: MEASURED.snip,
+    measured: MEASURED.snip,
   },
   {
     name: 'dss',
     description: "TF-TAS's DSS: nuclear-norm synaptic diversity of the attention weights + synaptic saliency of the MLP weights",
     create: (space, o) => new DssEvaluator(space, { seed: o.seed }),
     threaded: true,
-    measuredTau: MEASURED.dss,
+    measured: MEASURED.dss,
   },
-  { name: 'params', description: 'the parameter count', create: () => new CostProxy('params'), threaded: false, measuredTau: MEASURED.params },
-  { name: 'macs', description: 'the MACs (convention macs)', create: () => new CostProxy('macs'), threaded: false, measuredTau: MEASURED.macs },
+  { name: 'params', description: 'the parameter count', create: () => new CostProxy('params'), threaded: false, measured: MEASURED.params },
+  { name: 'macs', description: 'the MACs (convention macs)', create: () => new CostProxy('macs'), threaded: false, measured: MEASURED.macs },
 ];
 
 /** The proxy called `name`; anything else is one line naming `label` (a flag or file) and the allowed names. */
@@ -92,15 +101,28 @@ export function proxyByName(name: string, label = '--proxy', list: readonly Prox
   return p;
 }
 
-/** The proxy with the highest measured τ; SNIP while none has been measured. */
+/** The mean of a proxy's τ over the windows it was measured in; undefined when none. */
+export function meanTau(p: ProxyDef): number | undefined {
+  const m = p.measured ?? [];
+  return m.length ? m.reduce((sum, w) => sum + w.tau, 0) / m.length : undefined;
+}
+
+/** The proxy with the highest mean measured τ; SNIP while none has been measured. */
 export function defaultProxy(list: readonly ProxyDef[] = PROXIES): ProxyDef {
-  const measured = list.filter((d) => d.measuredTau).sort((a, b) => b.measuredTau!.tau - a.measuredTau!.tau);
+  const measured = list.filter((d) => meanTau(d) !== undefined).sort((a, b) => meanTau(b)! - meanTau(a)!);
   return measured[0] ?? proxyByName('snip', 'defaultProxy', list);
 }
 
-/** "dss (Kendall τ 0.45 [0.21, 0.63] over 20 subnets, <source>; <note>)" or "snip (no measured Kendall τ yet; <note>)". */
+const fixed = (x: number): string => x.toFixed(2).replace(/^-/, '−');
+
+/**
+ * "params (Kendall τ mean 0.30 over 3 windows of 20 subnets: 0.47 [0.11, 0.74] in fmnist-a …,
+ * 0.60 […] in fmnist …; <note>)", or "snip (no measured Kendall τ yet; <note>)".
+ */
 export function describeProxy(p: ProxyDef, note?: string): string {
-  const m = p.measuredTau;
-  const tau = m ? `Kendall τ ${m.tau.toFixed(2)} [${m.lo.toFixed(2)}, ${m.hi.toFixed(2)}] over ${m.subnets} subnets, ${m.source}` : 'no measured Kendall τ yet';
+  const m = p.measured ?? [];
+  const n = [...new Set(m.map((w) => w.subnets))].join('/');
+  const windows = m.map((w) => `${fixed(w.tau)} [${fixed(w.lo)}, ${fixed(w.hi)}] in ${w.window}`).join(', ');
+  const tau = m.length ? `Kendall τ mean ${fixed(meanTau(p)!)} over ${m.length} window${m.length > 1 ? 's' : ''} of ${n} subnets: ${windows}` : 'no measured Kendall τ yet';
   return `${p.name} (${tau}${note ? `; ${note}` : ''})`;
 }

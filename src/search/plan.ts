@@ -22,7 +22,7 @@ import { checkStateBelongs, loadRunConfig, loadSearchState, type SearchCommand }
 /** The flags of a search (SearchOptions without the callbacks and objects): the saved command's, typed, plus the run-folder flags. */
 export interface SearchFlags extends Omit<SearchCommand, 'evaluator' | 'proxy' | 'strategy' | 'convention'> {
   evaluator?: 'supernet' | 'proxy';
-  /** the training-free proxy (default: the one with the best measured τ, else snip) */
+  /** the training-free proxy (default: the one with the best mean measured τ, else snip) */
   proxy?: ProxyName;
   strategy?: 'evolution' | 'random';
   convention?: Convention;

@@ -1,7 +1,7 @@
 /** The run folder's pictures and tables: pareto.svg (score vs cost) and summary.md (top-10). */
 import { join } from 'node:path';
 import { writeAtomic } from '../io.js';
-import { formatMacs } from '../space/budget.js';
+import { formatMacs, formatScore } from '../space/budget.js';
 import { describeSpec } from '../space/spec.js';
 import { markdownTable } from '../report/markdown.js';
 import { paretoFront, scatterSvg } from '../report/svg.js';
@@ -29,7 +29,7 @@ export function writeReport(out: string, state: SearchState, window: { min: numb
   const top = [...state.history].sort((a, b) => b.score - a.score || a.macs - b.macs).slice(0, 10);
   const table = markdownTable(
     ['rank', 'score', 'MACs', 'params', 'generation', 'architecture'],
-    top.map((c, i) => [i + 1, c.score.toFixed(4), formatMacs(c.macs), formatMacs(c.params), c.generation, describeSpec(c.spec)]),
+    top.map((c, i) => [i + 1, formatScore(c.score), formatMacs(c.macs), formatMacs(c.params), c.generation, describeSpec(c.spec)]),
     ['right', 'right', 'right', 'right', 'right', 'left'],
   );
   const md = [
@@ -38,7 +38,7 @@ export function writeReport(out: string, state: SearchState, window: { min: numb
     `- strategy: ${state.config.strategy}, population ${state.config.population}, ${state.generation} generations, ${state.history.length} candidates evaluated, seed ${state.config.seed}`,
     `- budget window: [${formatMacs(window.min)}, ${formatMacs(window.max)}] MACs (convention ${window.convention})`,
     `- evaluator: ${evaluator} — ${reason}`,
-    `- best: score ${best.score.toFixed(4)} at ${formatMacs(best.macs)} MACs, ${formatMacs(best.params)} params (best-arch.json)`,
+    `- best: score ${formatScore(best.score)} at ${formatMacs(best.macs)} MACs, ${formatMacs(best.params)} params (best-arch.json)`,
     '',
     '## Top 10',
     '',

@@ -56,7 +56,7 @@ async function buildEvaluator(o: SearchOptions, plan: SearchPlan, log: (m: strin
       ? new QueueEvaluator(o.queue, { name: 'proxy', space, seed, batch: 1, ...(proxy.name !== 'snip' ? { proxy: proxy.name } : {}) }, queueOpts)
       : proxy.threaded ? new ParallelProxyEvaluator(space, { seed, batch: 1, proxy: proxy.name, ...(o.backend ? { backend: o.backend } : {}) }) : proxy.create(space, { seed, batch: 1 });
     // why this proxy: asked for, the best measured, or the default while none is measured
-    const which = plan.command.proxy ? 'chosen by --proxy' : proxy.measuredTau ? 'the best measured τ' : 'the default';
+    const which = plan.command.proxy ? 'chosen by --proxy' : proxy.measured?.length ? 'the best mean measured τ' : 'the default';
     const why = plan.command.evaluator ? '--evaluator proxy' : 'no --config and no --supernet: no data and no trained weights, so a training-free proxy';
     return { evaluator, reason: `${why}: ${describeProxy(proxy, which)}` };
   }

@@ -18,6 +18,11 @@ export function parseBudget(text: string | number, flag = '--budget'): number {
   return Math.round(value);
 }
 
+/** A search score: a count (the params or MACs proxy) with thousands separators, anything else to 4 decimals. */
+export function formatScore(x: number): string {
+  return Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(4);
+}
+
 /** 1253683200 → "1.25G" */
 export function formatMacs(n: number, digits = 3): string {
   const abs = Math.abs(n);
