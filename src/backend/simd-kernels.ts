@@ -300,7 +300,7 @@ export const IM2COL = 'VitasIm2col3x3';
 export const COL2IM = 'VitasCol2im3x3';
 
 /** Output side of a 3×3, pad 1 convolution with stride s. */
-const outSide = (side: number, stride: number): number => Math.floor((side - 1) / stride) + 1;
+export const outSide = (side: number, stride: number): number => Math.floor((side - 1) / stride) + 1;
 
 /** x [batch, h, w, c] (NHWC) → the 3×3 patches [batch·ho·wo, 9·c] of a pad-1 convolution with `stride` (tap-major). */
 export function im2colKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfoLike {

@@ -13,12 +13,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { VitasError } from '../../space/errors.js';
-import { COL2IM, DEPTHWISE, DEPTHWISE_GRAD, fusedKernelsActive, IM2COL } from '../../backend/simd-kernels.js';
+import { COL2IM, DEPTHWISE, DEPTHWISE_GRAD, fusedKernelsActive, IM2COL, outSide } from '../../backend/simd-kernels.js';
 import { linear } from '../ops.js';
 import { checkShape } from './common.js';
 
-/** Output side of a 3×3, pad 1 convolution with stride s. */
-const outSide = (side: number, stride: number): number => Math.floor((side - 1) / stride) + 1;
 
 function checkStride(op: string, stride: number): void {
   if (!Number.isInteger(stride) || stride < 1) throw new VitasError(`${op}: stride must be a positive integer, got ${stride}`);
@@ -125,8 +123,7 @@ export function depthwiseConv3x3(x: tf.Tensor4D, w: tf.Tensor2D, b: tf.Tensor1D)
   if (x.rank !== 4) throw new VitasError(`depthwiseConv3x3: x must be NHWC [batch, height, width, channels], got [${x.shape.join(', ')}]`);
   checkShape('depthwiseConv3x3', 'w', w, [9, x.shape[3]]);
   checkShape('depthwiseConv3x3', 'b', b, [x.shape[3]]);
-  if (fusedKernelsActive()) return depthwiseFused(x, w, b);
-  return tf.tidy(() => tf.add(depthwise(x, w), b));
+  return fusedKernelsActive() ? depthwiseFused(x, w, b) : depthwiseConv3x3Ops(x, w, b);
 }
 
 /** The slices-and-products form, whatever the backend (for tests against the kernel). */
