@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend, runAblation, kendallTau, arms, loadAblation, loadCheckpoint, VitasError, type AblationResult } from '../src/index.js';
+import { initBackend, runAblation, kendallTau, arms, loadAblation, loadCheckpoint, presetSpace, searchIdentityProbability, supernetKey, VitasError, type AblationResult } from '../src/index.js';
 import { tinySpace } from './helpers.js';
 
 describe('ablations', () => {
@@ -34,6 +34,7 @@ describe('ablations', () => {
       search: { population: 4, generations: 2, parents: 2, mutations: 2, crossovers: 2 },
     };
     let first: AblationResult;
+    let distillation: AblationResult | undefined;
     const logs: string[] = [];
 
     before(async () => {
@@ -63,7 +64,7 @@ describe('ablations', () => {
       expect(existsSync(join(dir, 'out', 'arm-2', 'supernet.ckpt'))).to.equal(false);
       expect(existsSync(join(dir, 'out', 'arm-3', 'supernet.ckpt'))).to.equal(true);
       expect(existsSync(join(dir, 'out', 'arm-4', 'supernet.ckpt'))).to.equal(false);
-      expect(logs).to.include('arm 4/4 (privateTokens=off, strategy=random): the supernet of arm 3 (the same space and recipe)');
+      expect(logs).to.include('arm 4/4 (privateTokens=off, strategy=random): the supernet of arm 3 (the same space and recipe, p_id 0.333)');
       // the same supernet ranks the subnets alike
       expect(first.arms[1]!.kendall!.inherited).to.deep.equal(first.arms[0]!.kendall!.inherited);
     });
@@ -136,10 +137,43 @@ describe('ablations', () => {
     it('trains both arms of the distillation factor with the sandwich rule, and only the on arm distilled', async () => {
       const def = { name: 'tiny-distillation', base, factors: { distillation: [true, false] }, metrics: { kendall: { subnets: 4, epochs: 1 } } };
       const r = await runAblation(def as never, { out: join(dir, 'out3'), standaloneCache: cache });
+      distillation = r;
       expect(r.arms.map((a) => a.name)).to.deep.equal(['distillation=on', 'distillation=off']);
       const recipes = [1, 2].map((i) => loadCheckpoint<{ recipe: { sandwich: boolean; distill: boolean } }>(join(dir, 'out3', `arm-${i}`, 'supernet.ckpt')).meta.recipe);
       expect(recipes.map((x) => [x.sandwich, x.distill])).to.deep.equal([[true, true], [true, false]]);
       expect(r.ranking!.standalone).to.include({ reused: 4, trained: 0 });
+    });
+
+    it('reports each later arm\'s τ minus the first arm\'s with a paired interval, and the p_id each supernet sampled with', () => {
+      const [on, off] = distillation!.arms;
+      expect(on!.kendall!.vsFirst).to.equal(undefined);
+      const d = off!.kendall!.vsFirst!;
+      expect(d.tau).to.be.closeTo(off!.kendall!.tau - on!.kendall!.tau, 1e-12);
+      expect(d.lo).to.be.at.most(d.tau);
+      expect(d.hi).to.be.at.least(d.tau);
+      expect(distillation!.arms.map((a) => a.pId)).to.deep.equal([1 / 3, 1 / 3]); // uniform sampling, two head choices
+      const report = readFileSync(join(dir, 'out3', 'report.md'), 'utf8');
+      expect(report).to.include('Δτ vs distillation=on [95 %, paired]');
+      expect(report).to.match(/\| p_id +\|/);
+    });
+  });
+
+  describe('supernets shared between arms', () => {
+    // fmnist-a has three head choices, so uniform sampling's p_id is 1/4, a value identity search
+    // (steps of 0.01 from 0.5) can land on; in the ablations' [5.4M, 6M] window it does
+    const space = presetSpace('fmnist-a');
+
+    it('gives identity search the key of uniform sampling when it lands on uniform\'s p_id 1/(heads + 1)', () => {
+      const w = { min: 5.4e6, max: 6e6, convention: 'macs' as const };
+      expect(searchIdentityProbability(space, w).pId).to.equal(0.25);
+      expect(supernetKey(space, { sampling: 'identity-search' }, w)).to.equal(supernetKey(space, { sampling: 'uniform' }, w));
+    });
+
+    it('gives them different keys when the search lands elsewhere, and when another part of the recipe differs', () => {
+      const w = { min: 4.2e6, max: 4.3e6, convention: 'macs' as const };
+      expect(searchIdentityProbability(space, w).pId).to.not.equal(0.25);
+      expect(supernetKey(space, { sampling: 'identity-search' }, w)).to.not.equal(supernetKey(space, { sampling: 'uniform' }, w));
+      expect(supernetKey(space, { sampling: 'uniform', distill: true, sandwich: true }, w)).to.not.equal(supernetKey(space, { sampling: 'uniform', distill: false, sandwich: true }, w));
     });
   });
 

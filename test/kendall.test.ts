@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { kendallTau, kendallTauInterval } from '../src/index.js';
+import { kendallTau, kendallTauDifference, kendallTauInterval } from '../src/index.js';
 
 /** 20 subnets whose two scores agree in trend, with noise: τ well inside (0, 1). */
 const x = Array.from({ length: 20 }, (_, i) => i);
@@ -43,6 +43,34 @@ describe('kendall', () => {
 
   it('gives τ = 0 with interval [0, 0] when one ranking is constant', () => {
     expect(kendallTauInterval([1, 2, 3], [5, 5, 5])).to.deep.equal({ tau: 0, lo: 0, hi: 0 });
+  });
+
+  describe('paired difference of two rankings against one truth', () => {
+    // two rankings of the same 20 items that share most of their error: z swaps the values of the
+    // items y ranks 4th and 5th, and 12th and 13th (two discordant pairs more or less)
+    const byRank = x.slice().sort((p, q) => y[p]! - y[q]!);
+    const z = [...y];
+    for (const r of [3, 11]) [z[byRank[r]!], z[byRank[r + 1]!]] = [y[byRank[r + 1]!]!, y[byRank[r]!]!];
+
+    it('gives Δτ = τ(b, truth) − τ(a, truth)', () => {
+      expect(kendallTauDifference(y, z, x).tau).to.be.closeTo(kendallTau(z, x) - kendallTau(y, x), 1e-12);
+    });
+
+    it('gives Δτ 0 with interval [0, 0] for the same ranking twice', () => {
+      expect(kendallTauDifference(y, [...y], x)).to.deep.equal({ tau: 0, lo: 0, hi: 0 });
+    });
+
+    it('gives an interval narrower than either ranking\'s own when they share the truth\'s noise', () => {
+      const d = kendallTauDifference(y, z, x);
+      const own = [kendallTauInterval(y, x), kendallTauInterval(z, x)].map((r) => r.hi - r.lo);
+      expect(d.lo).to.be.at.most(d.tau);
+      expect(d.hi).to.be.at.least(d.tau);
+      expect(d.hi - d.lo).to.be.below(Math.min(...own) / 2);
+    });
+
+    it('refuses lists of different lengths', () => {
+      expect(() => kendallTauDifference([1, 2], [1, 2], [1])).to.throw(/lengths differ/);
+    });
   });
 
   it('refuses lists of different lengths and a level outside (0, 1)', () => {

@@ -23,6 +23,8 @@ export interface RankingCheck {
 
 const pct = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '–' : `${(100 * v).toFixed(2)} %`);
 const interval = (t: { lo: number; hi: number }): string => `[${t.lo.toFixed(3)}, ${t.hi.toFixed(3)}]`;
+const formatPId = (p: number): string => String(Number(p.toFixed(3)));
+const signed = (v: number): string => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}`;
 const csvCell = (c: string): string => (c.includes(',') || c.includes('"') ? `"${c.replace(/"/g, '""')}"` : c);
 
 export function writeReports(out: string, def: AblationDefinition, arms: ArmResult[], window: BudgetWindow, ranking?: RankingCheck): void {
@@ -36,9 +38,17 @@ export function writeReports(out: string, def: AblationDefinition, arms: ArmResu
   const csvRows = arms.map((a) => [...factors(a), ...(a.kendall ? [a.kendall.tau, a.kendall.lo, a.kendall.hi].map((v) => v.toFixed(4)) : ['–', '–', '–']), ...rest(a)]);
   writeAtomic(join(out, 'results.csv'), [csvHeader, ...csvRows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n');
 
-  const header = [...factorNames, 'Kendall τ [95 %]', ...restHeader];
-  const rows = arms.map((a) => [...factors(a), a.kendall ? `${a.kendall.tau.toFixed(3)} ${interval(a.kendall)}` : '–', ...rest(a)]);
+  // the paired difference to the first arm, and the p_id each supernet sampled with, where they exist
+  const first = arms[0];
+  const withDelta = arms.some((a) => a.kendall?.vsFirst);
+  const withPId = arms.some((a) => a.pId !== undefined);
+  const header = [...factorNames, 'Kendall τ [95 %]', ...(withDelta && first ? [`Δτ vs ${first.name} [95 %, paired]`] : []), ...(withPId ? ['p_id'] : []), ...restHeader];
+  const delta = (a: ArmResult): string => (a.kendall?.vsFirst ? `${signed(a.kendall.vsFirst.tau)} [${signed(a.kendall.vsFirst.lo)}, ${signed(a.kendall.vsFirst.hi)}]` : '–');
+  const rows = arms.map((a) => [...factors(a), a.kendall ? `${a.kendall.tau.toFixed(3)} ${interval(a.kendall)}` : '–', ...(withDelta ? [delta(a)] : []), ...(withPId ? [a.pId === undefined ? '–' : formatPId(a.pId)] : []), ...rest(a)]);
   const parts = [`# Ablation: ${def.name}`, '', def.description ?? '', '', `Budget window [${formatMacs(window.min)}, ${formatMacs(window.max)}] MACs (${window.convention}).`, '', markdownTable(header, rows), ''];
+  if (withDelta) parts.push('Δτ: the arm\'s τ minus the first arm\'s, with a paired bootstrap interval (each resample draws the subnets once and scores both arms on that draw); an interval that excludes 0 is a difference the 20 subnets resolve.', '');
+  const sharing = arms.flatMap((a) => (a.supernetOf !== undefined ? [`${a.name} used the supernet of arm ${a.supernetOf} (${arms[a.supernetOf - 1]?.name ?? '?'}): with its factor applied the space and recipe are the same${a.pId !== undefined ? `, p_id ${formatPId(a.pId)} included` : ''}, so its training would repeat that one step for step`] : []));
+  if (sharing.length) parts.push(`${sharing.join('; ')}.`, '');
   if (ranking) {
     const b = def.metrics.kendall?.bootstrap ?? 2000;
     const s = ranking.standalone;

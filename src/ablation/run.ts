@@ -16,9 +16,11 @@ import { loadSpace } from '../space/load.js';
 import { presetSpace, SPACES } from '../space/presets.js';
 import type { SearchSpace } from '../space/space.js';
 import { canonicalSpec, type ArchSpec } from '../space/spec.js';
+import { defaultIdentityProbability } from '../space/genome.js';
+import type { BudgetWindow } from '../space/identity-search.js';
 import { searchIdentityProbability } from '../space/identity-search.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
-import { trainSupernet } from '../supernet/trainer.js';
+import { identitySearch, trainSupernet } from '../supernet/trainer.js';
 import type { SupernetRecipe } from '../supernet/recipe.js';
 import type { TrainEvents } from '../train/events.js';
 import { defaultStepThreads } from '../supernet/data-parallel.js';
@@ -26,7 +28,7 @@ import { evaluateModel } from '../train/evaluate.js';
 import { retrain } from '../train/retrain.js';
 import { absoluteData, fileRef, QueueEvaluator, runJobs, stableJson, type StandaloneJob, type StandaloneResult } from '../queue/index.js';
 import { inheritedScores } from './inherited.js';
-import { kendallTauInterval, type TauInterval } from './kendall.js';
+import { kendallTauDifference, kendallTauInterval, type TauInterval } from './kendall.js';
 import { armName, arms as allArms, loadAblation, type AblationDefinition, type FactorValue } from './definition.js';
 import { proxyFidelity } from './proxy-fidelity.js';
 import { writeReports, type RankingCheck } from './report.js';
@@ -41,9 +43,13 @@ export interface ArmResult {
   factors: Record<string, FactorValue>;
   /** τ-b between inherited and stand-alone accuracy, with its bootstrap 95 % interval [lo, hi] */
   /** `repeatability`: τ of the inherited ranking on the even against the odd validation images (inheritedScores) */
-  kendall?: { tau: number; lo: number; hi: number; inherited: number[]; standalone: number[]; macs: number[]; repeatability: TauInterval };
+  kendall?: { tau: number; lo: number; hi: number; inherited: number[]; standalone: number[]; macs: number[]; repeatability: TauInterval; vsFirst?: TauInterval };
   search?: { spec: ArchSpec; macs: number; inherited: number };
   retrain?: { valAccuracy: number; testAccuracy: number };
+  /** the probability that a sampled block is identity during supernet training (spaces with identity "anywhere") */
+  pId?: number;
+  /** the arm (1-based) whose supernet this one used: the same space and recipe once p_id is resolved */
+  supernetOf?: number;
   seconds: number;
 }
 
@@ -63,6 +69,22 @@ export interface AblationEvents {
 function armSpace(base: SearchSpace, arm: Record<string, FactorValue>): SearchSpace {
   if (arm.recursion === false) return { ...base, name: `${base.name}-norecursion`, recursion: [1] };
   return base;
+}
+
+/** The identity probability a supernet with this recipe samples with: the searched one, or uniform sampling's. */
+function samplingPId(space: SearchSpace, recipe: Partial<SupernetRecipe>, window: BudgetWindow): number | undefined {
+  if (space.identity !== 'anywhere') return undefined;
+  return identitySearch(space, { sampling: recipe.sampling ?? 'identity-search', seed: recipe.seed ?? 0 }, window)?.pId ?? defaultIdentityProbability(space);
+}
+
+/**
+ * What a supernet's training depends on, as a key: arms with equal keys train the same weights
+ * step for step, so they share one. The sampling rule enters only through the p_id it resolves
+ * to: identity search that lands on uniform sampling's p_id trains what uniform sampling does.
+ */
+export function supernetKey(space: SearchSpace, recipe: Partial<SupernetRecipe>, window: BudgetWindow): string {
+  const { sampling: _sampling, ...rest } = recipe;
+  return stableJson({ space, recipe: rest, pId: samplingPId(space, recipe, window) ?? null });
 }
 
 /** The supernet recipe of an arm: the base's, with the arm's factors applied. */
@@ -126,27 +148,30 @@ export async function runAblation(definition: string | AblationDefinition, opts:
 
   const results: ArmResult[] = [];
   const supernets = new Map<string, { arm: number; trained: Awaited<ReturnType<typeof trainSupernet>> }>();
-  const keys = arms.map((a) => stableJson({ space: armSpace(baseSpace, a), recipe: armRecipe(base.supernet, a) }));
+  const keys = arms.map((a) => supernetKey(armSpace(baseSpace, a), armRecipe(base.supernet, a), window));
   for (const [i, arm] of arms.entries()) {
     const t0 = performance.now();
     const name = armName(arm);
     const space = armSpace(baseSpace, arm);
     log(`arm ${i + 1}/${arms.length} (${name}): training the supernet`);
     const recipe = armRecipe(base.supernet, arm);
-    // arms that differ only after training (the search strategy) share one supernet
+    // arms that differ only after training (the search strategy), or whose factor changes nothing
+    // here (identity search landing on uniform's p_id), share one supernet
     const key = keys[i]!;
     const shared = supernets.get(key);
-    if (shared) log(`arm ${i + 1}/${arms.length} (${name}): the supernet of arm ${shared.arm} (the same space and recipe)`);
+    const pId = samplingPId(space, recipe, window);
+    if (shared) log(`arm ${i + 1}/${arms.length} (${name}): the supernet of arm ${shared.arm} (the same space and recipe${pId !== undefined ? `, p_id ${Number(pId.toFixed(3))}` : ''})`);
     const trained = shared?.trained ?? (await trainSupernet({ space, data, recipe, budget: window, out: join(out, `arm-${i + 1}`), threads: defaultStepThreads(), ...(opts.events?.training ? { events: opts.events.training } : {}) }));
     if (!shared) supernets.set(key, { arm: i + 1, trained });
     const net = trained.supernet;
-    const res: ArmResult = { name, factors: arm, seconds: 0 };
+    const res: ArmResult = { name, factors: arm, ...(pId !== undefined ? { pId } : {}), ...(shared ? { supernetOf: shared.arm } : {}), seconds: 0 };
     const calibration = calibrationImages(data.train);
     const evalOpts = { slicing: recipe.slicing ?? 'left', calibration, ...(k?.valImages ? { limit: k.valImages } : {}) };
     if (k) {
       const boot = { seed, ...(k.bootstrap ? { samples: k.bootstrap } : {}) };
       const { accuracies: inherited, repeatability } = inheritedScores(net, subnets, data.val, evalOpts, boot);
-      res.kendall = { ...kendallTauInterval(inherited, standalone, boot), inherited, standalone, macs: subnets.map((s) => costOf(s).macs), repeatability };
+      const first = results[0]?.kendall;
+      res.kendall = { ...kendallTauInterval(inherited, standalone, boot), inherited, standalone, macs: subnets.map((s) => costOf(s).macs), repeatability, ...(first ? { vsFirst: kendallTauDifference(first.inherited, inherited, standalone, boot) } : {}) };
       log(`arm ${name}: Kendall τ = ${res.kendall.tau.toFixed(3)} [${res.kendall.lo.toFixed(3)}, ${res.kendall.hi.toFixed(3)}]`);
     }
     if (def.metrics.search) {

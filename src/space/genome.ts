@@ -262,9 +262,14 @@ export interface SampleOptions {
   pId?: number;
 }
 
+/** Uniform sampling's identity probability: identity is one more choice beside the head counts. */
+export function defaultIdentityProbability(space: SearchSpace): number {
+  return 1 / (space.heads.length + 1);
+}
+
 export function sampleGenome(space: SearchSpace, rng: Rng, opts: SampleOptions = {}): Genome {
   const sh = shapeOf(space);
-  const pId = opts.pId ?? 1 / (space.heads.length + 1);
+  const pId = opts.pId ?? defaultIdentityProbability(space);
   const g = sh.card.map((c) => rng.int(c));
   if (space.identity === 'anywhere') for (let i = 0; i < space.blocks; i++) g[blockBase(sh, i) + B_ACTIVE] = rng.next() < pId ? 0 : 1;
   return canonicalize(space, g, rng);
