@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, runAblation, kendallTau, arms, loadAblation, loadCheckpoint, presetSpace, searchIdentityProbability, supernetKey, VitasError, type AblationResult } from '../src/index.js';
-import { tinySpace } from './helpers.js';
+import { ROOT, tinySpace } from './helpers.js';
 
 describe('ablations', () => {
   before(async () => {
@@ -175,6 +175,13 @@ describe('ablations', () => {
       expect(supernetKey(space, { sampling: 'identity-search' }, w)).to.not.equal(supernetKey(space, { sampling: 'uniform' }, w));
       expect(supernetKey(space, { sampling: 'uniform', distill: true, sandwich: true }, w)).to.not.equal(supernetKey(space, { sampling: 'uniform', distill: false, sandwich: true }, w));
     });
+  });
+
+  it('loads every ablation definition shipped in searches/ablations/, with its base', () => {
+    const dir = join(ROOT, 'searches', 'ablations');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('base-'));
+    expect(files).to.include.members(['identity-search.json', 'identity-search-4.5m.json', 'recipe.json', 'distillation.json']);
+    for (const f of files) expect(loadAblation(join(dir, f)).def.name, f).to.equal(f.replace(/\.json$/, ''));
   });
 
   it('rejects an unknown factor with its path', () => {
