@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend, runAblation, kendallTau, arms, loadAblation, loadCheckpoint, presetSpace, searchIdentityProbability, supernetKey, VitasError, type AblationResult } from '../src/index.js';
+import { initBackend, runAblation, kendallTau, arms, armsOf, loadAblation, loadCheckpoint, presetSpace, searchIdentityProbability, supernetKey, VitasError, type AblationResult } from '../src/index.js';
 import { ROOT, tinySpace } from './helpers.js';
 
 describe('ablations', () => {
@@ -144,6 +144,19 @@ describe('ablations', () => {
       expect(r.ranking!.standalone).to.include({ reused: 4, trained: 0 });
     });
 
+    it('runs arms listed one by one, the empty one as the base, with – for the factors an arm leaves at the base\'s', async () => {
+      const def = { name: 'tiny-listed', base, arms: [{}, { distillation: false, privateTokens: false }], metrics: { kendall: { subnets: 4, epochs: 1 } } };
+      const r = await runAblation(def as never, { out: join(dir, 'out-listed'), standaloneCache: cache });
+      expect(r.arms.map((a) => a.name)).to.deep.equal(['base', 'distillation=off, privateTokens=off']);
+      expect(r.arms.map((a) => a.supernetOf)).to.deep.equal([undefined, undefined]); // two supernets: the recipes differ
+      const recipes = [1, 2].map((i) => loadCheckpoint<{ recipe: { sandwich: boolean; distill: boolean } }>(join(dir, 'out-listed', `arm-${i}`, 'supernet.ckpt')).meta.recipe);
+      expect(recipes.map((x) => x.sandwich)).to.deep.equal([false, true]);
+      const report = readFileSync(join(dir, 'out-listed', 'report.md'), 'utf8');
+      expect(report).to.match(/\| distillation +\| privateTokens +\| Kendall τ/);
+      expect(report).to.match(/\| – +\| – +\| -?\d\.\d{3} \[/);
+      expect(report).to.match(/\| false +\| false +\| -?\d\.\d{3} \[/);
+    });
+
     it('reports each later arm\'s τ minus the first arm\'s with a paired interval, and the p_id each supernet sampled with', () => {
       const [on, off] = distillation!.arms;
       expect(on!.kendall!.vsFirst).to.equal(undefined);
@@ -182,6 +195,15 @@ describe('ablations', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('base-'));
     expect(files).to.include.members(['identity-search.json', 'identity-search-4.5m.json', 'recipe.json', 'distillation.json']);
     for (const f of files) expect(loadAblation(join(dir, f)).def.name, f).to.equal(f.replace(/\.json$/, ''));
+  });
+
+  it('takes factors or a list of arms, one of the two', () => {
+    const metrics = { kendall: { subnets: 4, epochs: 1 } };
+    expect(armsOf({ arms: [{}, { slicing: 'two-sided' }] })).to.deep.equal([{}, { slicing: 'two-sided' }]);
+    expect(armsOf({ factors: { slicing: ['left', 'two-sided'] } })).to.deep.equal([{ slicing: 'left' }, { slicing: 'two-sided' }]);
+    expect(() => loadAblation({ name: 'x', base: 'nope.json', metrics } as never)).to.throw(VitasError, /ablation: give factors \(crossed into arms\) or arms \(listed one by one\), one of the two/);
+    expect(() => loadAblation({ name: 'x', base: 'nope.json', factors: { slicing: ['left'] }, arms: [{}], metrics } as never)).to.throw(VitasError, /one of the two/);
+    expect(() => loadAblation({ name: 'x', base: 'nope.json', arms: [{ slicing: 'diagonal' }], metrics } as never)).to.throw(VitasError, /arms\/0\/slicing|arms\.0\.slicing|arms\[0\]\.slicing/);
   });
 
   it('rejects an unknown factor with its path', () => {

@@ -24,8 +24,10 @@ export interface AblationDefinition {
   description?: string;
   /** a search definition file (relative to this file) or one inline */
   base: string | SearchDefinition;
-  /** each factor with the values to try; arms are every combination */
-  factors: Partial<Record<FactorName, FactorValue[]>>;
+  /** each factor with the values to try; arms are every combination (give this or `arms`) */
+  factors?: Partial<Record<FactorName, FactorValue[]>>;
+  /** the arms listed one by one, each a setting of some factors (the others keep the base's); for comparisons a crossing would blow up, e.g. all of three changes against none */
+  arms?: Partial<Record<FactorName, FactorValue>>[];
   metrics: {
     /**
      * ranking fidelity: Kendall τ between inherited and stand-alone accuracy over K subnets of
@@ -43,7 +45,7 @@ export interface AblationDefinition {
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['name', 'base', 'factors', 'metrics'],
+  required: ['name', 'base', 'metrics'],
   properties: {
     $schema: { type: 'string' },
     name: { type: 'string', minLength: 1 },
@@ -54,6 +56,11 @@ const schema = {
       additionalProperties: false,
       minProperties: 1,
       properties: Object.fromEntries(Object.entries(FACTORS).map(([k, v]) => [k, { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...v] } }])),
+    },
+    arms: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'object', additionalProperties: false, properties: Object.fromEntries(Object.entries(FACTORS).map(([k, v]) => [k, { enum: [...v] }])) },
     },
     metrics: {
       type: 'object',
@@ -79,22 +86,35 @@ export function loadAblation(pathOrDef: string | AblationDefinition): { def: Abl
   const where = typeof pathOrDef === 'string' ? pathOrDef : 'ablation';
   const def = check<AblationDefinition>(validate, typeof pathOrDef === 'string' ? readJson(pathOrDef, 'ablation definition') : pathOrDef, where);
   const dir = typeof pathOrDef === 'string' ? dirname(pathOrDef) : process.cwd();
+  if ((def.factors === undefined) === (def.arms === undefined)) throw new VitasError(`${where}: give factors (crossed into arms) or arms (listed one by one), one of the two`);
+  if (def.metrics.retrain && !def.metrics.search) throw new VitasError(`${where}: metrics.retrain needs metrics.search (it retrains the searched spec)`);
   if (typeof def.base === 'string') {
     const p = isAbsolute(def.base) ? def.base : resolve(dir, def.base);
     return { def, base: validateDefinition(readJson(p, 'base search definition'), p), baseDir: dirname(p) };
   }
-  if (def.metrics.retrain && !def.metrics.search) throw new VitasError(`${where}: metrics.retrain needs metrics.search (it retrains the searched spec)`);
   return { def, base: validateDefinition(def.base, `${where}: base`), baseDir: dir };
 }
 
 /** Every combination of the factor values. */
-export function arms(factors: AblationDefinition['factors']): Record<string, FactorValue>[] {
+export function arms(factors: NonNullable<AblationDefinition['factors']>): Record<string, FactorValue>[] {
   let out: Record<string, FactorValue>[] = [{}];
   for (const [k, values] of Object.entries(factors)) out = out.flatMap((a) => (values ?? []).map((v) => ({ ...a, [k]: v })));
   return out;
 }
 
+/** The arms of a definition: its listed ones, or every combination of its factors. */
+export function armsOf(def: Pick<AblationDefinition, 'factors' | 'arms'>): Record<string, FactorValue>[] {
+  return def.arms ? def.arms.map((a) => ({ ...a }) as Record<string, FactorValue>) : arms(def.factors ?? {});
+}
+
+/** The factors any arm sets, in the order they first appear. */
+export function factorNames(def: Pick<AblationDefinition, 'factors' | 'arms'>): string[] {
+  return [...new Set(armsOf(def).flatMap((a) => Object.keys(a)))];
+}
+
+/** "privateTokens=off, strategy=random"; the arm that sets nothing is the base. */
 export function armName(arm: Record<string, FactorValue>): string {
+  if (Object.keys(arm).length === 0) return 'base';
   return Object.entries(arm)
     .map(([k, v]) => (typeof v === 'boolean' ? `${k}=${v ? 'on' : 'off'}` : `${k}=${v}`))
     .join(', ');

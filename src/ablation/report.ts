@@ -5,7 +5,7 @@ import { markdownTable } from '../report/markdown.js';
 import { scatterSvg } from '../report/svg.js';
 import { formatMacs } from '../space/budget.js';
 import type { ArchSpec } from '../space/spec.js';
-import type { AblationDefinition } from './definition.js';
+import { factorNames, type AblationDefinition } from './definition.js';
 import type { ProxyFidelity } from './proxy-fidelity.js';
 import type { TauInterval } from './kendall.js';
 import type { ArmResult } from './run.js';
@@ -29,12 +29,12 @@ const csvCell = (c: string): string => (c.includes(',') || c.includes('"') ? `"$
 
 export function writeReports(out: string, def: AblationDefinition, arms: ArmResult[], window: BudgetWindow, ranking?: RankingCheck): void {
   writeAtomic(join(out, 'results.json'), JSON.stringify({ name: def.name, definition: def, window, arms, ...(ranking ? { ranking } : {}) }, null, 2) + '\n');
-  const factorNames = Object.keys(def.factors);
+  const names = factorNames(def);
   const rest = (a: ArmResult): string[] => [a.kendall ? String(a.kendall.inherited.length) : '–', a.search ? formatMacs(a.search.macs) : '–', pct(a.search?.inherited), pct(a.retrain?.valAccuracy), pct(a.retrain?.testAccuracy), a.seconds.toFixed(0)];
   const restHeader = ['subnets', 'searched MACs', 'inherited top-1', 'retrained val', 'retrained test', 'seconds'];
-  const factors = (a: ArmResult): string[] => factorNames.map((f) => String(a.factors[f]));
+  const factors = (a: ArmResult): string[] => names.map((f) => (a.factors[f] === undefined ? '–' : String(a.factors[f])));
   // the CSV keeps τ and its interval's ends in columns of their own, for plotting
-  const csvHeader = [...factorNames, 'Kendall τ', 'τ 95 % lo', 'τ 95 % hi', ...restHeader];
+  const csvHeader = [...names, 'Kendall τ', 'τ 95 % lo', 'τ 95 % hi', ...restHeader];
   const csvRows = arms.map((a) => [...factors(a), ...(a.kendall ? [a.kendall.tau, a.kendall.lo, a.kendall.hi].map((v) => v.toFixed(4)) : ['–', '–', '–']), ...rest(a)]);
   writeAtomic(join(out, 'results.csv'), [csvHeader, ...csvRows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n');
 
@@ -42,7 +42,7 @@ export function writeReports(out: string, def: AblationDefinition, arms: ArmResu
   const first = arms[0];
   const withDelta = arms.some((a) => a.kendall?.vsFirst);
   const withPId = arms.some((a) => a.pId !== undefined);
-  const header = [...factorNames, 'Kendall τ [95 %]', ...(withDelta && first ? [`Δτ vs ${first.name} [95 %, paired]`] : []), ...(withPId ? ['p_id'] : []), ...restHeader];
+  const header = [...names, 'Kendall τ [95 %]', ...(withDelta && first ? [`Δτ vs ${first.name} [95 %, paired]`] : []), ...(withPId ? ['p_id'] : []), ...restHeader];
   const delta = (a: ArmResult): string => (a.kendall?.vsFirst ? `${signed(a.kendall.vsFirst.tau)} [${signed(a.kendall.vsFirst.lo)}, ${signed(a.kendall.vsFirst.hi)}]` : '–');
   const rows = arms.map((a) => [...factors(a), a.kendall ? `${a.kendall.tau.toFixed(3)} ${interval(a.kendall)}` : '–', ...(withDelta ? [delta(a)] : []), ...(withPId ? [a.pId === undefined ? '–' : formatPId(a.pId)] : []), ...rest(a)]);
   const parts = [`# Ablation: ${def.name}`, '', def.description ?? '', '', `Budget window [${formatMacs(window.min)}, ${formatMacs(window.max)}] MACs (${window.convention}).`, '', markdownTable(header, rows), ''];

@@ -29,7 +29,7 @@ import { retrain } from '../train/retrain.js';
 import { absoluteData, fileRef, QueueEvaluator, runJobs, stableJson, type StandaloneJob, type StandaloneResult } from '../queue/index.js';
 import { inheritedScores } from './inherited.js';
 import { kendallTauDifference, kendallTauInterval, type TauInterval } from './kendall.js';
-import { armName, arms as allArms, loadAblation, type AblationDefinition, type FactorValue } from './definition.js';
+import { armName, armsOf, loadAblation, type AblationDefinition, type FactorValue } from './definition.js';
 import { proxyFidelity } from './proxy-fidelity.js';
 import { writeReports, type RankingCheck } from './report.js';
 import { StandaloneCache } from './standalone-cache.js';
@@ -119,7 +119,7 @@ export async function runAblation(definition: string | AblationDefinition, opts:
   prepareRunFolder({ dir: out, what: 'finished ablation', markers: ['results.json', 'report.md'], outputs: ['results.json', 'results.csv', 'kendall.svg', 'report.md'], resumable: false, ...(opts.force ? { force: true } : {}) });
   const data = loadData(base.data);
   const seed = base.supernet?.seed ?? 0;
-  const arms = allArms(def.factors);
+  const arms = armsOf(def);
 
   // K subnets of matched cost, inside every arm's space (no recursion if any arm forbids it)
   const k = def.metrics.kendall;
