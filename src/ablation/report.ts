@@ -46,7 +46,7 @@ export function writeReports(out: string, def: AblationDefinition, arms: ArmResu
   const delta = (a: ArmResult): string => (a.kendall?.vsFirst ? `${signed(a.kendall.vsFirst.tau)} [${signed(a.kendall.vsFirst.lo)}, ${signed(a.kendall.vsFirst.hi)}]` : '–');
   const rows = arms.map((a) => [...factors(a), a.kendall ? `${a.kendall.tau.toFixed(3)} ${interval(a.kendall)}` : '–', ...(withDelta ? [delta(a)] : []), ...(withPId ? [a.pId === undefined ? '–' : formatPId(a.pId)] : []), ...rest(a)]);
   const parts = [`# Ablation: ${def.name}`, '', def.description ?? '', '', `Budget window [${formatMacs(window.min)}, ${formatMacs(window.max)}] MACs (${window.convention}).`, '', markdownTable(header, rows), ''];
-  if (withDelta) parts.push('Δτ: the arm\'s τ minus the first arm\'s, with a paired bootstrap interval (each resample draws the subnets once and scores both arms on that draw); an interval that excludes 0 is a difference the 20 subnets resolve.', '');
+  if (withDelta) parts.push(`Δτ: the arm's τ minus the first arm's, with a paired bootstrap interval (each resample draws the subnets once and scores both arms on that draw); an interval that excludes 0 is a difference the ${first?.kendall?.inherited.length ?? 0} subnets resolve.`, '');
   const sharing = arms.flatMap((a) => (a.supernetOf !== undefined ? [`${a.name} used the supernet of arm ${a.supernetOf} (${arms[a.supernetOf - 1]?.name ?? '?'}): with its factor applied the space and recipe are the same${a.pId !== undefined ? `, p_id ${formatPId(a.pId)} included` : ''}, so its training would repeat that one step for step`] : []));
   if (sharing.length) parts.push(`${sharing.join('; ')}.`, '');
   if (ranking) {
