@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { kendallTau, kendallTauDifference, kendallTauInterval } from '../src/index.js';
+import { kendallTau, kendallTauDifference, kendallTauInterval, pooledTauDifference } from '../src/index.js';
 
 /** 20 subnets whose two scores agree in trend, with noise: τ well inside (0, 1). */
 const x = Array.from({ length: 20 }, (_, i) => i);
@@ -70,6 +70,28 @@ describe('kendall', () => {
 
     it('refuses lists of different lengths', () => {
       expect(() => kendallTauDifference([1, 2], [1, 2], [1])).to.throw(/lengths differ/);
+    });
+  });
+
+  describe('pooled over independent draws', () => {
+    const z = y.map((v, i) => v + (i % 3 === 0 ? 4 : 0)); // a ranking further from the truth than y
+
+    it('averages the per-draw τ and Δτ, and gives one draw exactly the paired difference', () => {
+      const one = pooledTauDifference([{ a: z, b: y, truth: x }]);
+      expect(one.delta.tau).to.be.closeTo(kendallTau(y, x) - kendallTau(z, x), 1e-12);
+      const other = x.map((v) => v + 8 * Math.cos(2.3 * v));
+      const two = pooledTauDifference([{ a: z, b: y, truth: x }, { a: other, b: x, truth: x }]);
+      expect(two.a.tau).to.be.closeTo((kendallTau(z, x) + kendallTau(other, x)) / 2, 1e-12);
+      expect(two.b.tau).to.be.closeTo((kendallTau(y, x) + 1) / 2, 1e-12);
+      expect(two.delta.tau).to.be.closeTo(two.b.tau - two.a.tau, 1e-12);
+    });
+
+    it('narrows the interval as draws of the same comparison are added', () => {
+      const one = pooledTauDifference([{ a: z, b: y, truth: x }]);
+      const four = pooledTauDifference(Array.from({ length: 4 }, () => ({ a: z, b: y, truth: x })));
+      expect(four.delta.hi - four.delta.lo).to.be.below(0.75 * (one.delta.hi - one.delta.lo));
+      expect(four.delta.lo).to.be.at.most(four.delta.tau);
+      expect(four.delta.hi).to.be.at.least(four.delta.tau);
     });
   });
 

@@ -113,3 +113,45 @@ export function kendallTauDifference(a: number[], b: number[], truth: number[], 
   diffs.sort((x, y) => x - y);
   return { tau, lo: quantile(diffs, (1 - level) / 2), hi: quantile(diffs, (1 + level) / 2) };
 }
+
+/** Two rankings of one draw of items against that draw's ground truth (one ablation's subnets). */
+export interface PairedDraw {
+  a: number[];
+  b: number[];
+  truth: number[];
+}
+
+/**
+ * Δτ = τ(b, truth) − τ(a, truth) averaged over independent draws of items (e.g. the same two
+ * recipes measured on two draws of 20 subnets), with a stratified paired bootstrap: each resample
+ * redraws every draw's items from that draw alone and averages the per-draw differences. Also the
+ * mean τ of `a` and of `b`, each with its interval from the same resamples.
+ */
+export function pooledTauDifference(draws: PairedDraw[], opts: BootstrapOptions = {}): { delta: TauInterval; a: TauInterval; b: TauInterval } {
+  if (draws.length === 0) throw new Error('pooledTauDifference: no draws');
+  for (const d of draws) if (d.a.length !== d.truth.length || d.b.length !== d.truth.length) throw new Error('pooledTauDifference: lengths differ');
+  const samples = opts.samples ?? 2000;
+  const level = opts.level ?? 0.95;
+  checkBootstrap('pooledTauDifference', samples, level);
+  const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const point = { a: mean(draws.map((d) => kendallTau(d.a, d.truth))), b: mean(draws.map((d) => kendallTau(d.b, d.truth))) };
+  const rng = new Rng(`kendall-pooled:${opts.seed ?? 0}`);
+  const as: number[] = [], bs: number[] = [], ds: number[] = [];
+  for (let tries = 0; ds.length < samples && tries < samples * 1000; tries++) {
+    let ta = 0, tb = 0;
+    for (const d of draws) {
+      const idx = Array.from({ length: d.truth.length }, () => rng.int(d.truth.length));
+      ta += tauOf(d.a, d.truth, idx);
+      tb += tauOf(d.b, d.truth, idx);
+    }
+    if (Number.isNaN(ta) || Number.isNaN(tb)) continue; // a resample on which τ is undefined is drawn again
+    as.push(ta / draws.length);
+    bs.push(tb / draws.length);
+    ds.push((tb - ta) / draws.length);
+  }
+  const iv = (tau: number, xs: number[]): TauInterval => {
+    xs.sort((x, y) => x - y);
+    return { tau, lo: quantile(xs, (1 - level) / 2), hi: quantile(xs, (1 + level) / 2) };
+  };
+  return { delta: iv(point.b - point.a, ds), a: iv(point.a, as), b: iv(point.b, bs) };
+}
