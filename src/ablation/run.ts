@@ -16,11 +16,10 @@ import { loadSpace } from '../space/load.js';
 import { presetSpace, SPACES } from '../space/presets.js';
 import type { SearchSpace } from '../space/space.js';
 import { canonicalSpec, type ArchSpec } from '../space/spec.js';
-import { defaultIdentityProbability } from '../space/genome.js';
 import { searchIdentityProbability, type BudgetWindow } from '../space/identity-search.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
-import { identitySearch, trainSupernet } from '../supernet/trainer.js';
-import type { SupernetRecipe } from '../supernet/recipe.js';
+import { trainedIdentityProbability, trainSupernet } from '../supernet/trainer.js';
+import { DEFAULT_RECIPE, type SupernetRecipe } from '../supernet/recipe.js';
 import type { TrainEvents } from '../train/events.js';
 import { defaultStepThreads } from '../supernet/data-parallel.js';
 import { evaluateModel } from '../train/evaluate.js';
@@ -70,10 +69,9 @@ function armSpace(base: SearchSpace, arm: Record<string, FactorValue>): SearchSp
   return base;
 }
 
-/** The identity probability a supernet with this recipe samples with: the searched one, or uniform sampling's. */
+/** The identity probability an arm's supernet samples with (the recipe filled in as training fills it). */
 function samplingPId(space: SearchSpace, recipe: Partial<SupernetRecipe>, window: BudgetWindow): number | undefined {
-  if (space.identity !== 'anywhere') return undefined;
-  return identitySearch(space, { sampling: recipe.sampling ?? 'identity-search', seed: recipe.seed ?? 0 }, window)?.pId ?? defaultIdentityProbability(space);
+  return trainedIdentityProbability(space, { ...DEFAULT_RECIPE, ...recipe }, window);
 }
 
 /**

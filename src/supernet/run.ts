@@ -17,7 +17,7 @@ import type { BudgetWindow } from '../space/identity-search.js';
 import type { EpochRecord, TrainEvents } from '../train/events.js';
 import { calibrationImages } from './batchnorm.js';
 import { DEFAULT_RECIPE } from './recipe.js';
-import { evaluateSubnet, identitySearch, loadSupernetRun, trainSupernet, type SupernetStartEvent, type TrainResult } from './trainer.js';
+import { evaluateSubnet, loadSupernetRun, trainedIdentityProbability, trainSupernet, type SupernetStartEvent, type TrainResult } from './trainer.js';
 import { scatterSvg, type Point } from '../report/svg.js';
 import { specKey } from '../space/spec.js';
 import { defaultStepThreads } from './data-parallel.js';
@@ -73,7 +73,7 @@ export function referenceSubnets(space: SearchSpace, seed = 0, pId?: number): { 
 
 /** The identity probability the definition's supernet samples with: ViTAS's identity search for `budget`, else the sampler's default. */
 export function samplingPId(def: SearchDefinition, space: SearchSpace, budget: BudgetWindow): number | undefined {
-  return identitySearch(space, { ...DEFAULT_RECIPE, ...def.supernet }, budget)?.pId;
+  return trainedIdentityProbability(space, { ...DEFAULT_RECIPE, ...def.supernet }, budget);
 }
 
 export async function runSupernetTraining(o: SupernetRunOptions): Promise<{ result: TrainResult; out: string; scores: ReferenceScore[] }> {

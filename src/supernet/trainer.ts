@@ -11,7 +11,7 @@ import { epochBatches, batchesPerEpoch, orderedBatches, type Batch } from '../da
 import type { Dataset, Norm, Splits } from '../data/dataset.js';
 import { costOf } from '../space/cost.js';
 import { VitasError } from '../space/errors.js';
-import { sampleSpec } from '../space/genome.js';
+import { defaultIdentityProbability, sampleSpec } from '../space/genome.js';
 import { searchIdentityProbability, type BudgetWindow } from '../space/identity-search.js';
 import { depthCorners, reachableRange } from '../space/range.js';
 import { Rng } from '../space/rng.js';
@@ -101,6 +101,12 @@ export function identitySearch(space: SearchSpace, recipe: Pick<SupernetRecipe, 
   if (recipe.sampling !== 'identity-search' || space.identity !== 'anywhere') return undefined;
   if (!budget) throw new VitasError('supernet: sampling "identity-search" needs a budget window (--budget)');
   return searchIdentityProbability(space, budget, { seed: recipe.seed });
+}
+
+/** The p_id a supernet with this recipe samples with: identity search's, else uniform sampling's 1/(head choices + 1); undefined where the space has no identity blocks to sample. */
+export function trainedIdentityProbability(space: SearchSpace, recipe: Pick<SupernetRecipe, 'sampling' | 'seed'>, budget: BudgetWindow | undefined): number | undefined {
+  if (space.identity !== 'anywhere') return undefined;
+  return identitySearch(space, recipe, budget)?.pId ?? defaultIdentityProbability(space);
 }
 
 /** How a subnet is scored with inherited weights; `calibration`: training images its BatchNorm statistics are recalibrated on first. */
