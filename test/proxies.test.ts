@@ -21,7 +21,7 @@ describe('proxies', () => {
   describe('registry', () => {
     it('lists snip, dss, params and macs, each measured in the same three windows', () => {
       expect(PROXIES.map((p) => p.name)).to.deep.equal(['snip', 'dss', 'params', 'macs']);
-      for (const p of PROXIES) expect(p.measured!.map((w) => w.file), p.name).to.deep.equal(PROXIES[0]!.measured!.map((w) => w.file)).and.have.length(3);
+      for (const p of PROXIES) expect(p.measured!.map((w) => w.file), p.name).to.deep.equal(PROXIES[0]!.measured!.map((w) => w.file)).and.have.length(5);
     });
 
     it('picks SNIP while no proxy has a measured τ, else the one with the highest mean τ over its windows', () => {
@@ -53,7 +53,7 @@ describe('proxies', () => {
     });
 
     it('names a proxy with its measured τ and interval when known', () => {
-      expect(describeProxy(proxyByName('snip'))).to.equal('snip (Kendall τ mean 0.21 over 3 windows of 20 subnets: 0.07 [−0.34, 0.43] in fmnist-a at 5.4–6M MACs (2 epochs × 2 seeds), 0.70 [0.49, 0.86] in fmnist at 10.8–12M MACs (2 epochs × 1 seed), −0.16 [−0.54, 0.25] in fmnist-c at 10.9–12M MACs (2 epochs × 2 seeds))');
+      expect(describeProxy(proxyByName('snip'))).to.equal('snip (Kendall τ mean 0.23 over 5 windows of 20 subnets: 0.07 [−0.34, 0.43] in fmnist-a at 5.4–6M MACs (2 epochs × 2 seeds), 0.70 [0.49, 0.86] in fmnist at 10.8–12M MACs (2 epochs × 1 seed), −0.16 [−0.54, 0.25] in fmnist-c at 10.9–12M MACs (2 epochs × 2 seeds), 0.22 [−0.19, 0.60] in fmnist-a at 5.4–6M MACs, another 20 (2 epochs × 2 seeds), 0.30 [−0.12, 0.68] in fmnist-a at 4.05–4.5M MACs (2 epochs × 2 seeds))');
       expect(describeProxy({ ...proxyByName('snip'), measured: undefined })).to.equal('snip (no measured Kendall τ yet)');
       expect(describeProxy({ ...proxyByName('dss'), measured: [window(0.45)] }, 'the best mean measured τ')).to.equal('dss (Kendall τ mean 0.45 over 1 window of 20 subnets: 0.45 [0.25, 0.55] in test window; the best mean measured τ)');
     });
@@ -152,7 +152,7 @@ describe('proxies', () => {
     it('uses the proxy of the best mean measured τ without --proxy (params), and says so with its τ per window', async () => {
       const logs: string[] = [];
       const r = await search({ ...flags, out: join(dir, 'default-run'), events: { onLog: (m) => void logs.push(m) } });
-      expect(logs.find((m) => m.startsWith('evaluator: '))).to.match(/training-free proxy: params \(Kendall τ mean 0\.30 over 3 windows of 20 subnets: 0\.47 \[0\.11, 0\.74\] in fmnist-a [^;]+; the best mean measured τ\)$/);
+      expect(logs.find((m) => m.startsWith('evaluator: '))).to.match(/training-free proxy: params \(Kendall τ mean 0\.35 over 5 windows of 20 subnets: 0\.47 \[0\.11, 0\.74\] in fmnist-a [^;]+; the best mean measured τ\)$/);
       expect(r.state.history.every((c) => c.score === c.params)).to.equal(true);
     });
 

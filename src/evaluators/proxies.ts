@@ -57,7 +57,7 @@ class CostProxy implements ProxyScorer {
 }
 
 /**
- * Three windows, each 20 subnets of matched cost trained stand-alone for 2 epochs on Fashion-MNIST
+ * Five windows, each 20 subnets of matched cost trained stand-alone for 2 epochs on Fashion-MNIST
  * (the "proxies" table of each results.json): small 28×28 CPU spaces, so how far any of this
  * carries to `vitas-1g` at 224² is not measured. The windows disagree, which is why the choice
  * goes by the mean over them, not by one.
@@ -66,13 +66,15 @@ const WINDOWS = {
   a: { window: 'fmnist-a at 5.4–6M MACs (2 epochs × 2 seeds)', source: 'searches/ablations/private-class-token.json, 2026-12-03', file: 'results/ablations/private-class-token/results.json' },
   v1: { window: 'fmnist at 10.8–12M MACs (2 epochs × 1 seed)', source: 'searches/ablations-v1/private-class-token.json, 2026-12-02', file: 'results/ablations-v1/private-class-token/results.json' },
   c: { window: 'fmnist-c at 10.9–12M MACs (2 epochs × 2 seeds)', source: 'vitas supernet rank --config searches/fashion-mnist.json, 2026-12-02', file: 'results/campaign/rank/results.json' },
+  a1: { window: 'fmnist-a at 5.4–6M MACs, another 20 (2 epochs × 2 seeds)', source: 'searches/ablations/recipe-replicate.json, 2026-12-03', file: 'results/ablations/recipe-replicate/results.json' },
+  a45: { window: 'fmnist-a at 4.05–4.5M MACs (2 epochs × 2 seeds)', source: 'searches/ablations/identity-search-4.5m.json, 2026-12-03', file: 'results/ablations/identity-search-4.5m/results.json' },
 };
 const at = (w: keyof typeof WINDOWS, tau: number, lo: number, hi: number): MeasuredTau => ({ tau, lo, hi, subnets: 20, ...WINDOWS[w] });
 const MEASURED: Record<ProxyName, MeasuredTau[]> = {
-  snip: [at('a', 0.074, -0.337, 0.43), at('v1', 0.702, 0.492, 0.864), at('c', -0.158, -0.538, 0.251)],
-  dss: [at('a', 0.453, 0.151, 0.692), at('v1', 0.48, 0.196, 0.706), at('c', -0.295, -0.536, -0.017)],
-  params: [at('a', 0.466, 0.111, 0.738), at('v1', 0.596, 0.282, 0.844), at('c', -0.174, -0.577, 0.244)],
-  macs: [at('a', -0.137, -0.44, 0.169), at('v1', -0.248, -0.618, 0.191), at('c', 0.011, -0.389, 0.424)],
+  snip: [at('a', 0.074, -0.337, 0.43), at('v1', 0.702, 0.492, 0.864), at('c', -0.158, -0.538, 0.251), at('a1', 0.221, -0.191, 0.605), at('a45', 0.305, -0.121, 0.68)],
+  dss: [at('a', 0.453, 0.151, 0.692), at('v1', 0.48, 0.196, 0.706), at('c', -0.295, -0.536, -0.017), at('a1', 0.158, -0.225, 0.534), at('a45', 0.421, 0.05, 0.727)],
+  params: [at('a', 0.466, 0.111, 0.738), at('v1', 0.596, 0.282, 0.844), at('c', -0.174, -0.577, 0.244), at('a1', 0.466, 0.09, 0.788), at('a45', 0.402, 0.011, 0.727)],
+  macs: [at('a', -0.137, -0.44, 0.169), at('v1', -0.248, -0.618, 0.191), at('c', 0.011, -0.389, 0.424), at('a1', -0.074, -0.394, 0.233), at('a45', 0.021, -0.281, 0.33)],
 };
 
 export const PROXIES: readonly ProxyDef[] = [
@@ -116,7 +118,7 @@ export function defaultProxy(list: readonly ProxyDef[] = PROXIES): ProxyDef {
 const fixed = (x: number): string => x.toFixed(2).replace(/^-/, '−');
 
 /**
- * "params (Kendall τ mean 0.30 over 3 windows of 20 subnets: 0.47 [0.11, 0.74] in fmnist-a …,
+ * "params (Kendall τ mean 0.35 over 5 windows of 20 subnets: 0.47 [0.11, 0.74] in fmnist-a …,
  * 0.60 […] in fmnist …; <note>)", or "snip (no measured Kendall τ yet; <note>)".
  */
 export function describeProxy(p: ProxyDef, note?: string): string {
