@@ -188,6 +188,12 @@ describe('ablations', () => {
       expect(supernetKey(space, { sampling: 'identity-search' }, w)).to.not.equal(supernetKey(space, { sampling: 'uniform' }, w));
       expect(supernetKey(space, { sampling: 'uniform', distill: true, sandwich: true }, w)).to.not.equal(supernetKey(space, { sampling: 'uniform', distill: false, sandwich: true }, w));
     });
+
+    it('gives a recipe that states a default the key of one that leaves it out', () => {
+      const w = { min: 5.4e6, max: 6e6, convention: 'macs' as const };
+      expect(supernetKey(space, { privateTokens: true, augment: { crop: 2, flip: true } }, w)).to.equal(supernetKey(space, {}, w));
+      expect(supernetKey(space, { privateTokens: false }, w)).to.not.equal(supernetKey(space, {}, w));
+    });
   });
 
   it('loads every ablation definition shipped in searches/ablations/, with its base', () => {

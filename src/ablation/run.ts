@@ -80,7 +80,8 @@ function samplingPId(space: SearchSpace, recipe: Partial<SupernetRecipe>, window
  * to: identity search that lands on uniform sampling's p_id trains what uniform sampling does.
  */
 export function supernetKey(space: SearchSpace, recipe: Partial<SupernetRecipe>, window: BudgetWindow): string {
-  const { sampling: _sampling, ...rest } = recipe;
+  // filled in as trainSupernet fills it, so a value given equal to its default changes nothing
+  const { sampling: _sampling, ...rest } = { ...DEFAULT_RECIPE, ...recipe, augment: { ...DEFAULT_RECIPE.augment, ...recipe.augment } };
   return stableJson({ space, recipe: rest, pId: samplingPId(space, recipe, window) ?? null });
 }
 

@@ -14,7 +14,7 @@ export interface SupernetRecipe extends TrainingRecipe {
   distill: boolean;
   /** `uniform`: every block choice equally likely; `identity-search`: p_id tuned to the budget window */
   sampling: 'uniform' | 'identity-search';
-  /** ablations only: ViTAS's private class tokens / attention maps switched off */
+  /** ViTAS's private class token per patch size and Q/K per head count (true); false shares one of each */
   privateTokens: boolean;
   privateAttention: boolean;
   /** a warm restart written by a resumed stage: from global step `step` a new cosine from `lr` down to `minLr` */
