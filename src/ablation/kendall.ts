@@ -86,34 +86,6 @@ function checkBootstrap(what: string, samples: number, level: number): void {
   if (!(level > 0 && level < 1)) throw new Error(`${what}: level must lie in (0, 1), not ${level}`);
 }
 
-/**
- * τ(b, truth) − τ(a, truth) for two rankings of the same items against one ground truth, with a
- * paired percentile bootstrap interval: each resample draws the items once and recomputes both
- * τs on that draw. Two arms of an ablation rank the same subnets, so their τs share the ground
- * truth's noise; the paired interval leaves it out, and is narrower than comparing two separate
- * intervals.
- */
-export function kendallTauDifference(a: number[], b: number[], truth: number[], opts: BootstrapOptions = {}): TauInterval {
-  if (a.length !== truth.length || b.length !== truth.length) throw new Error('kendallTauDifference: lengths differ');
-  const samples = opts.samples ?? 2000;
-  const level = opts.level ?? 0.95;
-  checkBootstrap('kendallTauDifference', samples, level);
-  const n = truth.length;
-  const all = identity(n);
-  const tau = kendallTau(b, truth) - kendallTau(a, truth);
-  if (n < 2 || [a, b].some((x) => Number.isNaN(tauOf(x, truth, all)))) return { tau, lo: tau, hi: tau };
-  const rng = new Rng(`kendall-difference:${opts.seed ?? 0}`);
-  const idx = new Int32Array(n);
-  const diffs: number[] = [];
-  for (let tries = 0; diffs.length < samples && tries < samples * 1000; tries++) {
-    for (let i = 0; i < n; i++) idx[i] = rng.int(n);
-    const d = tauOf(b, truth, idx) - tauOf(a, truth, idx);
-    if (!Number.isNaN(d)) diffs.push(d);
-  }
-  diffs.sort((x, y) => x - y);
-  return { tau, lo: quantile(diffs, (1 - level) / 2), hi: quantile(diffs, (1 + level) / 2) };
-}
-
 /** Two rankings of one draw of items against that draw's ground truth (one ablation's subnets). */
 export interface PairedDraw {
   a: number[];
@@ -122,22 +94,24 @@ export interface PairedDraw {
 }
 
 /**
- * Δτ = τ(b, truth) − τ(a, truth) averaged over independent draws of items (e.g. the same two
- * recipes measured on two draws of 20 subnets), with a stratified paired bootstrap: each resample
- * redraws every draw's items from that draw alone and averages the per-draw differences. Also the
- * mean τ of `a` and of `b`, each with its interval from the same resamples.
+ * The mean τ of `a` and of `b` over the draws and their difference, each with a percentile
+ * interval from one stratified paired bootstrap: each resample redraws every draw's items from
+ * that draw alone and scores both rankings on that redraw. `what` names the caller in errors,
+ * `key` the RNG stream.
  */
-export function pooledTauDifference(draws: PairedDraw[], opts: BootstrapOptions = {}): { delta: TauInterval; a: TauInterval; b: TauInterval } {
-  if (draws.length === 0) throw new Error('pooledTauDifference: no draws');
-  for (const d of draws) if (d.a.length !== d.truth.length || d.b.length !== d.truth.length) throw new Error('pooledTauDifference: lengths differ');
+function pairedBootstrap(draws: PairedDraw[], opts: BootstrapOptions, what: string, key: string): { delta: TauInterval; a: TauInterval; b: TauInterval } {
+  if (draws.length === 0) throw new Error(`${what}: no draws`);
+  for (const d of draws) if (d.a.length !== d.truth.length || d.b.length !== d.truth.length) throw new Error(`${what}: lengths differ`);
   const samples = opts.samples ?? 2000;
   const level = opts.level ?? 0.95;
-  checkBootstrap('pooledTauDifference', samples, level);
+  checkBootstrap(what, samples, level);
   const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
   const point = { a: mean(draws.map((d) => kendallTau(d.a, d.truth))), b: mean(draws.map((d) => kendallTau(d.b, d.truth))) };
-  const rng = new Rng(`kendall-pooled:${opts.seed ?? 0}`);
+  // a draw too small, or with a constant ranking, leaves τ undefined on every resample
+  const degenerate = draws.some((d) => d.truth.length < 2 || [d.a, d.b].some((x) => Number.isNaN(tauOf(x, d.truth, identity(d.truth.length)))));
   const as: number[] = [], bs: number[] = [], ds: number[] = [];
-  for (let tries = 0; ds.length < samples && tries < samples * 1000; tries++) {
+  const rng = new Rng(`${key}:${opts.seed ?? 0}`);
+  for (let tries = 0; !degenerate && ds.length < samples && tries < samples * 1000; tries++) {
     let ta = 0, tb = 0;
     for (const d of draws) {
       const idx = Array.from({ length: d.truth.length }, () => rng.int(d.truth.length));
@@ -150,8 +124,29 @@ export function pooledTauDifference(draws: PairedDraw[], opts: BootstrapOptions 
     ds.push((tb - ta) / draws.length);
   }
   const iv = (tau: number, xs: number[]): TauInterval => {
+    if (xs.length === 0) return { tau, lo: tau, hi: tau };
     xs.sort((x, y) => x - y);
     return { tau, lo: quantile(xs, (1 - level) / 2), hi: quantile(xs, (1 + level) / 2) };
   };
   return { delta: iv(point.b - point.a, ds), a: iv(point.a, as), b: iv(point.b, bs) };
+}
+
+/**
+ * τ(b, truth) − τ(a, truth) for two rankings of the same items against one ground truth, with a
+ * paired percentile bootstrap interval: each resample draws the items once and recomputes both
+ * τs on that draw. Two arms of an ablation rank the same subnets, so their τs share the ground
+ * truth's noise; the paired interval leaves it out, and is narrower than comparing two separate
+ * intervals.
+ */
+export function kendallTauDifference(a: number[], b: number[], truth: number[], opts: BootstrapOptions = {}): TauInterval {
+  return pairedBootstrap([{ a, b, truth }], opts, 'kendallTauDifference', 'kendall-difference').delta;
+}
+
+/**
+ * Δτ = τ(b, truth) − τ(a, truth) averaged over independent draws of items (e.g. the same two
+ * recipes measured on two draws of 20 subnets), with a stratified paired bootstrap; also the mean
+ * τ of `a` and of `b`, each with its interval from the same resamples.
+ */
+export function pooledTauDifference(draws: PairedDraw[], opts: BootstrapOptions = {}): { delta: TauInterval; a: TauInterval; b: TauInterval } {
+  return pairedBootstrap(draws, opts, 'pooledTauDifference', 'kendall-pooled');
 }

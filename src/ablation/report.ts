@@ -23,7 +23,8 @@ export interface RankingCheck {
 
 const pct = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '–' : `${(100 * v).toFixed(2)} %`);
 const interval = (t: { lo: number; hi: number }): string => `[${t.lo.toFixed(3)}, ${t.hi.toFixed(3)}]`;
-const formatPId = (p: number): string => String(Number(p.toFixed(3)));
+/** p_id to at most three decimals: searched ones step by 0.01, uniform's is 1/(head choices + 1) */
+export const formatPId = (p: number): string => String(Number(p.toFixed(3)));
 const signed = (v: number): string => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}`;
 const csvCell = (c: string): string => (c.includes(',') || c.includes('"') ? `"${c.replace(/"/g, '""')}"` : c);
 

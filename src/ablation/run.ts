@@ -29,7 +29,7 @@ import { inheritedScores } from './inherited.js';
 import { kendallTauDifference, kendallTauInterval, type TauInterval } from './kendall.js';
 import { armName, armsOf, loadAblation, type AblationDefinition, type FactorValue } from './definition.js';
 import { proxyFidelity } from './proxy-fidelity.js';
-import { writeReports, type RankingCheck } from './report.js';
+import { formatPId, writeReports, type RankingCheck } from './report.js';
 import { StandaloneCache } from './standalone-cache.js';
 import { drawSubnets, standaloneOverSeeds } from './subnets.js';
 
@@ -80,9 +80,13 @@ function samplingPId(space: SearchSpace, recipe: Partial<SupernetRecipe>, window
  * to: identity search that lands on uniform sampling's p_id trains what uniform sampling does.
  */
 export function supernetKey(space: SearchSpace, recipe: Partial<SupernetRecipe>, window: BudgetWindow): string {
+  return keyWithPId(space, recipe, samplingPId(space, recipe, window));
+}
+
+function keyWithPId(space: SearchSpace, recipe: Partial<SupernetRecipe>, pId: number | undefined): string {
   // filled in as trainSupernet fills it, so a value given equal to its default changes nothing
   const { sampling: _sampling, ...rest } = { ...DEFAULT_RECIPE, ...recipe, augment: { ...DEFAULT_RECIPE.augment, ...recipe.augment } };
-  return stableJson({ space, recipe: rest, pId: samplingPId(space, recipe, window) ?? null });
+  return stableJson({ space, recipe: rest, pId: pId ?? null });
 }
 
 /** The supernet recipe of an arm: the base's, with the arm's factors applied. */
@@ -146,7 +150,9 @@ export async function runAblation(definition: string | AblationDefinition, opts:
 
   const results: ArmResult[] = [];
   const supernets = new Map<string, { arm: number; trained: Awaited<ReturnType<typeof trainSupernet>> }>();
-  const keys = arms.map((a) => supernetKey(armSpace(baseSpace, a), armRecipe(base.supernet, a), window));
+  // each arm's p_id once (identity search samples 1,000 subnets a step), then its supernet's key
+  const pIds = arms.map((a) => samplingPId(armSpace(baseSpace, a), armRecipe(base.supernet, a), window));
+  const keys = arms.map((a, i) => keyWithPId(armSpace(baseSpace, a), armRecipe(base.supernet, a), pIds[i]));
   for (const [i, arm] of arms.entries()) {
     const t0 = performance.now();
     const name = armName(arm);
@@ -157,8 +163,8 @@ export async function runAblation(definition: string | AblationDefinition, opts:
     // here (identity search landing on uniform's p_id), share one supernet
     const key = keys[i]!;
     const shared = supernets.get(key);
-    const pId = samplingPId(space, recipe, window);
-    if (shared) log(`arm ${i + 1}/${arms.length} (${name}): the supernet of arm ${shared.arm} (the same space and recipe${pId !== undefined ? `, p_id ${Number(pId.toFixed(3))}` : ''})`);
+    const pId = pIds[i];
+    if (shared) log(`arm ${i + 1}/${arms.length} (${name}): the supernet of arm ${shared.arm} (the same space and recipe${pId !== undefined ? `, p_id ${formatPId(pId)}` : ''})`);
     const trained = shared?.trained ?? (await trainSupernet({ space, data, recipe, budget: window, out: join(out, `arm-${i + 1}`), threads: defaultStepThreads(), ...(opts.events?.training ? { events: opts.events.training } : {}) }));
     if (!shared) supernets.set(key, { arm: i + 1, trained });
     const net = trained.supernet;
