@@ -10,6 +10,7 @@ import { validateSpec } from './space/spec-schema.js';
 import type { ArchSpec } from './space/spec.js';
 
 export * from './space/index.js';
+export * from './errors.js';
 export { countMacs, type MacCount } from './backend/mac-count.js';
 export { initBackend, selectBackend, parseBackendName, BACKENDS, type BackendInfo, type BackendName, type BackendLoader } from './backend/index.js';
 export { markdownTable, withCommas } from './report/markdown.js';
@@ -55,6 +56,7 @@ export * from './supernet/index.js';
 export * from './data/index.js';
 export * from './definition/index.js';
 export * from './train/index.js';
+export * from './retrain/index.js';
 export * from './evaluators/index.js';
 export * from './space/load.js';
 export * from './search/evolution.js';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { VitasError } from './space/errors.js';
+import { VitasError } from './errors.js';
 
 /** A file-system error code in words, for a one-line message. */
 export function fsReason(e: unknown): string {

@@ -2,7 +2,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkWritable, fsReason, makeDir } from './io.js';
-import { VitasError } from './space/errors.js';
+import { VitasError } from './errors.js';
 
 export interface RunFolderOptions {
   dir: string;

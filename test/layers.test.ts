@@ -49,18 +49,51 @@ describe('layering of src/', () => {
     expect(graph.get('search/plan.ts')).to.include('definition/definition.ts');
   });
 
-  it('the training loop and what it shares (recipe, events, checkpoints, AdamW, state) import nothing from src/supernet', () => {
-    const shared = ['train/loop.ts', 'train/state.ts', 'train/recipe.ts', 'train/events.ts', 'train/checkpoint.ts', 'train/adamw.ts'];
-    expect(importsOf((f) => shared.includes(f), under('supernet'))).to.deep.equal([]);
-    for (const f of shared) expect(graph.has(f), f).to.equal(true);
+  it('the training loop and what it shares (recipes, events, checkpoints, AdamW, state) import nothing from src/supernet, src/retrain or src/definition', () => {
+    const shared = ['train/loop.ts', 'train/state.ts', 'train/recipe.ts', 'train/supernet-recipe.ts', 'train/events.ts', 'train/checkpoint.ts', 'train/adamw.ts'];
+    expect([...graph.keys()].filter(under('train')).sort()).to.deep.equal([...shared, 'train/index.ts'].sort());
+    expect(importsOf(under('train'), (d) => ['supernet', 'retrain', 'definition'].some((m) => under(m)(d)))).to.deep.equal([]);
+  });
+
+  it('search definitions are plain data: src/definition imports no TensorFlow.js and no model code', () => {
+    const code = (d: string): boolean => d.startsWith('@tensorflow/') || ['backend', 'supernet', 'retrain', 'evaluators', 'search', 'queue'].some((m) => d.startsWith(`${m}/`));
+    expect(importsOf(under('definition'), code)).to.deep.equal([]);
+  });
+
+  it('the modules of src/ form layers: no module imports one that imports it back, directly or around a loop (type-only imports included)', () => {
+    // a module is a folder under src/, or a file directly in it
+    const moduleOf = (f: string): string => f.split('/')[0]!.replace(/\.ts$/, '');
+    const uses = new Map<string, Set<string>>();
+    for (const [f, deps] of graph) {
+      const from = moduleOf(f);
+      const set = uses.get(from) ?? new Set<string>();
+      for (const d of deps) if (d.endsWith('.ts') && moduleOf(d) !== from) set.add(moduleOf(d));
+      uses.set(from, set);
+    }
+    // peel off the modules that use nothing left, layer by layer; what never peels is a loop
+    const layers: string[][] = [];
+    const left = new Set(uses.keys());
+    for (;;) {
+      const ready = [...left].filter((m) => [...uses.get(m)!].every((d) => !left.has(d))).sort();
+      if (!ready.length) break;
+      layers.push(ready);
+      for (const m of ready) left.delete(m);
+    }
+    expect([...left].map((m) => `${m} → ${[...uses.get(m)!].filter((d) => left.has(d)).join(', ')}`)).to.deep.equal([]);
+    // the stack README "Layout" draws, bottom to top
+    const order = layers.flat();
+    const below = (a: string, b: string): boolean => order.indexOf(a) < order.indexOf(b);
+    for (const [a, b] of [['space', 'data'], ['data', 'train'], ['train', 'definition'], ['definition', 'supernet'], ['supernet', 'retrain'], ['retrain', 'evaluators'], ['evaluators', 'search'], ['search', 'ablation'], ['ablation', 'index'], ['index', 'cli']] as const) {
+      expect(below(a, b), `${a} below ${b}`).to.equal(true);
+    }
   });
 
   it('the search space and the data loaders are plain JS: no TensorFlow.js, no backend, no model code', () => {
     const tensorsLand = (d: string): boolean => d.startsWith('@tensorflow/') || ['backend', 'supernet', 'train', 'evaluators', 'search', 'queue'].some((m) => d.startsWith(`${m}/`));
     expect(importsOf(under('space'), tensorsLand)).to.deep.equal([]);
     expect(importsOf(under('data'), tensorsLand)).to.deep.equal([]);
-    // src/space reaches outside itself only for file reading (io.ts)
-    expect(importsOf(under('space'), (d) => d.endsWith('.ts') && !under('space')(d) && d !== 'io.ts')).to.deep.equal([]);
+    // src/space reaches outside itself only for file reading (io.ts) and its error type (errors.ts)
+    expect(importsOf(under('space'), (d) => d.endsWith('.ts') && !under('space')(d) && d !== 'io.ts' && d !== 'errors.ts')).to.deep.equal([]);
   });
 
   it('has no import cycles between files at run time (type-only imports aside)', () => {

@@ -1,7 +1,7 @@
 /** Ablation definitions (searches/ablations/*.json): a base search definition, the factors to vary, the metrics. */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { readJson } from '../io.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { ajv, check } from '../space/validate.js';
 import { validateDefinition, type SearchDefinition } from '../definition/definition.js';
 

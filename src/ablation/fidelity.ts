@@ -19,7 +19,7 @@ import { canonicalSpec, describeSpec } from '../space/spec.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
 import { loadSupernet } from '../supernet/trainer.js';
 import { inheritedScores, type InheritedScores } from './inherited.js';
-import { DEFAULT_RETRAIN, type RetrainRecipe } from '../train/retrain.js';
+import { DEFAULT_RETRAIN, type RetrainRecipe } from '../retrain/retrain.js';
 import { kendallTauInterval, type TauInterval } from './kendall.js';
 import { proxyFidelity, type ProxyFidelity } from './proxy-fidelity.js';
 import { StandaloneCache } from './standalone-cache.js';

@@ -12,7 +12,7 @@ import type { DataConfig } from '../data/load.js';
 import { checkWritable, makeDir, readJson, warn, writeAtomic } from '../io.js';
 import { absoluteData, stableJson, type StandaloneResult } from '../queue/jobs.js';
 import { canonicalSpec, type ArchSpec } from '../space/spec.js';
-import { DEFAULT_RETRAIN, type RetrainRecipe } from '../train/retrain.js';
+import { DEFAULT_RETRAIN, type RetrainRecipe } from '../retrain/retrain.js';
 import { VERSION } from '../version.js';
 
 /** Everything a stand-alone accuracy depends on; its hash names the cache file. */

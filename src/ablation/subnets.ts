@@ -15,7 +15,7 @@ import { Rng } from '../space/rng.js';
 import type { SearchSpace } from '../space/space.js';
 import { canonicalSpec, specKey, type ArchSpec } from '../space/spec.js';
 import { searchIdentityProbability, type BudgetWindow } from '../space/identity-search.js';
-import { retrain, type RetrainRecipe } from '../train/retrain.js';
+import { retrain, type RetrainRecipe } from '../retrain/retrain.js';
 import type { StandaloneCache } from './standalone-cache.js';
 import { kendallTauInterval, type TauInterval } from './kendall.js';
 

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import { registerWasmKernels } from './kernels.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];

@@ -1,6 +1,6 @@
 /** CIFAR-10 / CIFAR-100 binary format: records of label byte(s) + 3072 bytes (CHW, 32×32×3). */
 import { readBytes } from '../io.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { normalise, type Dataset, type Norm, type RawImages } from './dataset.js';
 
 const PIXELS = 32 * 32 * 3;

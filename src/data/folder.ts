@@ -4,7 +4,7 @@ import { extname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { readBytes } from '../io.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { normalise, type Dataset, type Norm, type RawImages } from './dataset.js';
 
 /** Decode to RGBA bytes. */

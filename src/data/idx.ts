@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { readBytes } from '../io.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { normalise, type Dataset, type Norm, type RawImages } from './dataset.js';
 
 export interface IdxArray {

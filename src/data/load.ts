@@ -1,7 +1,7 @@
 /** Named datasets and the `data` section of a search definition → train / val (/ test) splits. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { readCifar, readCifarRaw } from './cifar.js';
 import { pixelStats, splitAndNormalise, splitValidation, syntheticDataset, type Dataset, type Norm, type RawImages, type Splits } from './dataset.js';
 import { readImageFolder, readImageFolderRaw } from './folder.js';

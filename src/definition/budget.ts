@@ -1,7 +1,7 @@
 /** Budget windows: `--budget` / `--min` (or a definition's budget) parsed into [min, max], and checked against what a space can reach. */
 import { formatMacs, parseBudget } from '../space/budget.js';
 import type { Convention } from '../space/cost.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import type { BudgetWindow } from '../space/identity-search.js';
 import { reachableRange } from '../space/range.js';
 import type { SearchSpace } from '../space/space.js';

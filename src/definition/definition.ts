@@ -9,11 +9,11 @@ import type { DataConfig } from '../data/load.js';
 import { DATASETS } from '../data/load.js';
 import { parseBudget } from '../space/budget.js';
 import type { Convention } from '../space/cost.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { presetSpace, SPACES } from '../space/presets.js';
 import { validateSpace, type SearchSpace } from '../space/space.js';
 import { ajv, check } from '../space/validate.js';
-import type { SupernetRecipe } from '../supernet/recipe.js';
+import type { SupernetRecipe } from '../train/supernet-recipe.js';
 
 export interface SearchDefinition {
   name: string;
@@ -27,7 +27,7 @@ export interface SearchDefinition {
   retrain?: RetrainSettings;
 }
 
-/** The retrain recipe of a definition (defaults: DEFAULT_RETRAIN in src/train/retrain.ts). */
+/** The retrain recipe of a definition (defaults: DEFAULT_RETRAIN in src/retrain/retrain.ts). */
 export interface RetrainSettings {
   epochs?: number;
   batch?: number;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import pLimit from 'p-limit';
 import { tensorSeed } from '../space/rng.js';
 import type { ArchSpec } from '../space/spec.js';
-import { buildModel } from '../train/model.js';
+import { buildModel } from '../retrain/model.js';
 import type { Evaluator } from './evaluator.js';
 
 /** Median forward time (ms) of the standalone subnet on the current backend. */

@@ -4,7 +4,7 @@
  * uses the proxy with the best mean measured τ over the windows measured, else SNIP; `--proxy NAME` picks one.
  */
 import { costOf } from '../space/cost.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import type { SearchSpace } from '../space/space.js';
 import type { ArchSpec } from '../space/spec.js';
 import { DssEvaluator } from './dss.js';

@@ -11,7 +11,7 @@ import type { SearchSpace } from '../space/space.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
 import { runSupernetTraining } from '../supernet/run.js';
 import { loadSupernet, type SupernetStartEvent } from '../supernet/trainer.js';
-import type { Slicing } from '../supernet/supernet.js';
+import type { Slicing } from '../train/supernet-recipe.js';
 import type { TrainEvents } from '../train/events.js';
 import { SupernetEvaluator } from './supernet.js';
 

@@ -4,7 +4,7 @@
  * failed every attempt instead of waiting on it forever.
  */
 import { Queue, QueueEvents, type Job } from 'bullmq';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { describeQueue, parseQueueUrl, QUEUE_NAME } from './connection.js';
 import { describeJob, jobId, type JobData } from './jobs.js';
 

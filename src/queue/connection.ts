@@ -1,5 +1,5 @@
 /** Where the queue lives: a `redis://HOST:PORT[/DB]` URL, checked once, turned into BullMQ connection options. */
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 
 /** The BullMQ queue every vitas controller and worker shares (per Redis database). */
 export const QUEUE_NAME = 'vitas';

@@ -9,11 +9,11 @@ import { resolve } from 'node:path';
 import type { DataConfig } from '../data/load.js';
 import type { ProxyName } from '../evaluators/proxies.js';
 import type { Convention } from '../space/cost.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import type { SearchSpace } from '../space/space.js';
 import { canonicalSpec, specKey, type ArchSpec } from '../space/spec.js';
-import type { Slicing } from '../supernet/supernet.js';
-import type { RetrainRecipe } from '../train/retrain.js';
+import type { Slicing } from '../train/supernet-recipe.js';
+import type { RetrainRecipe } from '../retrain/retrain.js';
 
 /** A file every machine reads at the same path; the hash proves it is the same file. */
 export interface FileRef {

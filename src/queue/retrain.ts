@@ -12,10 +12,10 @@ import { formatPercent, meanStd, welchInterval, type MeanStd } from '../report/s
 import { scatterSvg, type Point } from '../report/svg.js';
 import { formatMacs } from '../space/budget.js';
 import { costOf } from '../space/cost.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { canonicalSpec, type ArchSpec } from '../space/spec.js';
-import type { RetrainRecipe } from '../train/retrain.js';
-import { RETRAIN_MARKERS, RETRAIN_OUTPUTS, type RetrainRunOptions } from '../train/run.js';
+import type { RetrainRecipe } from '../retrain/retrain.js';
+import { RETRAIN_MARKERS, RETRAIN_OUTPUTS, type RetrainRunOptions } from '../retrain/run.js';
 import { runJobs, type JobsReport, type QueueRunOptions } from './client.js';
 import { fileRef, type RetrainJob, type RetrainJobResult } from './jobs.js';
 import { ownRunId, runJob, savedRetrainResult } from './run-job.js';

@@ -15,9 +15,9 @@ import { SupernetEvaluator } from '../evaluators/supernet.js';
 import { writeAtomic } from '../io.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
 import { loadSupernet } from '../supernet/trainer.js';
-import { evaluateModel } from '../train/evaluate.js';
-import { retrain } from '../train/retrain.js';
-import { runRetrain, trainingThroughput, type RetrainRunOptions } from '../train/run.js';
+import { evaluateModel } from '../retrain/evaluate.js';
+import { retrain } from '../retrain/retrain.js';
+import { runRetrain, trainingThroughput, type RetrainRunOptions } from '../retrain/run.js';
 import { VERSION } from '../version.js';
 import { checkFileRef, evaluatorFingerprint, jobId, stableJson, type EvaluatorRef, type JobData, type RetrainJob, type RetrainJobResult, type ScoreJob, type ScoreResult, type StandaloneJob, type StandaloneResult } from './jobs.js';
 

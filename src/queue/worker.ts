@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job, type Queue } from 'bullmq';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { openQueue } from './client.js';
 import { parseQueueUrl, QUEUE_NAME } from './connection.js';
 import { describeJob, type JobData } from './jobs.js';

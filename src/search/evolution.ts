@@ -5,7 +5,7 @@
  * history, RNG — is plain JSON after each generation.
  */
 import { costOf, type Convention } from '../space/cost.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { crossover, mutate, sampleSpec } from '../space/genome.js';
 import { Rng, type RngState } from '../space/rng.js';
 import type { SearchSpace } from '../space/space.js';

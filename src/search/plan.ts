@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { prepareRunFolder } from '../run-folder.js';
 import { formatMacs, parseBudget } from '../space/budget.js';
 import type { Convention } from '../space/cost.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { loadSpace } from '../space/load.js';
 import { presetSpace } from '../space/presets.js';
 import type { SearchSpace } from '../space/space.js';

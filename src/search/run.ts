@@ -7,7 +7,7 @@ import { describeProxy, proxyByName } from '../evaluators/proxies.js';
 import { searchSupernet, supernetEvaluatorOf } from '../evaluators/trained-supernet.js';
 import { writeAtomic } from '../io.js';
 import { VERSION } from '../version.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { canonicalSpec } from '../space/spec.js';
 import type { TrainEvents } from '../train/events.js';
 import { bestOf, runSearch, type Candidate, type SearchEvents, type SearchState } from './evolution.js';

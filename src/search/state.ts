@@ -6,7 +6,7 @@
 import { readJson } from '../io.js';
 import { archSpecSchema } from '../space/spec-schema.js';
 import { ajv, check } from '../space/validate.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { validateSpace, type SearchSpace } from '../space/space.js';
 import { validateDefinition, type SearchDefinition } from '../definition/definition.js';
 import type { Constraints, EvolutionConfig, SearchState } from './evolution.js';

@@ -1,5 +1,5 @@
 /** Budget strings (`1.3G`, `850M`, `12e6`, `1.3g`, `500k`) → MACs. One parser for every command. */
-import { VitasError } from './errors.js';
+import { VitasError } from '../errors.js';
 
 const SUFFIX: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
 export const BUDGET_FORMS = 'a number with an optional K/M/G suffix, e.g. 1.3G, 850M, 12e6';

@@ -3,7 +3,7 @@
  * operators on it (sampling, mutation, crossover). Every genome decodes to a valid spec that lies
  * inside its space; `encode` is the membership test.
  */
-import { VitasError } from './errors.js';
+import { VitasError } from '../errors.js';
 import { Rng } from './rng.js';
 import type { ArchSpec, AttnBlock, BlockSpec } from './spec.js';
 import { mlpChoices, mlpWidth, qkvChoices, qkvWidth, type SearchSpace } from './space.js';

@@ -3,7 +3,7 @@ import { costOf, type Convention } from '../space/cost.js';
 import { sampleSpec } from '../space/genome.js';
 import { Rng } from '../space/rng.js';
 import type { SearchSpace } from '../space/space.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 
 export interface BudgetWindow {
   min: number;

@@ -1,4 +1,3 @@
-export * from './errors.js';
 export * from './spec.js';
 export * from './spec-schema.js';
 export * from './space.js';

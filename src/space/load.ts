@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readJson } from '../io.js';
-import { VitasError } from './errors.js';
+import { VitasError } from '../errors.js';
 import { presetSpace, SPACES } from './presets.js';
 import { validateSpace, type SearchSpace } from './space.js';
 

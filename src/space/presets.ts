@@ -1,5 +1,5 @@
 /** Registries of preset search spaces and preset networks, as data (timm-style). */
-import { VitasError } from './errors.js';
+import { VitasError } from '../errors.js';
 import type { ArchSpec, AttnBlock } from './spec.js';
 import { validateSpace, type SearchSpace } from './space.js';
 

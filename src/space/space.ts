@@ -3,7 +3,7 @@
  * supernet is built. Plain data + schema; sampling and genomes live in genome.ts.
  */
 import { ATTENTIONS, type Attention, type PosEncoding, type Readout, type Stem } from './spec.js';
-import { VitasError } from './errors.js';
+import { VitasError } from '../errors.js';
 import { ajv, check } from './validate.js';
 
 /** Absolute widths, or widths derived per subnet: qkv = 3·heads·headDim, mlp = ratio·embed. */

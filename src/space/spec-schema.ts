@@ -1,6 +1,6 @@
 /** JSON Schema of the arch spec (DESIGN §4) and the checks a schema cannot express. */
 import { ATTENTIONS, type ArchSpec, type AttnBlock } from './spec.js';
-import { VitasError } from './errors.js';
+import { VitasError } from '../errors.js';
 import { ajv, check } from './validate.js';
 
 const posInt = { type: 'integer', minimum: 1 } as const;

@@ -1,6 +1,6 @@
 /** ajv plumbing shared by the spec, space and search-definition schemas: one-line errors with JSON paths. */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { VitasError } from './errors.js';
+import { VitasError } from '../errors.js';
 
 export const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, verbose: true, discriminator: true, useDefaults: false });
 

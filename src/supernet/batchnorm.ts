@@ -13,7 +13,8 @@ import { paramList } from '../space/params.js';
 import { Rng } from '../space/rng.js';
 import type { ArchSpec } from '../space/spec.js';
 import { combineStats, type ChannelStats } from './fn/batchnorm.js';
-import type { Side, Slicing, Supernet } from './supernet.js';
+import type { Side, Supernet } from './supernet.js';
+import type { Slicing } from '../train/supernet-recipe.js';
 
 /** PyTorch's default: running ← 0.9·running + 0.1·batch. */
 export const BN_MOMENTUM = 0.1;

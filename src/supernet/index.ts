@@ -1,7 +1,6 @@
 export * from './ops.js';
 export * from './vit.js';
 export * from './supernet.js';
-export * from './recipe.js';
 export * from './trainer.js';
 export * from './memory.js';
 export * from './run.js';

@@ -7,7 +7,7 @@
  */
 import { totalmem } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { activationFloats } from '../space/operators/network.js';
 import { paramList } from '../space/params.js';
 import type { SearchSpace } from '../space/space.js';

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadData } from '../data/load.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { costOf } from '../space/cost.js';
 import { sampleSpec } from '../space/genome.js';
 import { reachableRange } from '../space/range.js';
@@ -16,7 +16,7 @@ import { loadDefinition, resolveSpace, type SearchDefinition } from '../definiti
 import type { BudgetWindow } from '../space/identity-search.js';
 import type { EpochRecord, TrainEvents } from '../train/events.js';
 import { calibrationImages } from './batchnorm.js';
-import { DEFAULT_RECIPE } from './recipe.js';
+import { DEFAULT_RECIPE } from '../train/supernet-recipe.js';
 import { evaluateSubnet, loadSupernetRun, trainedIdentityProbability, trainSupernet, type SupernetStartEvent, type TrainResult } from './trainer.js';
 import { scatterSvg, type Point } from '../report/svg.js';
 import { specKey } from '../space/spec.js';

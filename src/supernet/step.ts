@@ -9,7 +9,8 @@ import type { ArchSpec } from '../space/spec.js';
 import type { MaskedAdamW } from '../train/adamw.js';
 import { addStats, updateRunning, type LayerStats } from './batchnorm.js';
 import { smoothedCrossEntropy, softCrossEntropy } from './ops.js';
-import type { Slicing, Supernet, Usage } from './supernet.js';
+import type { Supernet, Usage } from './supernet.js';
+import type { Slicing } from '../train/supernet-recipe.js';
 
 export interface StepSettings {
   slicing: Slicing;

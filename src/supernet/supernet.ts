@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { netOf, type Share } from '../space/operators/decl.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { encode } from '../space/genome.js';
 import { paramList, type ParamEntry } from '../space/params.js';
 import { spaceMaxima, type SearchSpace } from '../space/space.js';
@@ -25,10 +25,9 @@ import type { ArchSpec, AttnBlock, BlockSpec } from '../space/spec.js';
 import { initialValue } from './init.js';
 import type { ChannelStats } from './fn/batchnorm.js';
 import { vitForward, type ParamSource } from './vit.js';
+import type { Slicing } from '../train/supernet-recipe.js';
 
 export type Side = 'left' | 'right';
-/** `left`: prefix slices; `two-sided`: ViTAS/BCNet — left and right slices, logits summed. */
-export type Slicing = 'left' | 'two-sided';
 
 export interface Region {
   begin: number[];

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { epochBatches, batchesPerEpoch, orderedBatches, type Batch } from '../data/batches.js';
 import type { Dataset, Norm, Splits } from '../data/dataset.js';
 import { costOf } from '../space/cost.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { defaultIdentityProbability, sampleSpec } from '../space/genome.js';
 import { searchIdentityProbability, type BudgetWindow } from '../space/identity-search.js';
 import { depthCorners, reachableRange } from '../space/range.js';
@@ -25,10 +25,24 @@ import { restoreState, type TrainingState } from '../train/state.js';
 import { calibrationImages, recalibrate } from './batchnorm.js';
 import { DataParallelStep } from './data-parallel.js';
 import { checkMemory, evaluationBatch } from './memory.js';
-import { DEFAULT_RECIPE, type StageRecord, type SupernetRecipe } from './recipe.js';
-import { Supernet, type Slicing } from './supernet.js';
+import { DEFAULT_RECIPE, type SupernetRecipe } from '../train/supernet-recipe.js';
+import { Supernet } from './supernet.js';
+import type { Slicing } from '../train/supernet-recipe.js';
 
 /** Subnets whose inherited-weight accuracy is measured after every epoch (the learning curve). */
+/** One invocation of a run (a fresh start or a `--resume`), kept in the checkpoint so a staged run's history is on record. */
+export interface StageRecord {
+  /** 1-based epoch and 0-based step the invocation started at */
+  fromEpoch: number;
+  fromStep: number;
+  /** the run's last epoch as this invocation set it (`--epochs`) */
+  toEpoch: number;
+  sandwich: boolean;
+  /** `--restart-lr`: the warm restart this invocation began with */
+  restartLr?: number;
+  threads: number;
+}
+
 export interface EpochValidation {
   data: Dataset;
   subnets: { name: string; spec: ArchSpec }[];

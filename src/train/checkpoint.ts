@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { readBytes, sha256, warn, writeAtomic } from '../io.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 
 export interface TensorIndex {
   name: string;

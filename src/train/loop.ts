@@ -9,7 +9,7 @@
  * batches are drawn again and the ones the checkpoint had trained are skipped, so skipping is
  * replaying.
  */
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { StartEvent, StepEvent } from './events.js';
 import { learningRate, type Schedule } from './recipe.js';

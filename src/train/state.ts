@@ -6,7 +6,7 @@
  * (retrain's best-epoch weights, `best`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import type { MaskedAdamW } from './adamw.js';
 import type { CheckpointTensor } from './checkpoint.js';
 

@@ -4,7 +4,7 @@
  * (DFT matrices, rotary tables) that outlives any tf.tidy.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { VitasError } from '../../space/errors.js';
+import { VitasError } from '../../errors.js';
 
 /**
  * [B, N, h·d] → [h·B, N, d], head-major (group g = h·B + b; head h = columns h·d…(h+1)·d).

@@ -12,7 +12,7 @@
  * reshaped to [9·C, Cout] (and of tf.depthwiseConv2d's [3, 3, C, 1] reshaped to [9, C]).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { VitasError } from '../../space/errors.js';
+import { VitasError } from '../../errors.js';
 import { COL2IM, DEPTHWISE, DEPTHWISE_GRAD, fusedKernelsActive, IM2COL, outSide } from '../../backend/simd-kernels.js';
 import { linear } from '../ops.js';
 import { checkShape } from './common.js';

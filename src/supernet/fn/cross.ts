@@ -4,7 +4,7 @@
  * out_h = softmax(Q_h K_hᵀ / √d) V_h per head, the query and key sets of any sizes.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { VitasError } from '../../space/errors.js';
+import { VitasError } from '../../errors.js';
 import { checkQkv, mergeHeads, splitHeads } from './common.js';
 
 /**

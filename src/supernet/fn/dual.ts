@@ -5,7 +5,7 @@
  * matMul (`linear`, the pool) or an attention with a hand-written backward, so all of it trains on wasm.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { VitasError } from '../../space/errors.js';
+import { VitasError } from '../../errors.js';
 import { layerNorm, linear, softmaxAttention } from '../ops.js';
 import { checkShape, constant } from './common.js';
 import { crossAttention } from './cross.js';

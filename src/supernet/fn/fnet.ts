@@ -8,7 +8,7 @@
  * C and S are symmetric, so the map is its own adjoint: the backward is the same two products on dy.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { VitasError } from '../../space/errors.js';
+import { VitasError } from '../../errors.js';
 import { constant } from './common.js';
 
 /** cos and sin of 2πjk/n, j, k < n, with jk reduced mod n first (exact angles in float64). */

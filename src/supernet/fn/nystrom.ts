@@ -14,7 +14,7 @@
  * Differentiable on every backend (products, softmax, slices, pads; the conv has its own backward).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { VitasError } from '../../space/errors.js';
+import { VitasError } from '../../errors.js';
 import { checkQkv, mergeHeads, splitHeads } from './common.js';
 import { sequenceDepthwiseConv } from './seqconv.js';
 

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../../space/rng.js';
-import { VitasError } from '../../space/errors.js';
+import { VitasError } from '../../errors.js';
 import { checkQkv, checkShape, mergeHeads, splitHeads } from './common.js';
 
 /** The reference's ε inside the features. */

@@ -13,7 +13,7 @@
  * token too; this is the 2-D axial form of the issue (DESIGN §6).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { VitasError } from '../../space/errors.js';
+import { VitasError } from '../../errors.js';
 import { constant } from './common.js';
 
 /** The angle table [T, heads·d]: both channels of a pair carry the pair's angle. */

@@ -7,7 +7,7 @@
  * depthwise-conv backprop, and the autodiff of K products would keep K shifted copies).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { VitasError } from '../../space/errors.js';
+import { VitasError } from '../../errors.js';
 
 /** w [heads, K] → [K, heads·d]: each head's weight repeated over its d columns. */
 function perColumn(w: tf.Tensor2D, d: number): tf.Tensor2D {

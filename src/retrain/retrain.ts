@@ -8,20 +8,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { epochBatches, batchesPerEpoch, type Batch } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { Rng } from '../space/rng.js';
 import type { ArchSpec } from '../space/spec.js';
 import { addStats, type LayerStats } from '../supernet/batchnorm.js';
 import type { ChannelStats } from '../supernet/fn/batchnorm.js';
 import { smoothedCrossEntropy } from '../supernet/ops.js';
 import { checkMemory } from '../supernet/memory.js';
-import { MaskedAdamW } from './adamw.js';
+import { MaskedAdamW } from '../train/adamw.js';
 import { evaluateModel, type Evaluation } from './evaluate.js';
-import type { TrainEvents } from './events.js';
-import { openCheckpoint, trainingLoop, type LoopPosition, type TrainingTask } from './loop.js';
+import type { TrainEvents } from '../train/events.js';
+import { openCheckpoint, trainingLoop, type LoopPosition, type TrainingTask } from '../train/loop.js';
 import { buildModel, StandaloneModel } from './model.js';
-import { DEFAULT_TRAINING, type TrainingRecipe } from './recipe.js';
-import type { TrainingState } from './state.js';
+import { DEFAULT_TRAINING, type TrainingRecipe } from '../train/recipe.js';
+import type { TrainingState } from '../train/state.js';
 
 export interface RetrainRecipe extends TrainingRecipe {
   dropPath: number;

@@ -1,7 +1,7 @@
 /** `vitas retrain --config DEF`: the data and the retrain recipe a search definition states, under the flags given. */
 import { basename, dirname } from 'node:path';
 import { loadDefinition } from '../definition/definition.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { DEFAULT_RETRAIN, type RetrainRecipe } from './retrain.js';
 
 /** What the command line may set; each flag given wins over the definition. */

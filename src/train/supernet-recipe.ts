@@ -1,6 +1,12 @@
-/** The supernet's training recipe (a definition's `supernet` section) and the record of a run's stages. */
-import { DEFAULT_TRAINING, type LrRestart, type TrainingRecipe } from '../train/recipe.js';
-import type { Slicing } from './supernet.js';
+/**
+ * The supernet's training recipe (a definition's `supernet` section), plain data. It lives beside
+ * the shared recipe, below src/supernet, so that search definitions (src/definition) can state it
+ * without importing the supernet.
+ */
+import { DEFAULT_TRAINING, type LrRestart, type TrainingRecipe } from './recipe.js';
+
+/** `left`: prefix slices; `two-sided`: ViTAS/BCNet — left and right slices, logits summed. */
+export type Slicing = 'left' | 'two-sided';
 
 export interface SupernetRecipe extends TrainingRecipe {
   slicing: Slicing;
@@ -32,16 +38,3 @@ export const DEFAULT_RECIPE: SupernetRecipe = {
   privateTokens: true,
   privateAttention: true,
 };
-
-/** One invocation of a run (a fresh start or a `--resume`), kept in the checkpoint so a staged run's history is on record. */
-export interface StageRecord {
-  /** 1-based epoch and 0-based step the invocation started at */
-  fromEpoch: number;
-  fromStep: number;
-  /** the run's last epoch as this invocation set it (`--epochs`) */
-  toEpoch: number;
-  sandwich: boolean;
-  /** `--restart-lr`: the warm restart this invocation began with */
-  restartLr?: number;
-  threads: number;
-}

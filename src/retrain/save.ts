@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Norm } from '../data/dataset.js';
 import { readBytes, readJson, sha256, warn, writeAtomic } from '../io.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { paramList } from '../space/params.js';
 import { validateSpec } from '../space/spec-schema.js';
 import type { ArchSpec } from '../space/spec.js';

@@ -7,14 +7,14 @@ import { costOf } from '../space/cost.js';
 import { loadSpace } from '../space/load.js';
 import type { ArchSpec } from '../space/spec.js';
 import { loadSupernet } from '../supernet/trainer.js';
-import type { TrainEvents } from './events.js';
+import type { TrainEvents } from '../train/events.js';
 import { readJson } from '../io.js';
 import { evaluateModel, evaluationMarkdown, type Evaluation } from './evaluate.js';
 import { calibrationImages } from '../supernet/batchnorm.js';
 import { extractSubnet } from './model.js';
 import { retrain, type RetrainEpoch, type RetrainRecipe, type RetrainResult } from './retrain.js';
 import { loadModel, saveModel } from './save.js';
-import { VitasError } from '../space/errors.js';
+import { VitasError } from '../errors.js';
 import { prepareRunFolder } from '../run-folder.js';
 
 /** `--data NAME|DIR` → a data config: a dataset name, or a folder (IDX, CIFAR binary or image folders, by what it holds). */

@@ -1,0 +1,6 @@
+export * from './model.js';
+export * from './save.js';
+export * from './evaluate.js';
+export * from './retrain.js';
+export * from './run.js';
+export * from './definition-recipe.js';
