@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BACKENDS, costOf, presetSpace, reachableRange, SPACES, type BackendName } from '../src/index.js';
 import { ROOT } from './helpers.js';
 
 const vitas = (...args: string[]): { code: number; out: string; err: string } => {
@@ -34,15 +35,31 @@ describe('vitas CLI', () => {
   });
   it('lists the preset spaces with their MACs ranges', () => {
     const r = vitas('spaces', '--json');
+    expect(r.code, r.err).to.equal(0);
     const list = JSON.parse(r.out) as { name: string; minMacs: number; maxMacs: number }[];
-    expect(list.map((s) => s.name)).to.include.members(['vitas-1g', 'autoformer-t', 'autoformer-s', 'autoformer-b', 'fmnist']);
-    const t = list.find((s) => s.name === 'autoformer-t')!;
-    expect(t.minMacs).to.be.below(1.3e9);
+    expect(list.map((s) => s.name)).to.deep.equal(Object.keys(SPACES));
+    // each range is the space's reachable one: its smallest and largest subnet, counted by the cost model
+    for (const s of list) {
+      const range = reachableRange(presetSpace(s.name), 'macs');
+      expect([s.minMacs, s.maxMacs], s.name).to.deep.equal([costOf(range.minSpec).macs, costOf(range.maxSpec).macs]);
+      expect(s.minMacs, s.name).to.be.below(s.maxMacs);
+    }
+    expect(list.find((s) => s.name === 'autoformer-t')!.minMacs).to.be.below(1.3e9);
   });
   it('reports the backend and why others were skipped', () => {
     const r = vitas('info', '--json');
-    expect(r.code).to.equal(0);
-    const info = JSON.parse(r.out) as { name: string; skipped: unknown[] };
-    expect(['wasm', 'node', 'node-gpu', 'cpu']).to.include(info.name);
+    expect(r.code, r.err).to.equal(0);
+    const info = JSON.parse(r.out) as { name: BackendName; skipped: { name: string; reason: string }[] };
+    // the fallback order: every backend before the one in use was tried and skipped, with a reason
+    expect(info.skipped.map((s) => s.name)).to.deep.equal(BACKENDS.slice(0, BACKENDS.indexOf(info.name)));
+    for (const s of info.skipped) expect(s.reason, s.name).to.match(/\S/);
+    // the text form says the same, one line per skipped backend
+    const text = vitas('info');
+    expect(text.out).to.include(`backend: ${info.name} (`);
+    expect(text.out.split('\n').filter((l) => l.startsWith('skipped '))).to.deep.equal(info.skipped.map((s) => `skipped ${s.name}: ${s.reason}`));
+    // a forced backend is used without trying others
+    const cpu = JSON.parse(vitas('info', '--backend', 'cpu', '--json').out) as { name: string; skipped: unknown[] };
+    expect(cpu).to.include({ name: 'cpu' });
+    expect(cpu.skipped).to.deep.equal([]);
   });
 });

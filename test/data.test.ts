@@ -72,6 +72,30 @@ describe('data', () => {
     expect(one.length).to.equal(3); // 200 images, last partial batch dropped
     expect(Array.from(one[0]!.y)).to.deep.equal(Array.from(two[0]!.y));
     expect(Array.from(one[0]!.x.slice(0, 100))).to.deep.equal(Array.from(two[0]!.x.slice(0, 100)));
+    // another seed, another order
+    expect(Array.from([...epochBatches(ds, 64, new Rng(2), { crop: 2, flip: true })][0]!.y)).to.not.deep.equal(Array.from(one[0]!.y));
+    // each augmented image is a source image of its class shifted by at most 2 pixels each way (black
+    // padding), perhaps mirrored; and the crops do move images
+    const pad = Math.fround(-ds.norm.mean / ds.norm.std); // stored as float32
+    const transformed = (i: number, dy: number, dx: number, flip: boolean, dst: Float32Array): boolean => {
+      for (let r = 0; r < 28; r++) {
+        for (let c = 0; c < 28; c++) {
+          const sr = r + dy, sc = c + dx;
+          const want = sr >= 0 && sr < 28 && sc >= 0 && sc < 28 ? ds.images[i * 784 + sr * 28 + (flip ? 27 - sc : sc)]! : pad;
+          if (dst[r * 28 + c] !== want) return false;
+        }
+      }
+      return true;
+    };
+    let moved = 0;
+    for (let k = 0; k < 8; k++) {
+      const dst = one[0]!.x.subarray(k * 784, (k + 1) * 784);
+      const found = [...Array(ds.count).keys()].filter((i) => ds.labels[i] === one[0]!.y[k]).flatMap((i) =>
+        [false, true].flatMap((flip) => [-2, -1, 0, 1, 2].flatMap((dy) => [-2, -1, 0, 1, 2].filter((dx) => transformed(i, dy, dx, flip, dst)).map((dx) => ({ dy, dx })))));
+      expect(found, `image ${k}`).to.not.be.empty;
+      if (!found.some((f) => f.dy === 0 && f.dx === 0)) moved++;
+    }
+    expect(moved).to.be.greaterThan(0);
     const ordered = [...orderedBatches(ds, 64)];
     expect(ordered.map((b) => b.size)).to.deep.equal([64, 64, 64, 8]);
     expect(Array.from(ordered[0]!.x.slice(0, 784))).to.deep.equal(Array.from(ds.images.slice(0, 784)));

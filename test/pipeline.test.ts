@@ -60,6 +60,22 @@ describe('the pipeline end to end on the fixture (CLI)', function () {
     expect(bestOf('random').evaluator).to.equal('supernet');
   });
 
+  it('vitas supernet eval scores the reference subnets as training did at its end, and a searched spec as its search scored it', () => {
+    const t = vitas('supernet', 'eval', '--config', join(dir, 'def.json'), '--supernet', join(dir, 'supernet'), '--json');
+    expect(t.code, t.err).to.equal(0);
+    const rows = JSON.parse(t.out) as { name: string; macs: number; valAccuracy: number }[];
+    // supernet.json: what \`vitas supernet train\` measured after its last epoch (all validation images, BatchNorm recalibrated)
+    const trained = (JSON.parse(readFileSync(join(dir, 'supernet', 'supernet.json'), 'utf8')) as { scores: { name: string; macs: number; valAccuracy: number }[] }).scores;
+    expect(rows.map((r) => r.name)).to.deep.equal(['smallest', 'median', 'largest']);
+    expect(rows).to.deep.equal(trained.map(({ name, macs, valAccuracy }) => ({ name, macs, valAccuracy })));
+    // --spec with --val-images: the search's best spec on the search's 50 images scores what the search recorded
+    const best = join(dir, 'random', 'best-arch.json');
+    const e = vitas('supernet', 'eval', '--config', join(dir, 'def.json'), '--supernet', join(dir, 'supernet'), '--spec', best, '--val-images', '50', '--json');
+    expect(e.code, e.err).to.equal(0);
+    const meta = (JSON.parse(readFileSync(best, 'utf8')) as { meta: { macs: number; score: number } }).meta;
+    expect(JSON.parse(e.out)).to.deep.equal([{ name: best, macs: meta.macs, valAccuracy: meta.score }]);
+  });
+
   it('vitas supernet rank measures the trained supernet\'s Kendall τ against the mean of two stand-alone seeds, the seeds\' own τ, and a rerun reuses the stand-alone accuracies', () => {
     const args = ['supernet', 'rank', '--config', join(dir, 'def.json'), '--supernet', join(dir, 'supernet'), '--subnets', '4', '--epochs', '4', '--seeds', '2', '--standalone-cache', join(dir, 'rank-cache'), '--out', join(dir, 'rank')];
     const r = vitas(...args);

@@ -19,7 +19,7 @@ describe('proxies', () => {
   });
 
   describe('registry', () => {
-    it('lists snip, dss, params and macs, each measured in the same three windows', () => {
+    it('lists snip, dss, params and macs, each measured in the same five windows', () => {
       expect(PROXIES.map((p) => p.name)).to.deep.equal(['snip', 'dss', 'params', 'macs']);
       for (const p of PROXIES) expect(p.measured!.map((w) => w.file), p.name).to.deep.equal(PROXIES[0]!.measured!.map((w) => w.file)).and.have.length(5);
     });
@@ -61,10 +61,12 @@ describe('proxies', () => {
     it('scores params and MACs from the cost model, and every proxy through a queue job', async () => {
       const spec = tinySpec();
       for (const name of ['params', 'macs'] as const) expect(proxyByName(name).create(tinySpace, { seed: 0 }).score(spec)).to.equal(costOf(spec)[name]);
-      const viaJob = (await runJob({ kind: 'score', evaluator: { name: 'proxy', space: tinySpace, seed: 0, batch: 1, proxy: 'dss' }, specs: [spec] })) as ScoreResult;
-      const dss = new DssEvaluator(tinySpace, { seed: 0 });
-      expect(viaJob.scores).to.deep.equal([dss.score(spec)]);
-      dss.dispose();
+      for (const p of PROXIES) {
+        const viaJob = (await runJob({ kind: 'score', evaluator: { name: 'proxy', space: tinySpace, seed: 0, batch: 1, proxy: p.name }, specs: [spec] })) as ScoreResult;
+        const here = p.create(tinySpace, { seed: 0, batch: 1 });
+        expect(viaJob.scores, p.name).to.deep.equal([here.score(spec)]);
+        here.dispose?.();
+      }
     });
   });
 

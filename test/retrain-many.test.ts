@@ -130,7 +130,7 @@ describe('vitas retrain of several runs, stopped with Ctrl-C', () => {
     });
     const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
     expect(code, err).to.equal(130);
-    expect(err).to.include('retrain: stopped; 0 run(s) finished, the one in hand saved its checkpoint; the same command with --resume continues the list');
+    expect(err).to.include('retrain: stopped; 0 run(s) finished, the one in hand saved its checkpoint; the same command again continues the list');
     expect(existsSync(join(out, 'a-seed0', 'retrain.ckpt'))).to.equal(true);
     expect(existsSync(join(out, 'a-seed0', 'results.json'))).to.equal(false);
     const again = spawnSync(process.execPath, [...args, '--resume'], { encoding: 'utf8' });

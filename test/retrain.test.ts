@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  initBackend, retrain, saveModel, loadModel, buildModel, syntheticDataset, splitValidation, evaluateModel, evaluationMarkdown, runRetrain, runEval, loadData, dataConfig, type ArchSpec, type Dataset,
+  initBackend, retrain, saveModel, loadModel, buildModel, syntheticDataset, splitValidation, evaluateModel, evaluationMarkdown, runRetrain, runEval, loadData, dataConfig, type ArchSpec,
 } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 import { fixture, tinySpec } from './helpers.js';
@@ -77,10 +77,25 @@ describe('retrain and eval', () => {
   });
 
   it('reports top-1, top-5, per-class accuracy and a confusion matrix', () => {
-    const model = buildModel(spec, 0);
-    const e = evaluateModel(model, testSet as Dataset, 'test');
-    expect(e.confusion.flat().reduce((a, b) => a + b, 0)).to.equal(40);
-    expect(e.top5).to.equal(1); // 4 classes: the truth is always in the top 5
+    // 12 classes, so that top-5 is not trivially 1; batches of 7 (the last one partial) against one forward of all 60 images
+    const spec12: ArchSpec = { ...spec, classes: 12 };
+    const images = syntheticDataset({ count: 60, shape: [8, 8, 1], classes: 12, seed: 3 });
+    const model = buildModel(spec12, 0);
+    const e = evaluateModel(model, images, 'test', 7);
+    const logits = tf.tidy(() => model.forward(tf.tensor4d(images.images, [60, 8, 8, 1])).arraySync() as number[][]);
+    const confusion = Array.from({ length: 12 }, () => new Array<number>(12).fill(0));
+    let inTop5 = 0;
+    logits.forEach((row, i) => {
+      const truth = images.labels[i]!;
+      const ranked = row.map((v, j) => [v, j] as const).sort((a, b) => b[0] - a[0]).map(([, j]) => j);
+      confusion[truth]![ranked[0]!]!++;
+      if (ranked.slice(0, 5).includes(truth)) inTop5++;
+    });
+    expect(e.confusion).to.deep.equal(confusion);
+    expect(e.top1).to.equal(confusion.reduce((a, r, i) => a + r[i]!, 0) / 60);
+    expect(e.top5).to.equal(inTop5 / 60);
+    expect(e.top5).to.be.below(1);
+    expect(e.perClass).to.deep.equal(confusion.map((r, i) => r[i]! / r.reduce((a, v) => a + v, 0)));
     expect(evaluationMarkdown(e)).to.match(/top-1 \*\*[\d.]+ %\*\*[\s\S]*Confusion matrix/);
     model.dispose();
   });

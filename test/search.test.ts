@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  initBackend, presetSpace, encode, runSearch, initialState, DEFAULT_EVOLUTION, bestOf, search, reachableRange, costOf, validateSpec, specKey,
+  initBackend, presetSpace, encode, runSearch, initialState, DEFAULT_EVOLUTION, bestOf, search, costOf, validateSpec, specKey,
   ProxyEvaluator, ParallelProxyEvaluator, VitasError, sampleSpec, Rng, loadSpec, searchIdentityProbability, describeSpec,
   type Evaluator, type ArchSpec, type EvolutionConfig, type SearchState,
 } from '../src/index.js';
@@ -154,8 +154,17 @@ describe('search', () => {
     expect(new Set(a).size).to.equal(3);
   });
 
-  it('keeps specs of the real vitas-1g search schema-valid', () => {
-    const r = reachableRange(presetSpace('vitas-1g'));
-    expect(() => validateSpec(r.maxSpec)).to.not.throw();
+  it('keeps specs of the real vitas-1g search schema-valid', async () => {
+    // every candidate of an evolution on vitas-1g under the 1.3G budget (scored by parameter count,
+    // no tensors) is a valid spec inside the window
+    const big = presetSpace('vitas-1g');
+    const macs = { min: 1.17e9, max: 1.3e9, convention: 'macs' as const };
+    const byParams: Evaluator = { name: 'params', higherIsBetter: true, evaluate: async (specs) => specs.map((s) => costOf(s).params) };
+    const r = await runSearch(big, byParams, initialState({ ...DEFAULT_EVOLUTION, strategy: 'evolution', seed: 1, population: 12, generations: 3, parents: 4, mutations: 6, crossovers: 6, pId: searchIdentityProbability(big, macs).pId }, { macs }));
+    expect(r.history.length).to.be.greaterThan(12);
+    for (const c of r.history) {
+      expect(() => validateSpec(JSON.parse(JSON.stringify(c.spec)), `candidate ${specKey(c.spec)}`)).to.not.throw();
+      expect(c.macs).to.be.within(macs.min, macs.max);
+    }
   });
 });

@@ -204,7 +204,7 @@ export function buildProgram(program: Command): Command {
     .option('--max-params <n>', 'parameter window max (K/M suffixes allowed)')
     .option('--max-latency-ms <ms>', 'latency limit: median forward time of the standalone subnet (batch 1) on this backend', (v) => positiveNumber(v, '--max-latency-ms'))
     .option('--out <dir>', 'run folder (default runs/<name>-<strategy>)')
-    .option('--resume', 'continue the search saved in --out exactly (flags left out keep their saved values; only --generations may change)')
+    .option('--resume', 'continue the search saved in --out exactly (flags left out keep their saved values; --generations, --data, --queue and --backend may change)')
     .option('--force', 'start over in an --out that holds a search run (its outputs are replaced)')
     .option('--json', 'print the best spec and its figures as JSON on stdout')
     .option('--backend <name>', 'force a backend: node-gpu, node, wasm, cpu')

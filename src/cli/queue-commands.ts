@@ -112,7 +112,7 @@ export async function retrainSeveral(files: string[], o: { data: string; epochs?
   if (r.stopped) {
     say(o.queue
       ? 'retrain: stopped waiting; the jobs stay on the queue for its workers, and the same command again collects them'
-      : `retrain: stopped; ${r.runs.length} run(s) finished, the one in hand saved its checkpoint; the same command with --resume continues the list`);
+      : `retrain: stopped; ${r.runs.length} run(s) finished, the one in hand saved its checkpoint; the same command again continues the list`);
     if (r.runs.length) say(`retrain: the ${r.runs.length} finished run(s) are tabulated in ${r.out}/summary.md`);
     process.exitCode = 130;
     return;
