@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  initBackend, validateSpace, validateSpec, presetSpace, costOf, costReport, paramList, buildModel, extractSubnet, countMacs, blkOf, vitForward, tracedParamNames,
+  initBackend, validateSpace, validateSpec, presetSpace, costOf, costReport, paramList, buildModel, extractSubnet, countMacs, blkOf, tracedParamNames,
   Supernet, MaskedAdamW, trainStep, DataParallelStep, standaloneStep, trainSupernet, loadSupernet, saveModel, loadModel, SupernetEvaluator, ProxyEvaluator,
   recalibrate, calibrationImages, batchNormLayers, addStats, combineStats, batchMoments, localPatchInteraction, geluOps, syntheticDataset, splitValidation,
   Rng, LPI_MACS_PER_TOKEN, netOf, type ArchSpec, type AttnBlock, type LayerStats, type Dataset, type ParamSource, type Slicing,
@@ -272,7 +272,13 @@ describe('LPI (XCiT local patch interaction) and BatchNorm in the supernet', fun
         const r = tf.randomNormal([3, 4], 0, 1, 'float32', 5);
         const loss = (): tf.Scalar => tf.sum(tf.mul(model.forward(x, { norm: 'batch' }), r)) as tf.Scalar;
         const names = model.trainableWeights().map(([n]) => n).filter((n) => n.startsWith('blocks.0.lpi.') || n === 'blocks.0.norm1.gamma' || n === 'patch_embed.w');
-        expect(expectGradientsMatchFiniteDifferences(loss, model.weights, names)).to.be.greaterThan(4);
+        // one check per weight, so each weight's count is known (the check skips entries whose |gradient| < 1e-3)
+        const checked = new Map(names.map((n) => [n, expectGradientsMatchFiniteDifferences(loss, model.weights, [n])]));
+        // both entries of the patch embedding, both LPI convs' kernels, conv2's bias and the two betas: ≥ 1.2e-3 in every variant
+        for (const n of ['patch_embed.w', 'blocks.0.lpi.norm.beta', 'blocks.0.lpi.conv1.w', 'blocks.0.lpi.bn.beta', 'blocks.0.lpi.conv2.w', 'blocks.0.lpi.conv2.b']) expect(checked.get(n), `entries of ${n} checked`).to.equal(2);
+        // and one per weight overall (of at most 2; 15–18 of 20 here): the gammas and conv1's bias (which BatchNorm nearly
+        // cancels) have gradients near the 1e-3 cut at this init, so some of their entries fall below it
+        expect([...checked.values()].reduce((a, c) => a + c, 0), 'entries checked').to.be.at.least(names.length);
         x.dispose(); r.dispose(); model.dispose();
       });
     }
@@ -447,21 +453,20 @@ describe('LPI (XCiT local patch interaction) and BatchNorm in the supernet', fun
 
   it('scores with batch statistics in the training-free proxy: it never reads running statistics, and LPI changes the score', () => {
     const spec = lpiSpec();
-    const model = buildModel(spec, 5);
-    tf.tidy(() => {
-      const ps: ParamSource = {
-        get: (n) => {
-          if (/\.(mean|var)$/.test(n)) throw new Error(`read ${n}`);
-          return model.weights.get(n)!;
-        },
-      };
-      expect(vitForward(images(2, 16), spec, ps, { norm: 'batch' }).shape).to.deep.equal([2, 4]);
-    });
-    model.dispose();
     const proxy = new ProxyEvaluator(space, { seed: 3 });
-    const [a, b] = [proxy.score(spec), proxy.score(withoutLpi(spec))];
+    // the supernet the proxy slices its weights from (a private field: no accessor in src)
+    const net = (proxy as unknown as { net: Supernet }).net;
+    const a = proxy.score(spec);
     expect(Number.isFinite(a)).to.equal(true);
-    expect(a).to.not.equal(b);
+    // every running statistic NaN: a forward that read one would be NaN (as the running-statistics forward now is)
+    expect(net.running.has('blocks.0.lpi.bn.mean')).to.equal(true);
+    for (const p of net.running.values()) p.v.assign(tf.fill(p.v.shape, NaN));
+    const x = images(2, 16);
+    expect(tf.tidy(() => [...net.forward(x, spec).dataSync()].every(Number.isNaN))).to.equal(true);
+    x.dispose();
+    // score() is not cached (evaluate() is): this is a second scoring, on the same batch and weights
+    expect(proxy.score(spec)).to.equal(a);
+    expect(a).to.not.equal(proxy.score(withoutLpi(spec)));
     proxy.dispose();
   });
 
