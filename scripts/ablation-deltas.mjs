@@ -10,15 +10,15 @@
 // Usage: node scripts/ablation-deltas.mjs [results/ablations] (after npm run build)
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { kendallTauDifference, markdownTable, pooledTauDifference } from '../dist/src/index.js';
+import { DEFAULT_RECIPE, kendallTauDifference, loadDefinition, markdownTable, pooledTauDifference } from '../dist/src/index.js';
 
 const root = process.argv[2] ?? 'results/ablations';
 const definitions = resolve(dirname(new URL(import.meta.url).pathname), '..', 'searches', 'ablations');
 const f = (v) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(2)}`;
 /** the supernet epochs of an ablation's base definition (a file in searches/ablations, or inline) */
 const epochsOf = (def) => {
-  const base = typeof def.base === 'string' ? JSON.parse(readFileSync(join(definitions, def.base), 'utf8')) : def.base;
-  return base.supernet?.epochs ?? 10;
+  const base = typeof def.base === 'string' ? loadDefinition(join(definitions, def.base)) : def.base;
+  return base.supernet?.epochs ?? DEFAULT_RECIPE.epochs;
 };
 const runs = [];
 for (const name of readdirSync(root).sort()) {
@@ -37,6 +37,7 @@ const addDraw = (key, draw) => {
   pools.set(key, draws);
 };
 const where = (r) => `${r.window.min}–${r.window.max}`;
+const row = (name, firstLabel, armLabel, first, arm, d) => rows.push([name, firstLabel, armLabel, first.kendall.tau.toFixed(2), arm.kendall.tau.toFixed(2), `${f(d.tau)} [${f(d.lo)}, ${f(d.hi)}]`]);
 for (const { name, r, arms, epochs } of runs) {
   const boot = { seed: 0, ...(r.definition?.metrics?.kendall?.bootstrap ? { samples: r.definition.metrics.kendall.bootstrap } : {}) };
   let first = { label: arms[0].name, arm: arms[0] };
@@ -50,7 +51,7 @@ for (const { name, r, arms, epochs } of runs) {
     // the report's own Δτ where the ablation wrote one (its bootstrap seed is the base's supernet
     // seed, which results.json does not keep); ablations from before it had seed 0
     const d = (first.arm === arms[0] && a.kendall.vsFirst) || kendallTauDifference(first.arm.kendall.inherited, a.kendall.inherited, a.kendall.standalone, boot);
-    rows.push([name, `${first.label} (${epochs} ep)`, `${a.name} (${epochs} ep)`, first.arm.kendall.tau.toFixed(2), a.kendall.tau.toFixed(2), `${f(d.tau)} [${f(d.lo)}, ${f(d.hi)}]`]);
+    row(name, `${first.label} (${epochs} ep)`, `${a.name} (${epochs} ep)`, first.arm, a, d);
     addDraw(`${a.name}, ${epochs} supernet epochs @ ${where(r)}`, { a: first.arm.kendall.inherited, b: a.kendall.inherited, truth: a.kendall.standalone, from: name, arm: `${a.name} (${epochs} ep)` });
   }
   // the same arm with a shorter supernet schedule, on the same subnets and stand-alone accuracies
@@ -60,7 +61,7 @@ for (const { name, r, arms, epochs } of runs) {
       const short = o.arms.find((b) => b.name === a.name && same(b.kendall.standalone, a.kendall.standalone));
       if (!short) continue;
       const d = kendallTauDifference(short.kendall.inherited, a.kendall.inherited, a.kendall.standalone, boot);
-      rows.push([name, `${o.name}: ${short.name} (${o.epochs} ep)`, `${a.name} (${epochs} ep)`, short.kendall.tau.toFixed(2), a.kendall.tau.toFixed(2), `${f(d.tau)} [${f(d.lo)}, ${f(d.hi)}]`]);
+      row(name, `${o.name}: ${short.name} (${o.epochs} ep)`, `${a.name} (${epochs} ep)`, short, a, d);
       addDraw(`${a.name}, ${o.epochs} against ${epochs} supernet epochs @ ${where(r)}`, { a: short.kendall.inherited, b: a.kendall.inherited, truth: a.kendall.standalone, from: `${o.name} / ${name}`, arm: `${a.name}: ${o.epochs} → ${epochs} ep` });
     }
   }

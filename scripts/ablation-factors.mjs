@@ -40,8 +40,7 @@ function table(title, subnets, standalone, inherited) {
   console.log(markdownTable(['feature', 'stand-alone', ...inherited.map((r) => `inherited, ${r.label}`)], rows));
 }
 
-function ablation(file) {
-  const r = JSON.parse(readFileSync(file, 'utf8'));
+function ablation(file, r) {
   const arms = r.arms.filter((a) => a.kendall);
   if (!arms.length || typeof r.definition.base !== 'string') return;
   const path = join(definitions, r.definition.base);
@@ -53,8 +52,7 @@ function ablation(file) {
   table(`${r.name} (${r.definition.base}, ${subnets.length} subnets)`, subnets, arms[0].kendall.standalone, arms.map((a) => ({ label: `${a.name} (τ ${a.kendall.tau.toFixed(2)})`, values: a.kendall.inherited })));
 }
 
-function rank(file) {
-  const r = JSON.parse(readFileSync(file, 'utf8'));
+function rank(file, r) {
   const s = r.subnets;
   table(`${file} (${s.length} subnets)`, s.map((x) => x.spec), s.map((x) => x.standalone), [{ label: `τ ${r.tau.toFixed(2)}`, values: s.map((x) => x.inherited) }]);
 }
@@ -64,7 +62,7 @@ for (const arg of args.length ? args : ['results/ablations']) {
   const files = statSync(arg).isDirectory() ? readdirSync(arg).sort().map((n) => join(arg, n, 'results.json')).filter(existsSync) : [arg];
   for (const f of files) {
     const r = JSON.parse(readFileSync(f, 'utf8'));
-    if (Array.isArray(r.arms)) ablation(f);
-    else if (Array.isArray(r.subnets) && r.subnets[0]?.spec) rank(f);
+    if (Array.isArray(r.arms)) ablation(f, r);
+    else if (Array.isArray(r.subnets) && r.subnets[0]?.spec) rank(f, r);
   }
 }

@@ -25,9 +25,8 @@ import { restoreState, type TrainingState } from '../train/state.js';
 import { calibrationImages, recalibrate } from './batchnorm.js';
 import { DataParallelStep } from './data-parallel.js';
 import { checkMemory, evaluationBatch } from './memory.js';
-import { DEFAULT_RECIPE, type SupernetRecipe } from '../train/supernet-recipe.js';
+import { DEFAULT_RECIPE, type Slicing, type SupernetRecipe } from '../train/supernet-recipe.js';
 import { Supernet } from './supernet.js';
-import type { Slicing } from '../train/supernet-recipe.js';
 
 /** Subnets whose inherited-weight accuracy is measured after every epoch (the learning curve). */
 /** One invocation of a run (a fresh start or a `--resume`), kept in the checkpoint so a staged run's history is on record. */
