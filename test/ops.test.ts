@@ -295,7 +295,7 @@ describe('operators on the default backend', () => {
     expect(recipe.batch).to.equal(64);
     const budget = budgetWindow(def.budget.max, def.budget.min, def.budget.convention);
     const spec = referenceSubnets(space, recipe.seed, samplingPId(def, space, budget)).find((r) => r.name === 'median')!.spec;
-    const options = { privateTokens: recipe.privateTokens, privateAttention: recipe.privateAttention };
+    const options = { privateTokens: recipe.privateTokens, privateAttention: recipe.privateAttention, privateGroups: recipe.privateGroups };
     // the up-front guard says the step fits the heap
     const target = { spec, supernet: { space, options } };
     await checkMemory(target, 64);

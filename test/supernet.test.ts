@@ -61,6 +61,34 @@ describe('super-transformer', () => {
     net.dispose();
   });
 
+  it('gives grouped and global attention their own Q and K with privateGroups, and trains only the grouped pair on a grouped subnet', () => {
+    const net = new Supernet(tinySpace, { seed: 3, privateAttention: false, privateGroups: true });
+    const keys = [...net.params.keys()];
+    expect(keys).to.include.members(['blocks.0.attn.q.g1.w', 'blocks.0.attn.q.g2.w', 'blocks.0.attn.k.g1.b', 'blocks.0.attn.k.g2.b']);
+    // V, the output projection and the MLP stay shared
+    expect(keys).to.include.members(['blocks.0.attn.v.w', 'blocks.0.attn.proj.w', 'blocks.0.mlp.fc1.w']);
+    expect(keys.some((k) => k === 'blocks.0.attn.q.w')).to.equal(false);
+    // a block grouped in its second pass only counts as grouped (its largest group count)
+    const grouped = tinySpec({}, { recursion: 2, groups: [1, 2] });
+    const usage = net.usage([grouped], 'left');
+    expect(usage.has('blocks.0.attn.q.g2.w') && !usage.has('blocks.0.attn.q.g1.w')).to.equal(true);
+    const opt = new MaskedAdamW();
+    const before = snapshot(net);
+    const x = images(4, 2), y = tf.tensor1d([0, 1, 2, 3], 'int32');
+    trainStep(net, opt, x, y, [grouped], 1e-2, { slicing: 'left', labelSmoothing: 0.1 });
+    const after = snapshot(net);
+    const moved = (k: string): boolean => before.get(k)!.some((v, i) => v !== after.get(k)![i]);
+    expect(moved('blocks.0.attn.q.g2.w')).to.equal(true);
+    expect(moved('blocks.0.attn.q.g1.w')).to.equal(false);
+    expect(moved('blocks.0.attn.v.w')).to.equal(true);
+    x.dispose(); y.dispose(); opt.dispose(); net.dispose();
+    // off (the default), one pair serves both
+    const shared = new Supernet(tinySpace, { seed: 3, privateAttention: false });
+    expect([...shared.params.keys()]).to.include('blocks.0.attn.q.w');
+    expect([...shared.usage([grouped], 'left').keys()]).to.include('blocks.0.attn.q.w');
+    shared.dispose();
+  });
+
   it('trains the right-hand slices too in two-sided mode', () => {
     const net = new Supernet(tinySpace, { seed: 3 });
     const opt = new MaskedAdamW();

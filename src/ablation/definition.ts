@@ -8,6 +8,8 @@ import { validateDefinition, type SearchDefinition } from '../definition/definit
 export const FACTORS = {
   privateTokens: [true, false],
   privateAttention: [true, false],
+  /** Q and K per SReT group count (vitas's extension; the base shares them) */
+  privateGroups: [true, false],
   identitySearch: [true, false],
   slicing: ['left', 'two-sided'],
   recursion: [true, false],

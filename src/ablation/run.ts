@@ -95,6 +95,7 @@ function armRecipe(base: SearchDefinition['supernet'], arm: Record<string, Facto
     ...base,
     ...(arm.privateTokens !== undefined ? { privateTokens: arm.privateTokens as boolean } : {}),
     ...(arm.privateAttention !== undefined ? { privateAttention: arm.privateAttention as boolean } : {}),
+    ...(arm.privateGroups !== undefined ? { privateGroups: arm.privateGroups as boolean } : {}),
     ...(arm.identitySearch !== undefined ? { sampling: arm.identitySearch ? ('identity-search' as const) : ('uniform' as const) } : {}),
     ...(arm.slicing !== undefined ? { slicing: arm.slicing as 'left' | 'two-sided' } : {}),
     // the teacher is the sandwich's largest subnet: the off arm keeps the sandwich, so only distillation differs

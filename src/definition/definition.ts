@@ -118,6 +118,7 @@ export const searchDefinitionSchema = {
         seed: { type: 'integer' },
         privateTokens: { type: 'boolean' },
         privateAttention: { type: 'boolean' },
+        privateGroups: { type: 'boolean' },
       },
     },
     retrain: {

@@ -7,7 +7,8 @@
  *   off = 0 ("left") or max − size ("right");
  * - `patch` / `patch-token`: one variable per patch size (`….p{patch}.…`); `heads` / `heads-qk`: one
  *   per head-count choice (`….h{heads}.…`) — the `-token` and `-qk` ones only while ViTAS's private
- *   class tokens and attention maps are on (the ablations switch them off);
+ *   class tokens and attention maps are on (the ablations switch them off); `groups-qk`: Q and K
+ *   per largest SReT group count of a softmax block (`….g{G}.…`), only with `privateGroups`;
  * - `semantic`: one per semantic token count (`….m{M}.…`: Dual-ViT's learned queries);
  * - token axes (position rows, Linformer's E, Mixer's token MLP): index 0 is the class token's, so a
  *   subnet whose blocks hold none (mean readout, or class attention after the blocks) starts at 1;
@@ -67,6 +68,12 @@ export interface SupernetOptions {
   privateTokens: boolean;
   /** Q and K projections per head-count choice (else one shared pair) */
   privateAttention: boolean;
+  /**
+   * Q and K projections per group count of SReT's sliced group attention (a block's largest over its
+   * passes), else one pair for grouped and global attention alike. Not ViTAS: global and grouped
+   * attention with one Q and K is what kept the supernet from ranking grouped subnets (RESULTS.md).
+   */
+  privateGroups: boolean;
 }
 
 interface Param {
@@ -77,8 +84,8 @@ interface Param {
 
 /**
  * One spec per combination of the choices that decide which variables exist (patch size, stem,
- * mixer, head count, semantic token count; class attention on), every other dimension at its
- * maximum: the union of their declared parameters is the supernet.
+ * mixer, head count, softmax group count, semantic token count; class attention on), every other
+ * dimension at its maximum: the union of their declared parameters is the supernet.
  */
 function* allocationSpecs(space: SearchSpace): Generator<ArchSpec> {
   const max = spaceMaxima(space);
@@ -87,20 +94,22 @@ function* allocationSpecs(space: SearchSpace): Generator<ArchSpec> {
     for (const stem of space.stem)
       for (const attention of space.attention) {
         const projections = attention !== 'fnet' && attention !== 'mixer';
-        for (const heads of projections ? space.heads : [1]) {
-          const blk: AttnBlock = { op: 'attn', attention, heads, qkv: projections ? max.qkv : 0, mlp: max.mlp, recursion: max.recursion };
-          if (attention === 'performer' || attention === 'linformer' || attention === 'nystrom') blk.features = features;
-          if (attention === 'mixer') blk.tokenMlp = max.tokenMlp;
-          if (attention === 'nystrom') blk.conv = true;
-          if (space.lpi?.includes(true)) blk.lpi = true;
-          const blocks: BlockSpec[] = Array.from({ length: space.blocks }, () => ({ ...blk }));
-          // a class token and a learned position table always: row 0 of the table is the class token's
-          const spec: ArchSpec = { version: 1, input: space.input, classes: space.classes, patch, stem, embed: max.embed, pos: 'learned', blocks, readout: 'cls' };
-          // Dual-ViT's learned queries are private per semantic count
-          for (const semantic of attention === 'dual' ? space.semantic! : [undefined]) yield semantic === undefined ? spec : { ...spec, semantic };
-          // the class-attention layers, at this head count
-          if (max.classAttention > 0) yield { ...spec, classAttention: max.classAttention, classBlocks: Array.from({ length: max.classAttention }, () => ({ heads, qkv: max.qkv, mlp: max.mlp })) };
-        }
+        for (const heads of projections ? space.heads : [1])
+          for (const groups of attention === 'softmax' ? space.groups : [1]) {
+            const blk: AttnBlock = { op: 'attn', attention, heads, qkv: projections ? max.qkv : 0, mlp: max.mlp, recursion: max.recursion };
+            if (groups > 1) blk.groups = new Array<number>(max.recursion).fill(groups);
+            if (attention === 'performer' || attention === 'linformer' || attention === 'nystrom') blk.features = features;
+            if (attention === 'mixer') blk.tokenMlp = max.tokenMlp;
+            if (attention === 'nystrom') blk.conv = true;
+            if (space.lpi?.includes(true)) blk.lpi = true;
+            const blocks: BlockSpec[] = Array.from({ length: space.blocks }, () => ({ ...blk }));
+            // a class token and a learned position table always: row 0 of the table is the class token's
+            const spec: ArchSpec = { version: 1, input: space.input, classes: space.classes, patch, stem, embed: max.embed, pos: 'learned', blocks, readout: 'cls' };
+            // Dual-ViT's learned queries are private per semantic count
+            for (const semantic of attention === 'dual' ? space.semantic! : [undefined]) yield semantic === undefined ? spec : { ...spec, semantic };
+            // the class-attention layers, at this head count
+            if (max.classAttention > 0) yield { ...spec, classAttention: max.classAttention, classBlocks: Array.from({ length: max.classAttention }, () => ({ heads, qkv: max.qkv, mlp: max.mlp })) };
+          }
       }
 }
 
@@ -109,7 +118,15 @@ let instances = 0;
 function active(t: Share, o: SupernetOptions): boolean {
   if (t === 'patch-token') return o.privateTokens;
   if (t === 'heads-qk') return o.privateAttention;
+  if (t === 'groups-qk') return o.privateGroups;
   return true;
+}
+
+/** `g{G}` for a parameter of a softmax block whose passes cut the tokens into at most G groups; '' elsewhere (class attention, other mixers). */
+function groupsLabel(e: ParamEntry, spec: ArchSpec): string {
+  const b = e.block >= 0 ? spec.blocks[e.block] : undefined;
+  if (!b || b.op !== 'attn' || b.attention !== 'softmax') return '';
+  return `g${Math.max(1, ...(b.groups ?? []))}`;
 }
 
 /** Supernet variable of a subnet parameter: its name with the private tags of its sharing rule before the last segment. */
@@ -119,9 +136,11 @@ function variableKey(e: ParamEntry, spec: ArchSpec, o: SupernetOptions): string 
   const labels = tags.map((t) => {
     if (t === 'patch' || t === 'patch-token') return `p${spec.patch}`;
     if (t === 'semantic') return `m${spec.semantic}`;
+    if (t === 'groups-qk') return groupsLabel(e, spec);
     if (!e.heads) throw new Error(`${e.name}: a per-head parameter outside an attention block or class-attention layer`);
     return `h${e.heads}`;
-  });
+  }).filter((l) => l !== '');
+  if (labels.length === 0) return e.name;
   const cut = e.name.lastIndexOf('.');
   return cut < 0 ? `${labels.join('.')}.${e.name}` : `${e.name.slice(0, cut)}.${labels.join('.')}${e.name.slice(cut)}`;
 }
@@ -158,7 +177,7 @@ export class Supernet {
 
   constructor(space: SearchSpace, opts: { seed?: number } & Partial<SupernetOptions> = {}) {
     this.space = space;
-    this.options = { privateTokens: opts.privateTokens ?? true, privateAttention: opts.privateAttention ?? true };
+    this.options = { privateTokens: opts.privateTokens ?? true, privateAttention: opts.privateAttention ?? true, privateGroups: opts.privateGroups ?? false };
     this.maxima = spaceMaxima(space);
     this.seed = opts.seed ?? 0;
     for (const [key, { shape, entry }] of supernetShapes(space, this.options)) {

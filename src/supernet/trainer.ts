@@ -175,7 +175,7 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
   if (recipe.distill && !recipe.sandwich) throw new VitasError('supernet: distill (in-place distillation) needs sandwich: the largest subnet of each step is the teacher');
   if (recipe.corners && !recipe.sandwich) throw new VitasError('supernet: corners (the depth corners) extend the sandwich: they need sandwich');
   const range = reachableRange(space, o.budget?.convention ?? 'macs');
-  const supernetOptions = { privateTokens: recipe.privateTokens, privateAttention: recipe.privateAttention };
+  const supernetOptions = { privateTokens: recipe.privateTokens, privateAttention: recipe.privateAttention, privateGroups: recipe.privateGroups };
   await checkMemory({ spec: range.maxSpec, supernet: { space, options: supernetOptions }, sides: recipe.slicing === 'two-sided' ? 2 : 1 }, recipe.batch, 'supernet.batch');
 
   const identity = identitySearch(space, recipe, o.budget);
@@ -286,7 +286,7 @@ export function loadSupernetRun(space: SearchSpace, path: string): { net: Supern
   const ck = loadCheckpoint<CheckpointMeta>(path);
   if (ck.meta.space !== space.name) throw new VitasError(`${path}: checkpoint is of space "${ck.meta.space}", not "${space.name}"`);
   const r = ck.meta.recipe;
-  const net = new Supernet(space, { seed: r.seed, privateTokens: r.privateTokens ?? true, privateAttention: r.privateAttention ?? true });
+  const net = new Supernet(space, { seed: r.seed, privateTokens: r.privateTokens ?? true, privateAttention: r.privateAttention ?? true, privateGroups: r.privateGroups ?? false });
   restoreState(supernetState(net), ck.tensors, path, `space "${space.name}"`);
   return { net, pId: ck.meta.pId };
 }

@@ -23,6 +23,8 @@ export interface SupernetRecipe extends TrainingRecipe {
   /** ViTAS's private class token per patch size and Q/K per head count (true); false shares one of each */
   privateTokens: boolean;
   privateAttention: boolean;
+  /** Q and K per SReT group count (not ViTAS; false shares one pair between grouped and global attention) */
+  privateGroups: boolean;
   /** a warm restart written by a resumed stage: from global step `step` a new cosine from `lr` down to `minLr` */
   restart?: LrRestart;
 }
@@ -37,4 +39,5 @@ export const DEFAULT_RECIPE: SupernetRecipe = {
   sampling: 'identity-search',
   privateTokens: true,
   privateAttention: true,
+  privateGroups: false,
 };

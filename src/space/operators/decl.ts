@@ -14,9 +14,11 @@ import type { ArchSpec, AttnBlock } from '../spec.js';
  * - `patch-token`: ViTAS's private class token and position embedding (an ablation can share them);
  * - `heads`: a per-head parameter (XNorm's γ, Nyström's conv);
  * - `heads-qk`: ViTAS's private attention maps: Q and K per head count (an ablation can share them);
+ * - `groups-qk`: Q and K per SReT group count of a softmax block (its largest over the passes), so
+ *   grouped and global attention learn their own maps (off unless a recipe asks: not in ViTAS);
  * - `semantic`: its shape depends on the semantic token count M (Dual-ViT's learned queries).
  */
-export type Share = 'patch' | 'patch-token' | 'heads' | 'heads-qk' | 'semantic';
+export type Share = 'patch' | 'patch-token' | 'heads' | 'heads-qk' | 'groups-qk' | 'semantic';
 
 /**
  * `normal`: truncated normal, std 0.02; `seq`: normal, std 1/√rows (a projection along the sequence);
@@ -53,8 +55,8 @@ export const BETA = kind('zeros', false);
 export const SCALAR = kind('ones', false);
 export const PATCH_WEIGHT = kind('normal', true, ['patch']);
 export const PATCH_BIAS = kind('zeros', false, ['patch']);
-export const QK_WEIGHT = kind('normal', true, ['heads-qk']);
-export const QK_BIAS = kind('zeros', false, ['heads-qk']);
+export const QK_WEIGHT = kind('normal', true, ['heads-qk', 'groups-qk']);
+export const QK_BIAS = kind('zeros', false, ['heads-qk', 'groups-qk']);
 export const TOKEN = kind('normal', false, ['patch-token']);
 export const POS: Kind = { ...kind('normal', false, ['patch-token']), tokenAxis: 0 };
 export const SEQ_WEIGHT: Kind = { ...kind('seq', true, ['patch']), tokenAxis: 0 };
