@@ -2,6 +2,8 @@
 // paired bootstrap interval (kendallTauDifference). Reads only; prints markdown tables.
 // - Each arm against its ablation's first arm. A one-arm ablation (recipe.json) pairs with the first
 //   arm of another that ranks the same subnets against the same stand-alone accuracies (the base run).
+// - A one-arm ablation against an arm of another ablation whose factors it extends by one, on the
+//   same subnets (private-groups.json against recipe.json's arm).
 // - An arm against the same arm trained for another number of supernet epochs (the base
 //   definition's `supernet.epochs`) on the same subnets (recipe-15ep.json against recipe.json).
 // - Pooled rows where a comparison was made on several draws of subnets in one window (recipe.json
@@ -53,6 +55,22 @@ for (const { name, r, arms, epochs } of runs) {
     const d = (first.arm === arms[0] && a.kendall.vsFirst) || kendallTauDifference(first.arm.kendall.inherited, a.kendall.inherited, a.kendall.standalone, boot);
     row(name, `${first.label} (${epochs} ep)`, `${a.name} (${epochs} ep)`, first.arm, a, d);
     addDraw(`${a.name}, ${epochs} supernet epochs @ ${where(r)}`, { a: first.arm.kendall.inherited, b: a.kendall.inherited, truth: a.kendall.standalone, from: name, arm: `${a.name} (${epochs} ep)` });
+  }
+  // a one-arm ablation that adds one factor to an arm of another ablation (private-groups.json adds
+  // privateGroups to recipe.json's three): that arm, on the same subnets, stand-alone accuracies and
+  // supernet length, is the comparison that isolates the added factor
+  if (arms.length === 1) {
+    const a = arms[0];
+    const n = Object.keys(a.factors).length;
+    const nested = (b) => Object.keys(b.factors).length === n - 1 && n > 1 && Object.entries(b.factors).every(([k, v]) => a.factors[k] === v);
+    for (const o of runs) {
+      if (o.name === name || o.epochs !== epochs) continue;
+      for (const ref of o.arms.filter((b) => nested(b) && same(b.kendall.standalone, a.kendall.standalone))) {
+        const d = kendallTauDifference(ref.kendall.inherited, a.kendall.inherited, a.kendall.standalone, boot);
+        row(name, `${o.name}: ${ref.name} (${epochs} ep)`, `${a.name} (${epochs} ep)`, ref, a, d);
+        addDraw(`${a.name} against ${ref.name}, ${epochs} supernet epochs @ ${where(r)}`, { a: ref.kendall.inherited, b: a.kendall.inherited, truth: a.kendall.standalone, from: `${o.name} / ${name}`, arm: `${a.name} against ${ref.name} (${epochs} ep)` });
+      }
+    }
   }
   // the same arm with a shorter supernet schedule, on the same subnets and stand-alone accuracies
   for (const a of arms) {

@@ -193,6 +193,8 @@ describe('ablations', () => {
       const w = { min: 5.4e6, max: 6e6, convention: 'macs' as const };
       expect(supernetKey(space, { privateTokens: true, augment: { crop: 2, flip: true } }, w)).to.equal(supernetKey(space, {}, w));
       expect(supernetKey(space, { privateTokens: false }, w)).to.not.equal(supernetKey(space, {}, w));
+      expect(supernetKey(space, { privateGroups: false }, w)).to.equal(supernetKey(space, {}, w));
+      expect(supernetKey(space, { privateGroups: true }, w)).to.not.equal(supernetKey(space, {}, w));
     });
   });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import {
   initBackend, Supernet, MaskedAdamW, trainStep, DataParallelStep, extractSubnet, buildModel, trainSupernet, syntheticDataset, splitValidation,
   searchIdentityProbability, meanCost, presetSpace, checkMemory, reachableRange, VitasError, evaluateSubnet,
-  tracedParamNames, paramList, sampleSpec, Rng, learningCurveSvg, runSupernetTraining, evaluateSupernetRun, referenceSubnets, samplingPId,
+  tracedParamNames, paramList, sampleSpec, Rng, learningCurveSvg, runSupernetTraining, evaluateSupernetRun, referenceSubnets, samplingPId, loadSupernetRun,
   type ArchSpec, type AttnBlock, type StageRecord,
 } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
@@ -259,6 +259,23 @@ describe('super-transformer', () => {
       const config = JSON.parse(readFileSync(join(dir, 'run', 'config.json'), 'utf8')) as { recipe: { sandwich: boolean; epochs: number }; stages: StageRecord[] };
       expect([config.recipe.sandwich, config.recipe.epochs]).to.deep.equal([true, 2]);
       expect(config.stages.map((s) => [s.fromEpoch, s.toEpoch, s.sandwich, s.restartLr])).to.deep.equal([[1, 1, false, undefined], [2, 2, true, 5e-4]]);
+    });
+
+    it('keeps Q and K per group count from a definition\'s privateGroups through training, the checkpoint and evaluation', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vitas-groups-'));
+      writeFileSync(join(dir, 'tiny-space.json'), JSON.stringify(tinySpace));
+      const def = { name: 'tiny', space: join(dir, 'tiny-space.json'), data: { dataset: 'synthetic', validation: 16, limit: 64, size: 8, channels: 1, classes: 4 }, budget: { max: '60K', min: '1K' }, supernet: { epochs: 1, batch: 16, sampling: 'uniform', privateAttention: false, privateGroups: true } };
+      writeFileSync(join(dir, 'def.json'), JSON.stringify(def));
+      const run = await runSupernetTraining({ config: join(dir, 'def.json'), out: join(dir, 'run'), threads: 1, valImages: 8 });
+      const keys = [...run.result.supernet.params.keys()];
+      expect(keys).to.include.members(['blocks.0.attn.q.g1.w', 'blocks.0.attn.q.g2.w']);
+      run.result.supernet.dispose();
+      // the checkpoint rebuilds the same variables, and scores the reference subnets as training did
+      const rows = evaluateSupernetRun({ config: join(dir, 'def.json'), supernet: join(dir, 'run') });
+      expect(rows.map((r) => r.valAccuracy)).to.deep.equal(run.scores.map((s) => s.valAccuracy));
+      const { net } = loadSupernetRun(tinySpace, join(dir, 'run', 'supernet.ckpt'));
+      expect([...net.params.keys()]).to.deep.equal(keys);
+      net.dispose();
     });
 
     it('evaluates the median subnet that training drew, with the identity probability of a --budget given at training', async () => {
