@@ -19,6 +19,8 @@
 # DEF=FILE runs another search definition (default searches/fashion-mnist.json).
 # RUNS=DIR puts the run folders under DIR (default runs/fashion-mnist; this project keeps them in
 # results/campaign so that they survive between sessions).
+# STANDALONE_CACHE=DIR: the stand-alone trainings of the ranking steps (default $RUNS/standalone-cache); another
+# definition with the same space, window, data and retrain recipe ranks against the same cached trainings.
 # The supernet's steps are data-parallel over every core; stand-alone training, retraining and
 # search scoring run one thread per process. So steps 2–4 go through the job queue
 # (scripts/lib/local-queue.sh): QUEUE=redis://… uses workers already running (on any machines);
@@ -28,6 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEF=${DEF:-searches/fashion-mnist.json}
 RUNS=${RUNS:-runs/fashion-mnist}
+CACHE=${STANDALONE_CACHE:-$RUNS/standalone-cache}
 vitas() { node dist/src/cli/main.js "$@"; }
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(supernet rank search retrain)
@@ -44,7 +47,7 @@ fi
 if has rank; then
   if [ -f "$RUNS/rank/report.md" ]; then echo "campaign: $RUNS/rank done"
   else vitas supernet rank --config "$DEF" --supernet "$RUNS/supernet" --subnets 20 --epochs 2 --limit 20000 --seeds 2 \
-      --standalone-cache "$RUNS/standalone-cache" --out "$RUNS/rank" --force ${q[@]+"${q[@]}"}; fi
+      --standalone-cache "$CACHE" --out "$RUNS/rank" --force ${q[@]+"${q[@]}"}; fi
 fi
 
 if has rank-long; then
@@ -53,7 +56,7 @@ if has rank-long; then
   # keeps each finished training, so a stopped run continues where it was.
   if [ -f "$RUNS/rank-6ep/report.md" ]; then echo "campaign: $RUNS/rank-6ep done"
   else vitas supernet rank --config "$DEF" --supernet "$RUNS/supernet" --subnets 20 --epochs 6 --limit 20000 --seeds 2 \
-      --standalone-cache "$RUNS/standalone-cache" --out "$RUNS/rank-6ep" --force ${q[@]+"${q[@]}"}; fi
+      --standalone-cache "$CACHE" --out "$RUNS/rank-6ep" --force ${q[@]+"${q[@]}"}; fi
 fi
 
 if has search; then

@@ -70,8 +70,9 @@ export interface SupernetOptions {
   privateAttention: boolean;
   /**
    * Q and K projections per group count of SReT's sliced group attention (a block's largest over its
-   * passes), else one pair for grouped and global attention alike. Not ViTAS: global and grouped
-   * attention with one Q and K is what kept the supernet from ranking grouped subnets (RESULTS.md).
+   * passes), else one pair for grouped and global attention alike. Not ViTAS: with one pair the
+   * supernet barely rewarded grouped blocks that stand-alone training rewards; the private pair
+   * helped only where grouping separated the subnets (RESULTS.md "Q and K private per group count").
    */
   privateGroups: boolean;
 }
