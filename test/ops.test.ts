@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import {
   initBackend, linear, gelu, geluOps, layerNorm, layerNormOps, LN_EPS, softmaxAttention, softmaxAttentionOps, softmaxAttentionQkv, smoothedCrossEntropy, Supernet, Rng,
-  loadDefinition, resolveSpace, budgetWindow, samplingPId, referenceSubnets, DEFAULT_RECIPE, MaskedAdamW, trainStep, checkMemory, trainingMemory, WASM_HEAP_BYTES, WASM_USABLE,
+  loadDefinition, resolveSpace, budgetWindow, samplingPId, referenceSubnets, DEFAULT_RECIPE, supernetOptions, MaskedAdamW, trainStep, checkMemory, trainingMemory, WASM_HEAP_BYTES, WASM_USABLE,
 } from '../src/index.js';
 import { tf } from '../src/backend/index.js';
 import { peakMemory } from '../src/backend/memory-peak.js';
@@ -295,7 +295,7 @@ describe('operators on the default backend', () => {
     expect(recipe.batch).to.equal(64);
     const budget = budgetWindow(def.budget.max, def.budget.min, def.budget.convention);
     const spec = referenceSubnets(space, recipe.seed, samplingPId(def, space, budget)).find((r) => r.name === 'median')!.spec;
-    const options = { privateTokens: recipe.privateTokens, privateAttention: recipe.privateAttention, privateGroups: recipe.privateGroups };
+    const options = supernetOptions(recipe);
     // the up-front guard says the step fits the heap
     const target = { spec, supernet: { space, options } };
     await checkMemory(target, 64);

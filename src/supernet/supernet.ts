@@ -26,7 +26,7 @@ import type { ArchSpec, AttnBlock, BlockSpec } from '../space/spec.js';
 import { initialValue } from './init.js';
 import type { ChannelStats } from './fn/batchnorm.js';
 import { vitForward, type ParamSource } from './vit.js';
-import type { Slicing } from '../train/supernet-recipe.js';
+import { DEFAULT_RECIPE, type Slicing, type SupernetRecipe } from '../train/supernet-recipe.js';
 
 export type Side = 'left' | 'right';
 
@@ -75,6 +75,15 @@ export interface SupernetOptions {
    * helped only where grouping separated the subnets (RESULTS.md "Q and K private per group count").
    */
   privateGroups: boolean;
+}
+
+/** What a supernet recipe (a definition's section, or a checkpoint's) makes private; unset fields take the recipe defaults. */
+export function supernetOptions(r: Partial<SupernetRecipe>): SupernetOptions {
+  return {
+    privateTokens: r.privateTokens ?? DEFAULT_RECIPE.privateTokens,
+    privateAttention: r.privateAttention ?? DEFAULT_RECIPE.privateAttention,
+    privateGroups: r.privateGroups ?? DEFAULT_RECIPE.privateGroups,
+  };
 }
 
 interface Param {
@@ -178,7 +187,7 @@ export class Supernet {
 
   constructor(space: SearchSpace, opts: { seed?: number } & Partial<SupernetOptions> = {}) {
     this.space = space;
-    this.options = { privateTokens: opts.privateTokens ?? true, privateAttention: opts.privateAttention ?? true, privateGroups: opts.privateGroups ?? false };
+    this.options = supernetOptions(opts);
     this.maxima = spaceMaxima(space);
     this.seed = opts.seed ?? 0;
     for (const [key, { shape, entry }] of supernetShapes(space, this.options)) {

@@ -26,7 +26,7 @@ import { calibrationImages, recalibrate } from './batchnorm.js';
 import { DataParallelStep } from './data-parallel.js';
 import { checkMemory, evaluationBatch } from './memory.js';
 import { DEFAULT_RECIPE, type Slicing, type SupernetRecipe } from '../train/supernet-recipe.js';
-import { Supernet } from './supernet.js';
+import { Supernet, supernetOptions } from './supernet.js';
 
 /** Subnets whose inherited-weight accuracy is measured after every epoch (the learning curve). */
 /** One invocation of a run (a fresh start or a `--resume`), kept in the checkpoint so a staged run's history is on record. */
@@ -175,14 +175,14 @@ export async function trainSupernet(o: TrainSupernetOptions): Promise<TrainResul
   if (recipe.distill && !recipe.sandwich) throw new VitasError('supernet: distill (in-place distillation) needs sandwich: the largest subnet of each step is the teacher');
   if (recipe.corners && !recipe.sandwich) throw new VitasError('supernet: corners (the depth corners) extend the sandwich: they need sandwich');
   const range = reachableRange(space, o.budget?.convention ?? 'macs');
-  const supernetOptions = { privateTokens: recipe.privateTokens, privateAttention: recipe.privateAttention, privateGroups: recipe.privateGroups };
-  await checkMemory({ spec: range.maxSpec, supernet: { space, options: supernetOptions }, sides: recipe.slicing === 'two-sided' ? 2 : 1 }, recipe.batch, 'supernet.batch');
+  const options = supernetOptions(recipe);
+  await checkMemory({ spec: range.maxSpec, supernet: { space, options }, sides: recipe.slicing === 'two-sided' ? 2 : 1 }, recipe.batch, 'supernet.batch');
 
   const identity = identitySearch(space, recipe, o.budget);
   let pId = identity?.pId;
   if (identity) log(`identity probability p_id = ${identity.pId} (mean cost of 1000 random subnets ${(identity.meanMacs / 1e6).toFixed(2)}M, ${identity.steps} steps)`);
 
-  const net = new Supernet(space, { seed: recipe.seed, ...supernetOptions });
+  const net = new Supernet(space, { seed: recipe.seed, ...options });
   const opt = new MaskedAdamW({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: recipe.weightDecay });
   const state = supernetState(net, opt);
   const threads = Math.max(1, o.threads ?? 1);
@@ -286,7 +286,7 @@ export function loadSupernetRun(space: SearchSpace, path: string): { net: Supern
   const ck = loadCheckpoint<CheckpointMeta>(path);
   if (ck.meta.space !== space.name) throw new VitasError(`${path}: checkpoint is of space "${ck.meta.space}", not "${space.name}"`);
   const r = ck.meta.recipe;
-  const net = new Supernet(space, { seed: r.seed, privateTokens: r.privateTokens ?? true, privateAttention: r.privateAttention ?? true, privateGroups: r.privateGroups ?? false });
+  const net = new Supernet(space, { seed: r.seed, ...supernetOptions(r) });
   restoreState(supernetState(net), ck.tensors, path, `space "${space.name}"`);
   return { net, pId: ck.meta.pId };
 }
