@@ -14,7 +14,7 @@
 #  rank-long (not in the default list): step 2 again with 6 stand-alone epochs, into $RUNS/rank-6ep.
 #  retrain-long (not in the default list): step 4's list with LONG_EPOCHS (default 40) epochs instead
 #     of the definition's 20, the rest of its recipe unchanged, into $RUNS/retrain-<n>ep (at 20 epochs
-#     11 of the 12 runs were still improving at their last epoch).
+#     11 of the 12 runs were still improving at their last epoch); the two searched specs first.
 # Usage: bash scripts/fashion-mnist-campaign.sh [supernet|rank|rank-long|search|retrain|retrain-long …]   (default: the four numbered steps)
 # DEF=FILE runs another search definition (default searches/fashion-mnist.json).
 # RUNS=DIR puts the run folders under DIR (default runs/fashion-mnist; this project keeps them in
@@ -102,7 +102,15 @@ if has retrain-long; then
   for strategy in evolution random; do
     [ -f "$RUNS/searched/$strategy.json" ] || { echo "campaign: $RUNS/searched/$strategy.json is missing: run the retrain step first" >&2; exit 1; }
   done
-  list=("$RUNS/searched/evolution.json" "$RUNS/searched/random.json" examples/fmnist-deit.json examples/fmnist-mixer.json)
-  if [ -d "$RUNS/retrain-${n}ep" ]; then vitas retrain "${list[@]}" --config "$DEF" --epochs "$n" --out "$RUNS/retrain-${n}ep" --resume ${q[@]+"${q[@]}"}
-  else vitas retrain "${list[@]}" --config "$DEF" --epochs "$n" --out "$RUNS/retrain-${n}ep" ${q[@]+"${q[@]}"}; fi
+  # the searched specs' seeds first: they answer the two open questions (does the searched spec
+  # reach the target, does evolution beat random search) hours before the whole list is done.
+  # Each run has its own folder, so the second list re-attaches the first's finished runs.
+  searched=("$RUNS/searched/evolution.json" "$RUNS/searched/random.json")
+  list=("${searched[@]}" examples/fmnist-deit.json examples/fmnist-mixer.json)
+  long() {
+    if [ -d "$RUNS/retrain-${n}ep" ]; then vitas retrain "$@" --config "$DEF" --epochs "$n" --out "$RUNS/retrain-${n}ep" --resume ${q[@]+"${q[@]}"}
+    else vitas retrain "$@" --config "$DEF" --epochs "$n" --out "$RUNS/retrain-${n}ep" ${q[@]+"${q[@]}"}; fi
+  }
+  long "${searched[@]}"
+  long "${list[@]}"
 fi
