@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatPercent, initBackend, loadCheckpoint, meanStd, retrainMany, studentTQuantile, validateSpec, welchInterval, type ArchSpec } from '../src/index.js';
+import { formatPercent, initBackend, loadCheckpoint, meanStd, retrainMany, specNames, studentTQuantile, validateSpec, welchInterval, type ArchSpec } from '../src/index.js';
 import { fixture, ROOT } from './helpers.js';
 
 describe('summary statistics', () => {
@@ -28,6 +28,14 @@ describe('summary statistics', () => {
     expect(d.lo).to.be.closeTo(-9.0982, 1e-3);
     expect(d.hi).to.be.closeTo(2.0982, 1e-3);
     expect(Number.isNaN(welchInterval([1], [2, 3]).lo)).to.equal(true);
+  });
+});
+
+describe('retrain run names', () => {
+  it("names a search's best-arch.json, and files sharing a name, by their folder; others by file name", () => {
+    expect(specNames(['runs/search-evolution-1/best-arch.json'])).to.deep.equal(['search-evolution-1']);
+    expect(specNames(['a/x.json', 'b/x.json', 'examples/fmnist-deit.json'])).to.deep.equal(['a', 'b', 'fmnist-deit']);
+    expect(() => specNames(['a/x.json', 'a/x.json'])).to.throw(/both run as "a"/);
   });
 });
 

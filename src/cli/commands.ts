@@ -16,7 +16,7 @@ import {
   type Convention,
   runSupernetTraining,
   search,
-  runRetrain, retrainSettings,
+  runRetrain, retrainSettings, specNames,
   runEval,
   runAblation,
   supernetFidelity,
@@ -279,7 +279,7 @@ export function buildProgram(program: Command): Command {
       const progress = trainingProgress('retrain');
       try {
         const r = await runRetrain({
-          spec, specFile: file, data: o.data, recipe, out: o.out ?? `runs/retrain-${file.replace(/^.*\//, '').replace(/\.json$/, '')}`, version: VERSION,
+          spec, specFile: file, data: o.data, recipe, out: o.out ?? `runs/retrain-${specNames([file])[0]!}`, version: VERSION,
           ...pick(o, ['epochs', 'validation', 'limit', 'initFromSupernet', 'resume', 'force']),
           events: { ...progress, onValidation: (e) => say(`retrain: epoch ${e.epoch} validation top-1 ${(100 * e.valAccuracy).toFixed(2)} %`) },
           signal,
